@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class GoLiveConfig(AppConfig):
+    name = "golive"
+    verbose_name = "Go-Live"

@@ -1,0 +1,110 @@
+"""The Go-Live lever: read the production state, flip the switches, decide "may production execute?".
+
+Every read goes to the database (no cache), so a change takes effect on the very next request in
+every process.
+"""
+
+from dataclasses import dataclass
+
+from django.db import DatabaseError, transaction
+
+from governance_site.audit import services as audit
+from governance_site.audit.models import Lever
+from governance_site.errors import Conflict, InvalidInput
+
+from . import reasons
+from .models import GoLiveState
+
+
+@dataclass(frozen=True)
+class Decision:
+    ok: bool
+    reason: str | None = None
+
+
+ALLOW = Decision(ok=True)
+
+
+def get_state() -> GoLiveState:
+    """The production state row (created with production off if it is missing)."""
+    state, _ = GoLiveState.objects.get_or_create(pk=GoLiveState.SINGLETON_PK)
+    return state
+
+
+def decision_from_state(state: GoLiveState) -> Decision:
+    if state.kill_switch_engaged:
+        return Decision(ok=False, reason=reasons.KILL_SWITCH)
+    if not state.go_live_enabled:
+        return Decision(ok=False, reason=reasons.GO_LIVE_DISABLED)
+    return ALLOW
+
+
+def may_execute() -> Decision:
+    """May production execute now? Fails closed (`state_unavailable`) when the state cannot be read."""
+    try:
+        state = GoLiveState.objects.filter(pk=GoLiveState.SINGLETON_PK).first()
+    except DatabaseError:
+        return Decision(ok=False, reason=reasons.STATE_UNAVAILABLE)
+    if state is None:
+        return Decision(ok=False, reason=reasons.STATE_UNAVAILABLE)
+    return decision_from_state(state)
+
+
+def _require_reason(reason: str) -> str:
+    reason = (reason or "").strip()
+    if not reason:
+        raise InvalidInput("reason: a reason is required for every change of the switches.", field="reason")
+    return reason
+
+
+def _locked_state() -> GoLiveState:
+    get_state()
+    return GoLiveState.objects.select_for_update().get(pk=GoLiveState.SINGLETON_PK)
+
+
+def _apply(state: GoLiveState, *, action: str, changes: dict, reason: str, actor) -> GoLiveState:
+    before = audit.snapshot(state)
+    for field, value in changes.items():
+        setattr(state, field, value)
+    state.reason = reason
+    state.changed_by = audit.actor_name(actor)
+    state.save()
+    audit.record(
+        actor=actor,
+        lever=Lever.GOLIVE,
+        instance=state,
+        action=action,
+        before=before,
+        after=audit.snapshot(state),
+        reason=reason,
+    )
+    return state
+
+
+@transaction.atomic
+def set_kill_switch(*, engaged: bool, reason: str, actor) -> GoLiveState:
+    """Engage (which also turns go-live off) or release (which leaves go-live off) the kill switch."""
+    reason = _require_reason(reason)
+    state = _locked_state()
+    if engaged:
+        changes = {"kill_switch_engaged": True, "go_live_enabled": False}
+        action = "kill_switch.engage"
+    else:
+        changes = {"kill_switch_engaged": False}
+        action = "kill_switch.release"
+    return _apply(state, action=action, changes=changes, reason=reason, actor=actor)
+
+
+@transaction.atomic
+def set_go_live(*, enabled: bool, reason: str, actor) -> GoLiveState:
+    """Turn production on or off. Turning it on while the kill switch is engaged is a Conflict."""
+    reason = _require_reason(reason)
+    state = _locked_state()
+    if enabled and state.kill_switch_engaged:
+        raise Conflict(
+            "Go-live cannot be enabled while the kill switch is engaged: release the kill switch first.",
+            field="enabled",
+            reason=reasons.KILL_SWITCH_ENGAGED,
+        )
+    action = "go_live.enable" if enabled else "go_live.disable"
+    return _apply(state, action=action, changes={"go_live_enabled": enabled}, reason=reason, actor=actor)

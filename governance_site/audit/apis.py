@@ -1,0 +1,37 @@
+from rest_framework import serializers
+from rest_framework.generics import ListAPIView
+
+from .models import AuditEvent, Lever
+
+
+class AuditEventOutput(serializers.ModelSerializer):
+    class Meta:
+        model = AuditEvent
+        fields = [
+            "id", "created_at", "actor", "lever", "object_type", "object_id", "object_repr",
+            "action", "before", "after", "reason",
+        ]  # fmt: skip
+
+
+class AuditFilter(serializers.Serializer):
+    lever = serializers.ChoiceField(choices=Lever.choices, required=False)
+    actor = serializers.CharField(max_length=150, required=False)
+    since = serializers.DateTimeField(required=False)
+
+
+class AuditListApi(ListAPIView):
+    """The audit trail, newest first; filters `lever`, `actor` and `since` (ISO 8601 time)."""
+
+    serializer_class = AuditEventOutput
+
+    def get_queryset(self):
+        filters = AuditFilter(data=self.request.query_params)
+        filters.is_valid(raise_exception=True)
+        queryset = AuditEvent.objects.all()
+        if "lever" in filters.validated_data:
+            queryset = queryset.filter(lever=filters.validated_data["lever"])
+        if "actor" in filters.validated_data:
+            queryset = queryset.filter(actor=filters.validated_data["actor"])
+        if "since" in filters.validated_data:
+            queryset = queryset.filter(created_at__gte=filters.validated_data["since"])
+        return queryset

@@ -1,0 +1,61 @@
+"""The shared, append-only audit trail: who changed which policy or switch, when, how and why."""
+
+from django.conf import settings
+from django.core.serializers.json import DjangoJSONEncoder
+from django.db import models
+
+
+class Lever(models.TextChoices):
+    GOLIVE = "golive", "Go-Live"
+    RISK = "risk", "Risk Guard"
+    HEIMDALL = "heimdall", "Heimdall Charter"
+    REGRESSION = "regression", "Regression Tripwire"
+
+
+class AppendOnlyError(Exception):
+    """Raised on any attempt to change or delete an audit event."""
+
+
+class AuditEventQuerySet(models.QuerySet):
+    def update(self, **kwargs):
+        raise AppendOnlyError("Audit events cannot be changed.")
+
+    def delete(self):
+        raise AppendOnlyError("Audit events cannot be deleted.")
+
+
+class AuditEvent(models.Model):
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    # The actor's name: a username, or a named system actor such as "tripwire/beat".
+    actor = models.CharField(max_length=150, db_index=True)
+    actor_user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    lever = models.CharField(max_length=16, choices=Lever.choices)
+    object_type = models.CharField(max_length=64)
+    object_id = models.CharField(max_length=128)
+    object_repr = models.CharField(max_length=200)
+    action = models.CharField(max_length=64)
+    before = models.JSONField(null=True, blank=True, encoder=DjangoJSONEncoder)
+    after = models.JSONField(null=True, blank=True, encoder=DjangoJSONEncoder)
+    reason = models.TextField(blank=True)
+
+    objects = AuditEventQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [
+            models.Index(fields=["lever", "-created_at"], name="audit_lever_created"),
+            models.Index(fields=["object_type", "object_id", "-created_at"], name="audit_object_created"),
+        ]
+
+    def __str__(self):
+        return f"{self.created_at:%Y-%m-%d %H:%M} {self.actor} {self.action} {self.object_repr}"
+
+    def save(self, *args, **kwargs):
+        if self.pk is not None:
+            raise AppendOnlyError("Audit events cannot be changed.")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise AppendOnlyError("Audit events cannot be deleted.")

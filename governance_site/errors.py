@@ -1,0 +1,72 @@
+"""Service errors and the one DRF exception handler that shapes them as {"detail", "field"}."""
+
+from django.core.exceptions import ObjectDoesNotExist
+from django.http import Http404
+from rest_framework import exceptions, status
+from rest_framework.response import Response
+from rest_framework.views import exception_handler as drf_exception_handler
+
+
+class ServiceError(Exception):
+    """A rule refused the request. `field` names the input at fault, `reason` is a reason code."""
+
+    status_code = status.HTTP_400_BAD_REQUEST
+
+    def __init__(self, detail: str, *, field: str | None = None, reason: str | None = None):
+        super().__init__(detail)
+        self.detail = detail
+        self.field = field
+        self.reason = reason
+
+
+class InvalidInput(ServiceError):
+    status_code = status.HTTP_400_BAD_REQUEST
+
+
+class NotFound(ServiceError):
+    status_code = status.HTTP_404_NOT_FOUND
+
+
+class Conflict(ServiceError):
+    status_code = status.HTTP_409_CONFLICT
+
+
+class Unprocessable(ServiceError):
+    status_code = status.HTTP_422_UNPROCESSABLE_ENTITY
+
+
+def _first_error(errors, path=()):
+    """The first (field path, message) in a DRF ValidationError's nested detail."""
+    if isinstance(errors, dict):
+        for key, value in errors.items():
+            return _first_error(value, (*path, str(key)))
+    if isinstance(errors, list) and errors:
+        if all(not isinstance(item, (dict, list)) for item in errors):
+            return path, str(errors[0])
+        for index, item in enumerate(errors):
+            if item:
+                return _first_error(item, (*path, str(index)))
+    return path, str(errors)
+
+
+def exception_handler(exc, context):
+    if isinstance(exc, ServiceError):
+        body = {"detail": exc.detail, "field": exc.field}
+        if exc.reason:
+            body["reason"] = exc.reason
+        return Response(body, status=exc.status_code)
+    if isinstance(exc, ObjectDoesNotExist):
+        exc = Http404(str(exc))
+    if isinstance(exc, exceptions.ValidationError):
+        path, message = _first_error(exc.detail)
+        field = ".".join(p for p in path if p != "non_field_errors") or None
+        detail = f"{field}: {message}" if field else message
+        return Response(
+            {"detail": detail, "field": field, "errors": exc.detail}, status=status.HTTP_400_BAD_REQUEST
+        )
+    if isinstance(exc, exceptions.ParseError):
+        return Response({"detail": f"Malformed request body: {exc.detail}", "field": None}, status=400)
+    response = drf_exception_handler(exc, context)
+    if response is not None and isinstance(response.data, dict):
+        response.data.setdefault("field", None)
+    return response

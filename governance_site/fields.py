@@ -1,0 +1,73 @@
+"""Input rules shared by every lever: domain identifiers, finite decimals, fractions."""
+
+import math
+import re
+from decimal import Decimal, InvalidOperation
+
+from rest_framework import serializers
+
+DOMAIN_RE = re.compile(r"^[A-Z0-9_]{1,64}$")
+DOMAIN_RULE = "upper-case letters, digits and _, 1 to 64 characters"
+
+
+def normalize_domain(value) -> str:
+    """Upper-case a domain identifier and check it, raising ValueError with the rule."""
+    if not isinstance(value, str):
+        raise ValueError(f"must be a string of {DOMAIN_RULE}")
+    domain = value.strip().upper()
+    if not DOMAIN_RE.match(domain):
+        raise ValueError(f"must be {DOMAIN_RULE}")
+    return domain
+
+
+class DomainField(serializers.CharField):
+    """An engine's identifier: `wholesale` becomes `WHOLESALE`; anything off the rule is a 400."""
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("trim_whitespace", True)
+        super().__init__(**kwargs)
+
+    def to_internal_value(self, data):
+        try:
+            return normalize_domain(super().to_internal_value(data))
+        except ValueError as exc:
+            raise serializers.ValidationError(str(exc)) from exc
+
+
+class FiniteDecimalField(serializers.DecimalField):
+    """A Decimal given as a JSON number or string; NaN and infinities are refused."""
+
+    def __init__(self, *, max_digits=20, decimal_places=4, **kwargs):
+        super().__init__(max_digits=max_digits, decimal_places=decimal_places, **kwargs)
+
+    def to_internal_value(self, data):
+        if isinstance(data, bool):
+            self.fail("invalid")
+        try:
+            candidate = Decimal(str(data).strip())
+        except (InvalidOperation, ValueError):
+            self.fail("invalid")
+        if not candidate.is_finite():
+            raise serializers.ValidationError("must be a finite number (not NaN or infinity)")
+        return super().to_internal_value(data)
+
+
+class FiniteFloatField(serializers.FloatField):
+    """A float that is a real number: NaN and infinities are refused."""
+
+    def to_internal_value(self, data):
+        if isinstance(data, bool):
+            self.fail("invalid")
+        value = super().to_internal_value(data)
+        if not math.isfinite(value):
+            raise serializers.ValidationError("must be a finite number (not NaN or infinity)")
+        return value
+
+
+class FractionField(FiniteFloatField):
+    """A finite number between 0 and 1 inclusive."""
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("min_value", 0.0)
+        kwargs.setdefault("max_value", 1.0)
+        super().__init__(**kwargs)

@@ -1,0 +1,23 @@
+from django.contrib import admin
+from django.urls import include, path
+from django.views.generic import RedirectView
+
+from governance_site.audit.apis import AuditListApi
+
+admin.site.site_header = "Governance control plane"
+admin.site.site_title = "Governance"
+admin.site.index_title = "Control plane"
+
+api_patterns = [
+    path("audit", AuditListApi.as_view(), name="audit-list"),
+    path("go-live/", include("golive.urls")),
+    path("risk/", include("risk.urls")),
+    path("heimdall/", include("heimdall.urls")),
+    path("regression/", include("regression.urls")),
+]
+
+urlpatterns = [
+    path("", RedirectView.as_view(pattern_name="admin:index")),
+    path("admin/", admin.site.urls),
+    path("api/governance/", include(api_patterns)),
+]

@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class HeimdallConfig(AppConfig):
+    name = "heimdall"
+    verbose_name = "Heimdall Charter"

@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class RegressionConfig(AppConfig):
+    name = "regression"
+    verbose_name = "Regression Tripwire"

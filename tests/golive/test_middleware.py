@@ -1,0 +1,77 @@
+import pytest
+from django.db import connection
+
+from golive import services
+
+pytestmark = [pytest.mark.django_db, pytest.mark.urls("tests.golive.urls")]
+
+
+def test_prod_exec_view__kill_switch_engaged__refused_on_next_request(client, operator, live):
+    assert client.post("/engine/place-offer").status_code == 200
+    services.set_kill_switch(engaged=True, reason="drill", actor=operator)
+    response = client.post("/engine/place-offer")
+    assert response.status_code == 423
+    assert response.json() == {"ok": False, "reason": "kill_switch"}
+
+
+def test_prod_exec_drf_view__go_live_disabled__423(client):
+    response = client.post("/engine/route-capital")
+    assert (response.status_code, response.json()["reason"]) == (423, "go_live_disabled")
+
+
+def test_prod_exec_header__kill_switch_engaged__refused_on_next_request(client, operator, live):
+    assert client.get("/engine/offers", HTTP_X_EXECUTION_CLASS="PROD_EXEC").status_code == 200
+    services.set_kill_switch(engaged=True, reason="drill", actor=operator)
+    response = client.get("/engine/offers", HTTP_X_EXECUTION_CLASS="PROD_EXEC")
+    assert (response.status_code, response.json()["reason"]) == (423, "kill_switch")
+
+
+def test_prod_read_and_sandbox__production_off__served(client):
+    assert client.get("/engine/offers").status_code == 200
+    assert client.get("/engine/offers", HTTP_X_EXECUTION_CLASS="PROD_READ").status_code == 200
+    assert client.post("/engine/sandbox-offer").status_code == 200
+
+
+def test_weaker_header__on_prod_exec_view__still_refused(client):
+    response = client.post("/engine/place-offer", HTTP_X_EXECUTION_CLASS="SANDBOX")
+    assert response.status_code == 423
+
+
+def test_unknown_header_value__400_naming_header(client):
+    response = client.get("/engine/offers", HTTP_X_EXECUTION_CLASS="YOLO")
+    assert response.status_code == 400
+    assert response.json()["field"] == "X-Execution-Class"
+
+
+def test_admin_and_governance_api__prod_exec_header__never_blocked(api, operator):
+    services.set_kill_switch(engaged=True, reason="drill", actor=operator)
+    client = api(operator)
+    response = client.post(
+        "/api/governance/go-live/kill-switch",
+        {"engaged": False, "reason": "recover"},
+        format="json",
+        HTTP_X_EXECUTION_CLASS="PROD_EXEC",
+    )
+    assert response.status_code == 200
+    client.force_login(operator)
+    assert client.get("/admin/", HTTP_X_EXECUTION_CLASS="PROD_EXEC").status_code == 200
+
+
+@pytest.mark.django_db(transaction=True)
+def test_prod_exec__database_unreachable__refused_state_unavailable(client, operator, live):
+    assert client.post("/engine/place-offer").status_code == 200
+    settings_dict = connection.settings_dict
+    saved = {key: settings_dict[key] for key in ("NAME", "PORT", "HOST")}
+    connection.close()
+    if connection.vendor == "sqlite":
+        settings_dict["NAME"] = "/nonexistent-dir/unreachable.sqlite3"
+    else:
+        settings_dict.update(HOST="127.0.0.1", PORT="1")
+    try:
+        response = client.post("/engine/place-offer")
+    finally:
+        connection.close()
+        settings_dict.update(saved)
+    assert response.status_code == 423
+    assert response.json() == {"ok": False, "reason": "state_unavailable"}
+    assert client.post("/engine/place-offer").status_code == 200

@@ -1,0 +1,42 @@
+"""An engine's own views, declaring their execution class, for the middleware tests."""
+
+from django.http import JsonResponse
+from django.urls import include, path
+from rest_framework.permissions import AllowAny
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from golive.execution import execution_class
+from golive.models import ExecutionClass
+
+
+@execution_class(ExecutionClass.PROD_EXEC)
+def place_offer(request):
+    return JsonResponse({"placed": True})
+
+
+def read_offers(request):
+    return JsonResponse({"offers": []})
+
+
+@execution_class(ExecutionClass.SANDBOX)
+def sandbox_offer(request):
+    return JsonResponse({"sandbox": True})
+
+
+class RouteCapitalApi(APIView):
+    execution_class = ExecutionClass.PROD_EXEC
+    permission_classes = [AllowAny]
+    authentication_classes = []
+
+    def post(self, request):
+        return Response({"routed": True})
+
+
+urlpatterns = [
+    path("engine/place-offer", place_offer),
+    path("engine/offers", read_offers),
+    path("engine/sandbox-offer", sandbox_offer),
+    path("engine/route-capital", RouteCapitalApi.as_view()),
+    path("", include("governance_site.urls")),
+]
