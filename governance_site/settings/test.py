@@ -13,5 +13,5 @@ STATIC_ROOT.mkdir(exist_ok=True)  # noqa: F405  (whitenoise warns about a missin
 
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":  # noqa: F405
     # A file, not Django's in-memory default, so threads share it and a test can really
-    # disconnect from it.
-    DATABASES["default"]["TEST"] = {"NAME": str(BASE_DIR / ".test-db.sqlite3")}  # noqa: F405
+    # disconnect from it; one per test run, so that runs side by side do not collide.
+    DATABASES["default"]["TEST"] = {"NAME": str(BASE_DIR / f".test-db-{os.getpid()}.sqlite3")}  # noqa: F405
