@@ -1,6 +1,7 @@
 """Keeps each role's admin permissions in step with the models after every migrate.
 
-The groups themselves are created by a data migration (0002_roles). Which model permissions each
+The groups are created by a data migration (0002_roles) and recreated here when missing (a test
+database flush empties them). Which model permissions each
 role holds follows one rule, applied to every governance app: viewers may view everything,
 operators may also add and change (the admin still refuses add/change on append-only records),
 engines work through the API only and hold no admin permissions. Operators may also edit the
@@ -26,7 +27,6 @@ def sync_role_permissions(sender=None, apps=global_apps, using="default", **kwar
     operator = permissions.filter(
         content_type__app_label__in=GOVERNANCE_APPS, codename__regex=r"^(view|add|change)_"
     ) | permissions.filter(content_type__app_label__in=OPERATOR_EXTRA_APPS)
-    for name, granted in ((roles.VIEWER, viewer), (roles.OPERATOR, operator)):
-        group = Group.objects.using(using).filter(name=name).first()
-        if group is not None:
-            group.permissions.set(granted)
+    for name, granted in ((roles.VIEWER, viewer), (roles.OPERATOR, operator), (roles.ENGINE, [])):
+        group, _ = Group.objects.using(using).get_or_create(name=name)
+        group.permissions.set(granted)
