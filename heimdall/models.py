@@ -1,0 +1,138 @@
+"""Heimdall Charter: one gate policy per domain, and the append-only record of sandbox trials."""
+
+import math
+
+from django.core.exceptions import ValidationError
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.db import models
+from django.db.models import Count, Q
+from django.utils import timezone
+
+from governance_site.audit.models import AppendOnlyError
+from governance_site.fields import normalize_domain
+
+MAX_TRIAL_WINDOW_DAYS = 365
+
+
+def validate_fraction(value) -> None:
+    """A finite number from 0 to 1 inclusive (NaN and infinities are refused)."""
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        raise ValidationError("must be a finite number from 0 to 1")
+    if not 0 <= value <= 1:
+        raise ValidationError("must be from 0 to 1")
+
+
+def _fraction_constraint(field: str, name: str) -> models.CheckConstraint:
+    return models.CheckConstraint(condition=Q(**{f"{field}__gte": 0.0, f"{field}__lte": 1.0}), name=name)
+
+
+class DomainModel(models.Model):
+    domain = models.CharField(max_length=64, help_text="Upper-case letters, digits and _; e.g. WHOLESALE.")
+
+    class Meta:
+        abstract = True
+
+    def clean(self):
+        super().clean()
+        try:
+            self.domain = normalize_domain(self.domain)
+        except ValueError as exc:
+            raise ValidationError({"domain": str(exc)}) from exc
+
+
+class HeimdallPolicy(DomainModel):
+    """The gates a domain's AI recommendations pass before they may reach production."""
+
+    enabled = models.BooleanField(default=False, help_text="Off: nothing of this domain is eligible.")
+    min_confidence_prod = models.FloatField(
+        default=0.80,
+        validators=[validate_fraction],
+        help_text="A recommendation below this confidence (0–1) never reaches production.",
+    )
+    min_sandbox_trials = models.PositiveIntegerField(
+        default=20,
+        validators=[MinValueValidator(1)],
+        help_text="Sandbox trials needed within the window before anything is eligible.",
+    )
+    min_success_rate = models.FloatField(
+        default=0.80,
+        validators=[validate_fraction],
+        help_text="Share (0–1) of the window's sandbox trials that must have succeeded.",
+    )
+    trial_window_days = models.PositiveIntegerField(
+        default=14,
+        validators=[MinValueValidator(1), MaxValueValidator(MAX_TRIAL_WINDOW_DAYS)],
+        help_text="Only sandbox trials of the last this many days count.",
+    )
+    changed_by = models.CharField(max_length=150, blank=True, editable=False)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = "Heimdall policy"
+        verbose_name_plural = "Heimdall policies"
+        ordering = ["domain"]
+        constraints = [
+            models.UniqueConstraint(fields=["domain"], name="heimdall_policy_one_per_domain"),
+            _fraction_constraint("min_confidence_prod", "heimdall_policy_min_confidence_0_1"),
+            _fraction_constraint("min_success_rate", "heimdall_policy_min_success_rate_0_1"),
+            models.CheckConstraint(
+                condition=Q(min_sandbox_trials__gte=1), name="heimdall_policy_min_trials_positive"
+            ),
+            models.CheckConstraint(
+                condition=Q(trial_window_days__gte=1, trial_window_days__lte=MAX_TRIAL_WINDOW_DAYS),
+                name="heimdall_policy_window_days_range",
+            ),
+        ]
+
+    def __str__(self):
+        return f"Heimdall policy {self.domain}"
+
+
+class SandboxTrialQuerySet(models.QuerySet):
+    def update(self, **kwargs):
+        raise AppendOnlyError("Sandbox trials cannot be changed.")
+
+    def delete(self):
+        raise AppendOnlyError("Sandbox trials cannot be deleted.")
+
+    def tally(self) -> dict:
+        """{"trials": n, "successes": k} over this queryset."""
+        return self.aggregate(trials=Count("pk"), successes=Count("pk", filter=Q(success=True)))
+
+
+class SandboxTrial(DomainModel):
+    """One AI recommendation tried in the sandbox, and whether it succeeded. Append-only."""
+
+    model_version = models.CharField(max_length=64, blank=True, help_text="Empty when not given.")
+    recommendation_ref = models.CharField(max_length=128, blank=True)
+    confidence = models.FloatField(validators=[validate_fraction])
+    success = models.BooleanField()
+    actor = models.CharField(max_length=150)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+
+    objects = SandboxTrialQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [
+            # "Trials of a domain since T" (every version), and "of a domain and version since T".
+            models.Index(fields=["domain", "created_at"], name="heimdall_trial_domain_time"),
+            models.Index(
+                fields=["domain", "model_version", "created_at"], name="heimdall_trial_version_time"
+            ),
+            # The scorecard's days across every domain, and the admin's date filter.
+            models.Index(fields=["created_at"], name="heimdall_trial_time"),
+        ]
+        constraints = [_fraction_constraint("confidence", "heimdall_trial_confidence_0_1")]
+
+    def __str__(self):
+        version = f" {self.model_version}" if self.model_version else ""
+        return f"{self.domain}{version} trial {'succeeded' if self.success else 'failed'}"
+
+    def save(self, *args, **kwargs):
+        if self.pk is not None:
+            raise AppendOnlyError("Sandbox trials cannot be changed.")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise AppendOnlyError("Sandbox trials cannot be deleted.")
