@@ -1,0 +1,216 @@
+"""The Heimdall Charter: AI recommendations earn production through sandbox trials.
+
+An engine records each sandbox trial (`record_trial`) and asks before acting in production
+(`check_prod_eligible`, or `heimdall_require_prod_eligible` which raises `NotProdEligible`):
+
+    from heimdall.services import heimdall_require_prod_eligible
+    heimdall_require_prod_eligible(domain="WHOLESALE", confidence=0.91, model_version="offer-v3")
+"""
+
+import datetime as dt
+from dataclasses import dataclass
+
+from django.core.exceptions import ValidationError
+from django.db.models import Q
+from django.utils import timezone
+from rest_framework import status
+
+from golive import services as golive
+from governance_site.audit.models import Lever
+from governance_site.audit.services import actor_name
+from governance_site.errors import InvalidInput, ServiceError
+from governance_site.fields import normalize_domain
+from governance_site.policies import _first_validation_error, upsert
+
+from . import reasons
+from .models import HeimdallPolicy, SandboxTrial, validate_fraction
+
+RATE_DECIMALS = 4
+
+# What an operator may tune; the domain identifies the policy and is never changed.
+POLICY_FIELDS = (
+    "enabled",
+    "min_confidence_prod",
+    "min_sandbox_trials",
+    "min_success_rate",
+    "trial_window_days",
+)
+
+
+@dataclass(frozen=True)
+class TrialRecord:
+    """Sandbox trials counted over some period, and how many succeeded."""
+
+    trials: int = 0
+    successes: int = 0
+
+    @property
+    def success_rate(self) -> float | None:
+        """The share of trials that succeeded (0–1), or None without trials; exact, for decisions."""
+        return self.successes / self.trials if self.trials else None
+
+    @property
+    def reported_rate(self) -> float | None:
+        """`success_rate` rounded for answers and scorecards (0.6667, not 0.6666666666666666)."""
+        return reported(self.success_rate)
+
+
+def reported(rate: float | None) -> float | None:
+    return None if rate is None else round(rate, RATE_DECIMALS)
+
+
+@dataclass(frozen=True)
+class Eligibility:
+    """The answer to "may this recommendation reach production?".
+
+    `trials` and `success_rate` are the domain's record over its policy window (None without a
+    policy), given with every answer so that a "no" explains itself.
+    """
+
+    prod_eligible: bool
+    reason: str | None
+    trials: int | None
+    success_rate: float | None
+
+
+class NotProdEligible(ServiceError):
+    """Raised by `heimdall_require_prod_eligible`; `reason` is the reason code, `eligibility` the answer."""
+
+    status_code = status.HTTP_423_LOCKED
+
+    def __init__(self, eligibility: Eligibility):
+        super().__init__(f"Not eligible for production: {eligibility.reason}.", reason=eligibility.reason)
+        self.eligibility = eligibility
+
+
+def _domain(value) -> str:
+    try:
+        return normalize_domain(value)
+    except ValueError as exc:
+        raise InvalidInput(f"domain: {exc}", field="domain") from exc
+
+
+def _confidence(value) -> float:
+    try:
+        validate_fraction(value)
+    except ValidationError as exc:
+        raise InvalidInput(f"confidence: {exc.messages[0]}", field="confidence") from exc
+    return float(value)
+
+
+def in_window(policy: HeimdallPolicy, *, until: dt.datetime) -> Q:
+    """The trials of `policy`'s domain that count at `until`: the last `trial_window_days` days."""
+    since = until - dt.timedelta(days=policy.trial_window_days)
+    return Q(domain=policy.domain, created_at__gte=since, created_at__lt=until)
+
+
+def decide(
+    *,
+    gate: golive.Decision,
+    policy: HeimdallPolicy | None,
+    record: TrialRecord | None,
+    confidence: float | None = None,
+) -> Eligibility:
+    """The rule, with the first reason that applies.
+
+    `gate` is Go-Live's `may_execute()`, `record` the domain's trials over the policy window, and
+    `confidence` the recommendation's (None: at the policy's minimum).
+    """
+
+    def answer(reason: str | None) -> Eligibility:
+        return Eligibility(
+            prod_eligible=reason is None,
+            reason=reason,
+            trials=record.trials if record else None,
+            success_rate=record.reported_rate if record else None,
+        )
+
+    if not gate.ok:
+        return answer(gate.reason)
+    if policy is None:
+        return answer(reasons.NO_POLICY)
+    if not policy.enabled:
+        return answer(reasons.POLICY_DISABLED)
+    if confidence is not None and confidence < policy.min_confidence_prod:
+        return answer(reasons.CONFIDENCE_BELOW_MIN)
+    if record.trials < policy.min_sandbox_trials:
+        return answer(reasons.INSUFFICIENT_TRIALS)
+    if record.success_rate < policy.min_success_rate:
+        return answer(reasons.SUCCESS_RATE_BELOW_MIN)
+    return answer(None)
+
+
+def check_prod_eligible(
+    *, domain: str, confidence: float, model_version: str | None = None, now: dt.datetime | None = None
+) -> Eligibility:
+    """May a recommendation of `domain` with `confidence` reach production now?
+
+    Only trials within the policy's window count; with `model_version`, only that version's (a
+    retrained model earns its own eligibility). A "no" is an answer, not an error; bad input is
+    an `InvalidInput` naming the field.
+    """
+    domain = _domain(domain)
+    confidence = _confidence(confidence)
+    now = now or timezone.now()
+    policy = HeimdallPolicy.objects.filter(domain=domain).first()
+    record = None
+    if policy is not None:
+        trials = SandboxTrial.objects.filter(in_window(policy, until=now))
+        if model_version:
+            trials = trials.filter(model_version=model_version)
+        record = TrialRecord(**trials.tally())
+    return decide(gate=golive.may_execute(), policy=policy, record=record, confidence=confidence)
+
+
+def heimdall_require_prod_eligible(
+    *, domain: str, confidence: float, model_version: str | None = None
+) -> Eligibility:
+    """`check_prod_eligible`, raising `NotProdEligible` (carrying the reason) on a "no"."""
+    eligibility = check_prod_eligible(domain=domain, confidence=confidence, model_version=model_version)
+    if not eligibility.prod_eligible:
+        raise NotProdEligible(eligibility)
+    return eligibility
+
+
+def record_trial(
+    *,
+    domain: str,
+    confidence: float,
+    success: bool,
+    actor,
+    model_version: str = "",
+    recommendation_ref: str = "",
+) -> SandboxTrial:
+    """Append one sandbox trial of `domain` (recorded with or without a policy)."""
+    trial = SandboxTrial(
+        domain=_domain(domain),
+        confidence=_confidence(confidence),
+        success=success,
+        model_version=model_version or "",
+        recommendation_ref=recommendation_ref or "",
+        actor=actor_name(actor),
+    )
+    try:
+        trial.full_clean()
+    except ValidationError as exc:
+        raise _first_validation_error(exc) from exc
+    trial.save()
+    return trial
+
+
+def upsert_policy(*, domain: str, changes: dict, actor, reason: str = "") -> tuple[HeimdallPolicy, bool]:
+    """Create `domain`'s policy (defaults for what `changes` leaves out) or change it; audited.
+
+    Returns (policy, created).
+    """
+    unknown = sorted(set(changes) - set(POLICY_FIELDS))
+    if unknown:
+        raise InvalidInput(f"{unknown[0]}: not a setting of a Heimdall policy.", field=unknown[0])
+    return upsert(
+        HeimdallPolicy,
+        lookup={"domain": _domain(domain)},
+        changes=changes,
+        actor=actor,
+        lever=Lever.HEIMDALL,
+        reason=reason,
+    )
