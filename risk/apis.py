@@ -1,0 +1,143 @@
+"""The Risk Guard's API: parse, call a service or selector, shape. A denial is a 200 with ok: false."""
+
+from rest_framework import serializers
+from rest_framework.generics import ListAPIView
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from governance_site.fields import DomainField, FiniteDecimalField
+from governance_site.permissions import IsEngineOrOperator, IsOperator
+
+from . import selectors, services
+from .models import Reservation, RiskPolicy
+
+MAX_ID = 2**63 - 1
+
+
+class PolicyOutput(serializers.ModelSerializer):
+    class Meta:
+        model = RiskPolicy
+        fields = ["domain", *services.POLICY_FIELDS, "changed_by", "updated_at"]
+
+
+class EntryOutput(serializers.ModelSerializer):
+    reservation_id = serializers.IntegerField(source="pk")
+
+    class Meta:
+        model = Reservation
+        fields = [
+            "reservation_id", "domain", "amount", "status", "reason", "realized_pnl", "idempotency_key",
+            "ref", "actor", "business_date", "created_at", "expires_at", "settled_at", "settled_by",
+        ]  # fmt: skip
+
+
+class ReservationIdInput(serializers.Serializer):
+    reservation_id = serializers.IntegerField(min_value=1, max_value=MAX_ID)
+
+
+class PolicyListApi(ListAPIView):
+    queryset = RiskPolicy.objects.all()
+    serializer_class = PolicyOutput
+
+
+class PolicyUpsertApi(APIView):
+    """Create a domain's policy or change any subset of its fields."""
+
+    permission_classes = [IsOperator]
+
+    class InputSerializer(serializers.Serializer):
+        domain = DomainField()
+        enabled = serializers.BooleanField(required=False)
+        max_daily_loss = FiniteDecimalField(required=False)
+        max_open_exposure = FiniteDecimalField(required=False)
+        max_daily_actions = serializers.IntegerField(required=False, min_value=0, max_value=2**31 - 1)
+        max_action_amount = FiniteDecimalField(required=False, allow_null=True)
+        reservation_ttl_seconds = serializers.IntegerField(required=False, min_value=1, max_value=2**31 - 1)
+        reason = serializers.CharField(required=False, allow_blank=True, max_length=2000)
+
+    def post(self, request):
+        data = self.InputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        changes = dict(data.validated_data)
+        domain, reason = changes.pop("domain"), changes.pop("reason", "")
+        policy = services.upsert_policy(domain=domain, changes=changes, actor=request.user, reason=reason)
+        return Response(PolicyOutput(policy).data)
+
+
+class ReserveApi(APIView):
+    permission_classes = [IsEngineOrOperator]
+
+    class InputSerializer(serializers.Serializer):
+        domain = DomainField()
+        amount = FiniteDecimalField()
+        idempotency_key = serializers.CharField(required=False, allow_null=True, max_length=255)
+        ref = serializers.CharField(required=False, allow_null=True, max_length=255)
+
+    class OutputSerializer(serializers.ModelSerializer):
+        reservation_id = serializers.IntegerField(source="pk")
+        reason = serializers.SerializerMethodField()
+
+        class Meta:
+            model = Reservation
+            fields = ["ok", "reason", "reservation_id", "expires_at"]
+
+        def get_reason(self, entry) -> str | None:
+            return entry.reason or None
+
+    def post(self, request):
+        data = self.InputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        entry = services.reserve(actor=request.user, **data.validated_data)
+        return Response(self.OutputSerializer(entry).data)
+
+
+class SettleApi(APIView):
+    permission_classes = [IsEngineOrOperator]
+
+    class InputSerializer(ReservationIdInput):
+        realized_pnl = FiniteDecimalField()
+
+    def post(self, request):
+        data = self.InputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        entry = services.settle(actor=request.user, **data.validated_data)
+        return Response(EntryOutput(entry).data)
+
+
+class ReleaseApi(APIView):
+    permission_classes = [IsEngineOrOperator]
+
+    def post(self, request):
+        data = ReservationIdInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        entry = services.release(actor=request.user, **data.validated_data)
+        return Response(EntryOutput(entry).data)
+
+
+class LedgerApi(APIView):
+    """The ledger of today's business day, or of `?date=YYYY-MM-DD`."""
+
+    class FilterSerializer(serializers.Serializer):
+        date = serializers.DateField(required=False, input_formats=["%Y-%m-%d"])
+
+    class OutputSerializer(serializers.Serializer):
+        class DomainOutput(serializers.Serializer):
+            domain = serializers.CharField()
+            approved_count = serializers.IntegerField()
+            denied_count = serializers.IntegerField()
+            denial_count_by_reason = serializers.DictField(child=serializers.IntegerField())
+            denied_ids = serializers.ListField(child=serializers.IntegerField())
+            open_exposure = serializers.DecimalField(max_digits=20, decimal_places=4)
+            settled_count = serializers.IntegerField()
+            released_count = serializers.IntegerField()
+            expired_count = serializers.IntegerField()
+            realized_pnl = serializers.DecimalField(max_digits=20, decimal_places=4)
+
+        date = serializers.DateField()
+        domains = DomainOutput(many=True)
+
+    def get(self, request):
+        filters = self.FilterSerializer(data=request.query_params)
+        filters.is_valid(raise_exception=True)
+        ledger = selectors.ledger(day=filters.validated_data.get("date"))
+        return Response(self.OutputSerializer(ledger).data)

@@ -1,0 +1,148 @@
+from decimal import Decimal
+
+from django.core.exceptions import ValidationError
+from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
+from django.db import models
+
+from governance_site.fields import DOMAIN_RE, DOMAIN_RULE
+
+from . import reasons
+
+MONEY = {"max_digits": 20, "decimal_places": 4}
+validate_domain = RegexValidator(DOMAIN_RE, f"must be {DOMAIN_RULE}")
+
+
+# These skip NaN and infinities, which the DecimalField's own validator refuses with a message.
+def validate_positive(value: Decimal) -> None:
+    if value.is_finite() and value <= 0:
+        raise ValidationError("must be greater than 0")
+
+
+def validate_not_negative(value: Decimal) -> None:
+    if value.is_finite() and value < 0:
+        raise ValidationError("must be 0 or more")
+
+
+class RiskPolicy(models.Model):
+    """One domain's daily caps. A cap of 0 allows nothing; a domain without a policy is denied."""
+
+    domain = models.CharField(max_length=64, unique=True, validators=[validate_domain])
+    enabled = models.BooleanField(default=True)
+    max_daily_loss = models.DecimalField(**MONEY, default=Decimal(0), validators=[validate_not_negative])
+    max_open_exposure = models.DecimalField(**MONEY, default=Decimal(0), validators=[validate_not_negative])
+    max_daily_actions = models.PositiveIntegerField(default=0)
+    max_action_amount = models.DecimalField(
+        **MONEY,
+        null=True,
+        blank=True,
+        validators=[validate_positive],
+        help_text="The largest single action (the fat-finger limit); empty: no limit.",
+    )
+    reservation_ttl_seconds = models.PositiveIntegerField(
+        default=900, validators=[MinValueValidator(1), MaxValueValidator(7 * 24 * 3600)]
+    )
+    changed_by = models.CharField(max_length=150, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = "risk policy"
+        verbose_name_plural = "risk policies"
+        ordering = ["domain"]
+
+    def __str__(self):
+        return self.domain
+
+
+class Status(models.TextChoices):
+    RESERVED = "RESERVED"
+    SETTLED = "SETTLED"
+    RELEASED = "RELEASED"
+    EXPIRED = "EXPIRED"
+    DENIED = "DENIED"
+
+
+class Reservation(models.Model):
+    """A ledger entry: one reserve decision (approved or denied) and what became of it."""
+
+    domain = models.CharField(max_length=64, validators=[validate_domain])
+    amount = models.DecimalField(**MONEY, validators=[validate_positive])
+    status = models.CharField(max_length=16, choices=Status.choices)
+    reason = models.CharField(
+        max_length=32, blank=True, choices=[(r, r) for r in reasons.DENIAL_REASONS], help_text="Why denied."
+    )
+    realized_pnl = models.DecimalField(**MONEY, null=True, blank=True, help_text="Negative is a loss.")
+    idempotency_key = models.CharField(max_length=255, null=True, blank=True)
+    ref = models.CharField(max_length=255, blank=True, help_text="The engine's own id for the action.")
+    actor = models.CharField(max_length=150)
+    business_date = models.DateField()
+    created_at = models.DateTimeField(auto_now_add=True)
+    expires_at = models.DateTimeField(null=True, blank=True)
+    settled_at = models.DateTimeField(
+        null=True, blank=True, help_text="When it was closed: settled, released or expired."
+    )
+    settled_by = models.CharField(max_length=150, blank=True, help_text="Who closed it.")
+
+    class Meta:
+        verbose_name = "ledger entry"
+        verbose_name_plural = "ledger entries"
+        ordering = ["-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["domain", "idempotency_key"],
+                condition=models.Q(idempotency_key__isnull=False),
+                name="risk_reservation_idempotency_key",
+            ),
+            models.CheckConstraint(condition=models.Q(amount__gt=0), name="risk_reservation_amount_positive"),
+        ]
+        indexes = [
+            models.Index(fields=["business_date", "domain", "status"], name="risk_res_day_domain_status"),
+            models.Index(
+                fields=["domain", "expires_at"],
+                condition=models.Q(status="RESERVED"),
+                name="risk_res_open_expiry",
+            ),
+        ]
+
+    def __str__(self):
+        return f"#{self.pk} {self.domain} {self.amount} {self.status}"
+
+    @property
+    def ok(self) -> bool:
+        return self.status != Status.DENIED
+
+    @property
+    def is_open(self) -> bool:
+        return self.status == Status.RESERVED
+
+
+class DailyTotals(models.Model):
+    """Running totals of a domain's approved reservations of one business day.
+
+    Kept by the services as entries change, so that a reserve reads one row instead of summing
+    the day's entries. `open_exposure` is the amount of that day's entries still RESERVED.
+    """
+
+    domain = models.CharField(max_length=64)
+    business_date = models.DateField()
+    approved_count = models.PositiveIntegerField(default=0)
+    open_exposure = models.DecimalField(**MONEY, default=Decimal(0))
+    realized_pnl = models.DecimalField(**MONEY, default=Decimal(0))
+
+    class Meta:
+        verbose_name_plural = "daily totals"
+        constraints = [
+            models.UniqueConstraint(fields=["domain", "business_date"], name="risk_totals_domain_day"),
+        ]
+        indexes = [
+            models.Index(
+                fields=["domain"], condition=models.Q(open_exposure__gt=0), name="risk_totals_open_exposure"
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.domain} {self.business_date}"
+
+    @property
+    def net_loss(self) -> Decimal:
+        """Today's net realized loss: minus the day's pnl when it is negative, else 0."""
+        return max(-self.realized_pnl, Decimal(0))

@@ -1,0 +1,30 @@
+"""Reason codes of the Risk Guard: the same strings in the API, the ledger, the admin and the docs.
+
+A denied reservation carries one of these, the first that applies in this order.
+"""
+
+from golive.reasons import GO_LIVE_DISABLED, KILL_SWITCH, STATE_UNAVAILABLE
+
+NO_POLICY = "no_policy"
+POLICY_DISABLED = "policy_disabled"
+MAX_ACTION_AMOUNT = "max_action_amount"
+MAX_DAILY_ACTIONS = "max_daily_actions"
+MAX_OPEN_EXPOSURE = "max_open_exposure"
+MAX_DAILY_LOSS = "max_daily_loss"
+
+DENIAL_REASONS = (
+    KILL_SWITCH,
+    GO_LIVE_DISABLED,
+    STATE_UNAVAILABLE,
+    NO_POLICY,
+    POLICY_DISABLED,
+    MAX_ACTION_AMOUNT,
+    MAX_DAILY_ACTIONS,
+    MAX_OPEN_EXPOSURE,
+    MAX_DAILY_LOSS,
+)
+
+# Refusals of settle/release (409) and of an idempotency key reused with other values (422).
+RESERVATION_CLOSED = "reservation_closed"
+RESERVATION_EXPIRED = "reservation_expired"
+IDEMPOTENCY_MISMATCH = "idempotency_key_reused"

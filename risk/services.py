@@ -1,0 +1,335 @@
+"""The Risk Guard: policies, reserve → settle/release/expire, and the tripwire's throttle.
+
+Locking: every write that touches a domain's entries or daily totals first locks the domain's
+policy row (`select_for_update`), so reserves, settles, releases and expiries of one domain are
+serialised and caps hold under any concurrency. Reads of the totals under that lock are exact.
+"""
+
+import datetime as dt
+from collections.abc import Mapping
+from decimal import Decimal
+
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, models, transaction
+from django.db.models import F, Sum
+from django.utils import timezone
+
+from golive import services as golive
+from governance_site import policies
+from governance_site.audit import services as audit
+from governance_site.audit.models import Lever
+from governance_site.business_day import business_date
+from governance_site.errors import Conflict, InvalidInput, NotFound, ServiceError, Unprocessable
+from governance_site.fields import normalize_domain
+
+from . import reasons
+from .models import DailyTotals, Reservation, RiskPolicy, Status
+
+POLICY_FIELDS = (
+    "enabled",
+    "max_daily_loss",
+    "max_open_exposure",
+    "max_daily_actions",
+    "max_action_amount",
+    "reservation_ttl_seconds",
+)
+
+
+EXPIRY_ACTOR = "risk/expiry"
+
+
+class RiskDenied(ServiceError):
+    """Raised by `risk_reserve_or_raise` when the Risk Guard says no; `reason` is the reason code.
+
+    Left to the shared DRF exception handler, it answers 423 like the Go-Live refusal.
+    """
+
+    status_code = 423
+
+    def __init__(self, reservation: Reservation):
+        super().__init__(
+            f"Risk Guard denied {reservation.domain}: {reservation.reason}", reason=reservation.reason
+        )
+        self.reservation = reservation
+
+
+# Input ---------------------------------------------------------------------------------------
+
+
+def _domain(value) -> str:
+    try:
+        return normalize_domain(value)
+    except ValueError as exc:
+        raise InvalidInput(f"domain: {exc}", field="domain") from exc
+
+
+def _model_value(model: type[models.Model], name: str, value, *, label: str | None = None):
+    """`value` converted and checked by the model field `name`; InvalidInput naming `label` if not."""
+    label = label or name
+    if isinstance(value, bool | float):  # a boolean is not a number; a float is not money
+        raise InvalidInput(
+            f"{label}: must be a string or an integer, not {type(value).__name__}", field=label
+        )
+    try:
+        return model._meta.get_field(name).clean(value, None)
+    except ValidationError as exc:
+        raise InvalidInput(f"{label}: {exc.messages[0]}", field=label) from exc
+
+
+def _text(name: str, value: str | None) -> str | None:
+    if value is None:
+        return None
+    if not isinstance(value, str) or not value.strip():
+        raise InvalidInput(f"{name}: must be a non-empty string", field=name)
+    return _model_value(Reservation, name, value.strip())
+
+
+# Policies ------------------------------------------------------------------------------------
+
+
+def upsert_policy(*, domain: str, changes: Mapping[str, object], actor, reason: str = "") -> RiskPolicy:
+    """Create the domain's policy or change the given fields of it; audited."""
+    unknown = sorted(set(changes) - set(POLICY_FIELDS))
+    if unknown:
+        raise InvalidInput(f"{unknown[0]}: not a risk policy field.", field=unknown[0])
+    policy, _ = policies.upsert(
+        RiskPolicy, lookup={"domain": _domain(domain)}, changes=dict(changes), actor=actor, lever=Lever.RISK,
+        reason=reason,
+    )  # fmt: skip
+    return policy
+
+
+def set_enabled(*, domain: str, enabled: bool, reason: str, actor) -> RiskPolicy:
+    """Enable or disable a domain's risk policy (creating it if missing), with a reason; audited."""
+    reason = (reason or "").strip()
+    if not reason:
+        raise InvalidInput("reason: a reason is required to enable or disable a risk policy.", field="reason")
+    return upsert_policy(domain=domain, changes={"enabled": enabled}, actor=actor, reason=reason)
+
+
+def throttle_domain(*, domain: str, reason: str, actor) -> RiskPolicy:
+    """The tripwire's throttle: disable the domain's risk policy (creating a disabled one if none)."""
+    return set_enabled(domain=domain, enabled=False, reason=reason, actor=actor)
+
+
+# Reserve -------------------------------------------------------------------------------------
+
+
+def reserve(
+    *,
+    domain: str,
+    amount: Decimal | int | str,
+    actor,
+    idempotency_key: str | None = None,
+    ref: str | None = None,
+) -> Reservation:
+    """Decide whether `domain` may take an action of `amount`; every decision is a ledger entry.
+
+    Returns the entry: `status` RESERVED (approved, `expires_at` set) or DENIED (with `reason`).
+    The same (domain, idempotency_key) returns the original entry and makes no second one; reused
+    with another amount or ref it is Unprocessable (422).
+    """
+    request = {
+        "domain": _domain(domain),
+        "amount": _model_value(Reservation, "amount", amount),
+        "idempotency_key": _text("idempotency_key", idempotency_key),
+        "ref": _text("ref", ref) or "",
+    }
+    if request["idempotency_key"] is not None:
+        original = _original(**request)
+        if original is not None:
+            return original
+    try:
+        with transaction.atomic():
+            return _decide(**request, actor=actor)
+    except IntegrityError:
+        # A racing request with the same key was first: answer with its decision.
+        original = _original(**request) if request["idempotency_key"] is not None else None
+        if original is None:
+            raise
+        return original
+
+
+def _original(*, domain: str, amount: Decimal, idempotency_key: str, ref: str) -> Reservation | None:
+    original = Reservation.objects.filter(domain=domain, idempotency_key=idempotency_key).first()
+    if original is not None and (original.amount != amount or original.ref != ref):
+        raise Unprocessable(
+            "idempotency_key: already used for a reservation with another amount or ref.",
+            field="idempotency_key",
+            reason=reasons.IDEMPOTENCY_MISMATCH,
+        )
+    return original
+
+
+def _decide(*, domain: str, amount: Decimal, idempotency_key: str | None, ref: str, actor) -> Reservation:
+    now = timezone.now()
+    entry = Reservation(
+        domain=domain,
+        amount=amount,
+        idempotency_key=idempotency_key,
+        ref=ref,
+        actor=audit.actor_name(actor),
+        business_date=business_date(now),
+    )
+    reason, policy, totals = _first_denial(entry, now)
+    if reason:
+        entry.status, entry.reason = Status.DENIED, reason
+        entry.save()
+        return entry
+    entry.status = Status.RESERVED
+    entry.expires_at = now + dt.timedelta(seconds=policy.reservation_ttl_seconds)
+    entry.save()
+    totals.approved_count = F("approved_count") + 1
+    totals.open_exposure = F("open_exposure") + amount
+    totals.save(update_fields=["approved_count", "open_exposure"])
+    return entry
+
+
+def _first_denial(
+    entry: Reservation, now: dt.datetime
+) -> tuple[str | None, RiskPolicy | None, DailyTotals | None]:
+    """The first reason to deny `entry` (None: approve), with the locked policy and today's totals."""
+    decision = golive.may_execute()
+    if not decision.ok:
+        return decision.reason, None, None
+    policy = RiskPolicy.objects.select_for_update().filter(domain=entry.domain).first()
+    if policy is None:
+        return reasons.NO_POLICY, None, None
+    if not policy.enabled:
+        return reasons.POLICY_DISABLED, policy, None
+    if policy.max_action_amount is not None and entry.amount > policy.max_action_amount:
+        return reasons.MAX_ACTION_AMOUNT, policy, None
+    totals, _ = DailyTotals.objects.select_for_update().get_or_create(
+        domain=entry.domain, business_date=entry.business_date
+    )
+    if totals.approved_count + 1 > policy.max_daily_actions:
+        return reasons.MAX_DAILY_ACTIONS, policy, totals
+    if not _has_room(entry, policy, now):
+        return reasons.MAX_OPEN_EXPOSURE, policy, totals
+    if totals.net_loss >= policy.max_daily_loss:
+        return reasons.MAX_DAILY_LOSS, policy, totals
+    return None, policy, totals
+
+
+def _has_room(entry: Reservation, policy: RiskPolicy, now: dt.datetime) -> bool:
+    """Does the open exposure leave room for `entry`? Expires the domain's due reservations if not."""
+    if _open_exposure(entry.domain) + entry.amount <= policy.max_open_exposure:
+        return True
+    return _expire_domain(entry.domain, now) > 0 and (
+        _open_exposure(entry.domain) + entry.amount <= policy.max_open_exposure
+    )
+
+
+def _open_exposure(domain: str) -> Decimal:
+    """The domain's open reserved amount, from the few daily totals that still have some open."""
+    total = DailyTotals.objects.filter(domain=domain, open_exposure__gt=0).aggregate(s=Sum("open_exposure"))
+    return total["s"] or Decimal(0)
+
+
+def risk_reserve_or_raise(
+    *,
+    domain: str,
+    amount: Decimal | int | str,
+    actor,
+    idempotency_key: str | None = None,
+    ref: str | None = None,
+) -> Reservation:
+    """Reserve before a production action, for in-process engines: the entry, or RiskDenied."""
+    entry = reserve(domain=domain, amount=amount, actor=actor, idempotency_key=idempotency_key, ref=ref)
+    if not entry.ok:
+        raise RiskDenied(entry)
+    return entry
+
+
+# Settle, release, expire ---------------------------------------------------------------------
+
+
+def _close(*, reservation_id: int, status: Status, actor, realized_pnl: Decimal | None = None) -> Reservation:
+    """Close an open entry as `status`: frees its exposure and books `realized_pnl` on its day.
+
+    The same close again returns the entry unchanged; any other change of a closed entry, or of
+    one past its expiry, is a Conflict (409). The entry is locked after its domain's policy.
+    """
+    reservation_id = _model_value(Reservation, "id", reservation_id, label="reservation_id")
+    domain = Reservation.objects.filter(pk=reservation_id).values_list("domain", flat=True).first()
+    if domain is None:
+        raise NotFound(f"reservation_id: no reservation {reservation_id}.", field="reservation_id")
+    RiskPolicy.objects.select_for_update().filter(domain=domain).first()
+    entry = Reservation.objects.select_for_update().get(pk=reservation_id)
+    if entry.status == status and entry.realized_pnl == realized_pnl:
+        return entry
+    now = timezone.now()
+    if entry.status != Status.RESERVED:
+        raise Conflict(
+            f"reservation_id: reservation {entry.pk} is {entry.status}, not open.",
+            field="reservation_id",
+            reason=reasons.RESERVATION_CLOSED,
+        )
+    if entry.expires_at <= now:
+        raise Conflict(
+            f"reservation_id: reservation {entry.pk} expired at {entry.expires_at.isoformat()}.",
+            field="reservation_id",
+            reason=reasons.RESERVATION_EXPIRED,
+        )
+    entry.status, entry.realized_pnl, entry.settled_at, entry.settled_by = (
+        status, realized_pnl, now, audit.actor_name(actor),
+    )  # fmt: skip
+    entry.save(update_fields=["status", "realized_pnl", "settled_at", "settled_by"])
+    DailyTotals.objects.filter(domain=entry.domain, business_date=entry.business_date).update(
+        open_exposure=F("open_exposure") - entry.amount,
+        realized_pnl=F("realized_pnl") + (realized_pnl or 0),
+    )
+    return entry
+
+
+@transaction.atomic
+def settle(*, reservation_id: int, realized_pnl: Decimal | int | str, actor) -> Reservation:
+    """The action happened: close the reservation with its realized pnl (negative is a loss)."""
+    realized_pnl = _model_value(Reservation, "realized_pnl", realized_pnl)
+    if realized_pnl is None:
+        raise InvalidInput("realized_pnl: required.", field="realized_pnl")
+    return _close(
+        reservation_id=reservation_id, status=Status.SETTLED, actor=actor, realized_pnl=realized_pnl
+    )
+
+
+@transaction.atomic
+def release(*, reservation_id: int, actor) -> Reservation:
+    """The action did not happen: close the reservation, freeing its exposure, with no pnl."""
+    return _close(reservation_id=reservation_id, status=Status.RELEASED, actor=actor)
+
+
+def risk_settle(*, reservation: Reservation | int, realized_pnl: Decimal | int | str, actor) -> Reservation:
+    """Settle after a production action, for in-process engines (takes the entry or its id)."""
+    reservation_id = reservation.pk if isinstance(reservation, Reservation) else reservation
+    return settle(reservation_id=reservation_id, realized_pnl=realized_pnl, actor=actor)
+
+
+def _expire_domain(domain: str, now: dt.datetime) -> int:
+    """Expire the domain's reservations due by `now`; the caller holds the domain's policy lock."""
+    due = Reservation.objects.filter(domain=domain, status=Status.RESERVED, expires_at__lte=now)
+    freed = list(due.values("business_date").annotate(amount=Sum("amount")))
+    if not freed:
+        return 0
+    count = due.update(status=Status.EXPIRED, settled_at=now, settled_by=EXPIRY_ACTOR)
+    for day in freed:
+        DailyTotals.objects.filter(domain=domain, business_date=day["business_date"]).update(
+            open_exposure=F("open_exposure") - day["amount"]
+        )
+    return count
+
+
+def expire_due(*, now: dt.datetime | None = None) -> int:
+    """Expire every reservation not settled by its `expires_at` (the beat task); returns how many."""
+    now = now or timezone.now()
+    domains = (
+        Reservation.objects.filter(status=Status.RESERVED, expires_at__lte=now)
+        .values_list("domain", flat=True)
+        .distinct()
+    )
+    expired = 0
+    for domain in list(domains):
+        with transaction.atomic():
+            RiskPolicy.objects.select_for_update().filter(domain=domain).first()
+            expired += _expire_domain(domain, now)
+    return expired
