@@ -1,6 +1,8 @@
 from rest_framework import serializers
 from rest_framework.generics import ListAPIView
 
+from governance_site.openapi import document
+
 from .models import AuditEvent, Lever
 
 
@@ -23,6 +25,16 @@ class AuditListApi(ListAPIView):
     """The audit trail, newest first; filters `lever`, `actor` and `since` (ISO 8601 time)."""
 
     serializer_class = AuditEventOutput
+
+    @document(
+        responses={200: AuditEventOutput(many=True)},
+        errors=(400,),
+        parameters=[AuditFilter],
+        tags=["audit"],
+        summary="The audit trail, newest first",
+    )
+    def get(self, request, *args, **kwargs):
+        return super().get(request, *args, **kwargs)
 
     def get_queryset(self):
         filters = AuditFilter(data=self.request.query_params)

@@ -37,6 +37,8 @@ INSTALLED_APPS = [
     "rest_framework",
     "rest_framework.authtoken",
     "django_celery_beat",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
     "governance_site.audit",
     "golive",
     "risk",
@@ -123,6 +125,23 @@ REST_FRAMEWORK = {
     "PAGE_SIZE": 50,
     "EXCEPTION_HANDLER": "governance_site.errors.exception_handler",
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
+    "DEFAULT_SCHEMA_CLASS": "governance_site.openapi.AutoSchema",
+}
+
+# OpenAPI 3 at /api/schema/, Swagger UI at /api/docs/ from local static files (no outside network).
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Governance control plane API",
+    "DESCRIPTION": (
+        "Go-Live, Risk Guard, Heimdall Charter and Regression Tripwire. Authenticate with "
+        "`Authorization: Token <key>`. Errors are `{detail, field}`; refusals of a decision are "
+        "200 answers with `ok: false` and a reason."
+    ),
+    "VERSION": "1.0.0",
+    "SERVE_PERMISSIONS": ["governance_site.permissions.IsGovernanceReader"],
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "COMPONENT_SPLIT_REQUEST": True,
 }
 
 # Paths the PROD_EXEC gate never blocks, so operators can always recover.

@@ -1,0 +1,67 @@
+"""OpenAPI documentation shared by every lever's API: the error bodies and a one-line decorator.
+
+@document(request=InputSerializer, responses={200: Output}, errors=(400, 403, 404),
+          summary="...", description="... reasons ...")
+"""
+
+from drf_spectacular import openapi
+from drf_spectacular.utils import OpenApiResponse, extend_schema
+from rest_framework import serializers
+
+LEVER_APPS = ("golive", "risk", "heimdall", "regression")
+
+
+class AutoSchema(openapi.AutoSchema):
+    """Names components so that the levers' serializers never collide: a view's nested serializer
+    after the view (`KillSwitchApi.InputSerializer` → `KillSwitchInput`), and each lever's after
+    the lever (`risk.apis.PolicyOutput` → `RiskPolicyOutput`)."""
+
+    def _get_serializer_name(self, serializer, direction, bypass_extensions=False):
+        name = super()._get_serializer_name(serializer, direction, bypass_extensions)
+        serializer_class = type(getattr(serializer, "child", serializer))
+        outer = serializer_class.__qualname__.rpartition(".")[0]
+        if outer:
+            name = outer.removesuffix("Api") + name
+        app = serializer_class.__module__.partition(".")[0]
+        if app in LEVER_APPS and not name.lower().startswith(app):
+            name = app.capitalize() + name
+        return name
+
+
+class ErrorBody(serializers.Serializer):
+    detail = serializers.CharField(help_text="What went wrong, naming the input at fault.")
+    field = serializers.CharField(allow_null=True, help_text="The input at fault, or null.")
+    reason = serializers.CharField(required=False, help_text="A reason code, where the rule has one.")
+
+
+class RefusalBody(serializers.Serializer):
+    ok = serializers.BooleanField(help_text="Always false.")
+    reason = serializers.ChoiceField(
+        choices=["kill_switch", "go_live_disabled", "state_unavailable"],
+        help_text="Why production may not execute now.",
+    )
+
+
+ERROR_DESCRIPTIONS = {
+    400: "Bad input: the body or query names the field at fault. Nothing was written.",
+    401: "No or bad credentials.",
+    403: "Your role may not do this.",
+    404: "No such object.",
+    409: "The change conflicts with the current state (the reason says which).",
+    422: "The idempotency key was used before with other values.",
+    423: "Production may not execute now.",
+}
+
+
+def error_responses(*codes: int) -> dict:
+    responses = {code: OpenApiResponse(ErrorBody, ERROR_DESCRIPTIONS[code]) for code in (401, *codes)}
+    if 423 in codes:
+        responses[423] = OpenApiResponse(RefusalBody, ERROR_DESCRIPTIONS[423])
+    return responses
+
+
+def document(*, responses: dict, errors: tuple[int, ...] = (), request=None, tags=None, **kwargs):
+    """extend_schema with the shared error responses: 401 always, then each code in `errors`."""
+    return extend_schema(
+        request=request, responses={**responses, **error_responses(403, *errors)}, tags=tags, **kwargs
+    )
