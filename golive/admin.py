@@ -62,6 +62,8 @@ class GoLiveStateAdmin(admin.ModelAdmin):
         ]
         extra_context = {
             **(extra_context or {}),
+            "title": "Production state",
+            "subtitle": None,
             "state": state,
             "switch_actions": actions if roles.is_operator(request.user) else [],
             "show_save": False,

@@ -2,6 +2,7 @@
 
 from django.http import JsonResponse
 from django.urls import include, path
+from django.views.decorators.csrf import csrf_exempt
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -10,6 +11,7 @@ from golive.execution import execution_class
 from golive.models import ExecutionClass
 
 
+@csrf_exempt
 @execution_class(ExecutionClass.PROD_EXEC)
 def place_offer(request):
     return JsonResponse({"placed": True})
