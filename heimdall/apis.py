@@ -1,0 +1,146 @@
+from rest_framework import serializers, status
+from rest_framework.generics import ListAPIView
+from rest_framework.parsers import JSONParser
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from governance_site.business_day import business_date
+from governance_site.fields import DomainField, FractionField
+from governance_site.permissions import IsEngineOrOperator, IsOperator
+
+from . import selectors, services
+from .models import HeimdallPolicy, SandboxTrial
+
+
+class NonStrictJSONParser(JSONParser):
+    """Reads the bare NaN and Infinity that Python's json.dumps writes, so that the field
+    validation answers a 400 naming the field instead of a "malformed body"."""
+
+    strict = False
+
+
+class HeimdallApi(APIView):
+    parser_classes = [NonStrictJSONParser]
+
+
+class PolicyOutput(serializers.ModelSerializer):
+    class Meta:
+        model = HeimdallPolicy
+        fields = ["domain", *services.POLICY_FIELDS, "changed_by", "updated_at"]
+
+
+class PolicyListApi(ListAPIView):
+    serializer_class = PolicyOutput
+
+    def get_queryset(self):
+        return selectors.policy_list()
+
+
+class PolicyUpsertApi(HeimdallApi):
+    permission_classes = [IsOperator]
+
+    class InputSerializer(serializers.Serializer):
+        domain = DomainField()
+        enabled = serializers.BooleanField(required=False)
+        min_confidence_prod = FractionField(required=False)
+        min_sandbox_trials = serializers.IntegerField(required=False)
+        min_success_rate = FractionField(required=False)
+        trial_window_days = serializers.IntegerField(required=False)
+        reason = serializers.CharField(max_length=2000, required=False, allow_blank=True)
+
+    def post(self, request):
+        data = self.InputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        changes = dict(data.validated_data)
+        policy, created = services.upsert_policy(
+            domain=changes.pop("domain"),
+            reason=changes.pop("reason", ""),
+            changes=changes,
+            actor=request.user,
+        )
+        return Response(
+            PolicyOutput(policy).data, status=status.HTTP_201_CREATED if created else status.HTTP_200_OK
+        )
+
+
+class TrialRecordApi(HeimdallApi):
+    permission_classes = [IsEngineOrOperator]
+
+    class InputSerializer(serializers.Serializer):
+        domain = DomainField()
+        confidence = FractionField()
+        success = serializers.BooleanField()
+        model_version = serializers.CharField(
+            max_length=64, required=False, allow_blank=True, allow_null=True
+        )
+        recommendation_ref = serializers.CharField(
+            max_length=128, required=False, allow_blank=True, allow_null=True
+        )
+
+    class OutputSerializer(serializers.ModelSerializer):
+        class Meta:
+            model = SandboxTrial
+            fields = [
+                "id", "domain", "model_version", "recommendation_ref", "confidence", "success",
+                "actor", "created_at",
+            ]  # fmt: skip
+
+    def post(self, request):
+        data = self.InputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        trial = services.record_trial(actor=request.user, **data.validated_data)
+        return Response(self.OutputSerializer(trial).data, status=status.HTTP_201_CREATED)
+
+
+class CheckApi(HeimdallApi):
+    """200 with {prod_eligible, reason, trials, success_rate}: a "no" is an answer, not an error."""
+
+    permission_classes = [IsEngineOrOperator]
+
+    class InputSerializer(serializers.Serializer):
+        domain = DomainField()
+        confidence = FractionField()
+        model_version = serializers.CharField(
+            max_length=64, required=False, allow_blank=True, allow_null=True
+        )
+
+    class OutputSerializer(serializers.Serializer):
+        prod_eligible = serializers.BooleanField()
+        reason = serializers.CharField(allow_null=True)
+        trials = serializers.IntegerField(allow_null=True)
+        success_rate = serializers.FloatField(allow_null=True)
+
+    def post(self, request):
+        data = self.InputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        return Response(self.OutputSerializer(services.check_prod_eligible(**data.validated_data)).data)
+
+
+class ScorecardApi(APIView):
+    """The scorecard of today's business day, or of `?date=YYYY-MM-DD` (not after today)."""
+
+    class FilterSerializer(serializers.Serializer):
+        date = serializers.DateField(required=False)
+
+        def validate_date(self, value):
+            if value > business_date():
+                raise serializers.ValidationError("must not be after today's business date")
+            return value
+
+    class OutputSerializer(serializers.Serializer):
+        domain = serializers.CharField()
+        trials_today = serializers.IntegerField()
+        successes_today = serializers.IntegerField()
+        success_rate_today = serializers.FloatField(allow_null=True)
+        success_rate_yesterday = serializers.FloatField(allow_null=True)
+        success_rate_change = serializers.FloatField(allow_null=True)
+        trials_in_window = serializers.IntegerField(allow_null=True)
+        success_rate_in_window = serializers.FloatField(allow_null=True)
+        prod_eligible = serializers.BooleanField()
+        reason = serializers.CharField(allow_null=True)
+
+    def get(self, request):
+        filters = self.FilterSerializer(data=request.query_params)
+        filters.is_valid(raise_exception=True)
+        rows = selectors.scorecard(day=filters.validated_data.get("date"))
+        return Response(self.OutputSerializer(rows, many=True).data)
