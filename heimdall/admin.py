@@ -1,0 +1,115 @@
+"""Policies edited through the audited service, trials read-only, and the Friday scorecard page."""
+
+import datetime as dt
+
+from django import forms
+from django.contrib import admin
+from django.core.exceptions import PermissionDenied
+from django.template.response import TemplateResponse
+from django.urls import path
+from django.utils.dateparse import parse_date
+from django.utils.html import format_html
+
+from governance_site.business_day import business_date
+
+from . import selectors, services
+from .models import HeimdallPolicy, SandboxTrial
+
+
+def _status(ok: bool, text: str):
+    return format_html('<strong style="color: {}">{}</strong>', "#1b7f3b" if ok else "#b00020", text)
+
+
+class PolicyForm(forms.ModelForm):
+    reason = forms.CharField(
+        required=False,
+        max_length=2000,
+        widget=forms.Textarea(attrs={"rows": 2, "cols": 80}),
+        help_text="Why you change the gates; recorded in the audit trail with your name.",
+    )
+
+    class Meta:
+        model = HeimdallPolicy
+        fields = ["domain", *services.POLICY_FIELDS]
+
+
+@admin.register(HeimdallPolicy)
+class HeimdallPolicyAdmin(admin.ModelAdmin):
+    form = PolicyForm
+    fields = ["domain", *services.POLICY_FIELDS, "reason", "changed_by", "updated_at"]
+    list_display = [
+        "domain", "status", "min_confidence_prod", "min_sandbox_trials", "min_success_rate",
+        "trial_window_days", "changed_by", "updated_at",
+    ]  # fmt: skip
+    list_filter = ["enabled"]
+    search_fields = ["domain"]
+
+    def get_readonly_fields(self, request, obj=None):
+        # The domain identifies the policy: a new domain is a new policy.
+        return ["changed_by", "updated_at", *(["domain"] if obj else [])]
+
+    def has_delete_permission(self, request, obj=None):
+        return (
+            False  # a policy is switched off (enabled), never deleted: no policy would fail closed silently
+        )
+
+    @admin.display(description="Status", ordering="enabled")
+    def status(self, obj):
+        return _status(obj.enabled, "ENABLED" if obj.enabled else "DISABLED")
+
+    def save_model(self, request, obj, form, change):
+        policy, _ = services.upsert_policy(
+            domain=obj.domain,
+            changes={field: form.cleaned_data[field] for field in services.POLICY_FIELDS},
+            actor=request.user,
+            reason=form.cleaned_data["reason"],
+        )
+        obj.pk = policy.pk
+        obj.refresh_from_db()
+
+    def get_urls(self):
+        scorecard = self.admin_site.admin_view(self.scorecard_view)
+        return [path("scorecard/", scorecard, name="heimdall_scorecard"), *super().get_urls()]
+
+    def scorecard_view(self, request):
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        today = business_date()
+        day = parse_date(request.GET.get("date") or "") or today
+        day = min(day, today)
+        context = {
+            **self.admin_site.each_context(request),
+            "title": f"Heimdall scorecard, {day:%A %d %B %Y}",
+            "opts": self.model._meta,
+            "day": day,
+            "previous_day": day - dt.timedelta(days=1),
+            "next_day": day + dt.timedelta(days=1) if day < today else None,
+            "rows": selectors.scorecard(day=day),
+        }
+        return TemplateResponse(request, "admin/heimdall/scorecard.html", context)
+
+
+@admin.register(SandboxTrial)
+class SandboxTrialAdmin(admin.ModelAdmin):
+    """Append-only: trials are recorded by engines through the API and never edited."""
+
+    list_display = [
+        "created_at", "domain", "model_version", "outcome", "confidence", "recommendation_ref", "actor",
+    ]  # fmt: skip
+    list_filter = ["domain", "model_version", "success", "created_at"]
+    search_fields = ["=recommendation_ref"]
+    date_hierarchy = "created_at"
+    show_full_result_count = False
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    @admin.display(description="Outcome", ordering="success")
+    def outcome(self, obj):
+        return _status(obj.success, "SUCCESS" if obj.success else "FAILURE")
