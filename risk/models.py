@@ -134,9 +134,7 @@ class DailyTotals(models.Model):
             models.UniqueConstraint(fields=["domain", "business_date"], name="risk_totals_domain_day"),
         ]
         indexes = [
-            models.Index(
-                fields=["domain"], condition=models.Q(open_exposure__gt=0), name="risk_totals_open_exposure"
-            ),
+            models.Index(fields=["domain"], condition=models.Q(open_exposure__gt=0), name="risk_totals_open_exposure"),
         ]
 
     def __str__(self):

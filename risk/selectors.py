@@ -62,9 +62,7 @@ def policies_with_usage(*, day: dt.date | None = None) -> QuerySet[RiskPolicy]:
     `open_exposure` (now, whatever day it was reserved) and `realized_pnl`."""
     totals = DailyTotals.objects.filter(domain=OuterRef("domain"))
     todays = totals.filter(business_date=day or business_date())
-    open_exposure = (
-        totals.filter(open_exposure__gt=0).values("domain").annotate(s=Sum("open_exposure")).values("s")
-    )
+    open_exposure = totals.filter(open_exposure__gt=0).values("domain").annotate(s=Sum("open_exposure")).values("s")
     return RiskPolicy.objects.annotate(
         actions_used=Coalesce(Subquery(todays.values("approved_count")), 0),
         open_exposure=Coalesce(Subquery(open_exposure), ZERO),

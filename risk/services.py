@@ -47,9 +47,7 @@ class RiskDenied(ServiceError):
     status_code = 423
 
     def __init__(self, reservation: Reservation):
-        super().__init__(
-            f"Risk Guard denied {reservation.domain}: {reservation.reason}", reason=reservation.reason
-        )
+        super().__init__(f"Risk Guard denied {reservation.domain}: {reservation.reason}", reason=reservation.reason)
         self.reservation = reservation
 
 
@@ -67,9 +65,7 @@ def _model_value(model: type[models.Model], name: str, value, *, label: str | No
     """`value` converted and checked by the model field `name`; InvalidInput naming `label` if not."""
     label = label or name
     if isinstance(value, bool | float):  # a boolean is not a number; a float is not money
-        raise InvalidInput(
-            f"{label}: must be a string or an integer, not {type(value).__name__}", field=label
-        )
+        raise InvalidInput(f"{label}: must be a string or an integer, not {type(value).__name__}", field=label)
     try:
         return model._meta.get_field(name).clean(value, None)
     except ValidationError as exc:
@@ -185,9 +181,7 @@ def _decide(*, domain: str, amount: Decimal, idempotency_key: str | None, ref: s
     return entry
 
 
-def _first_denial(
-    entry: Reservation, now: dt.datetime
-) -> tuple[str | None, RiskPolicy | None, DailyTotals | None]:
+def _first_denial(entry: Reservation, now: dt.datetime) -> tuple[str | None, RiskPolicy | None, DailyTotals | None]:
     """The first reason to deny `entry` (None: approve), with the locked policy and today's totals."""
     decision = golive.may_execute()
     if not decision.ok:
@@ -288,9 +282,7 @@ def settle(*, reservation_id: int, realized_pnl: Decimal | int | str, actor) -> 
     realized_pnl = _model_value(Reservation, "realized_pnl", realized_pnl)
     if realized_pnl is None:
         raise InvalidInput("realized_pnl: required.", field="realized_pnl")
-    return _close(
-        reservation_id=reservation_id, status=Status.SETTLED, actor=actor, realized_pnl=realized_pnl
-    )
+    return _close(reservation_id=reservation_id, status=Status.SETTLED, actor=actor, realized_pnl=realized_pnl)
 
 
 @transaction.atomic

@@ -18,9 +18,7 @@ class Migration(migrations.Migration):
             fields=[
                 (
                     "id",
-                    models.BigAutoField(
-                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
-                    ),
+                    models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID"),
                 ),
                 (
                     "domain",
@@ -90,9 +88,7 @@ class Migration(migrations.Migration):
             fields=[
                 (
                     "id",
-                    models.BigAutoField(
-                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
-                    ),
+                    models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID"),
                 ),
                 ("domain", models.CharField(max_length=64)),
                 ("business_date", models.DateField()),
@@ -119,9 +115,7 @@ class Migration(migrations.Migration):
             fields=[
                 (
                     "id",
-                    models.BigAutoField(
-                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
-                    ),
+                    models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID"),
                 ),
                 (
                     "domain",
@@ -137,9 +131,7 @@ class Migration(migrations.Migration):
                 ),
                 (
                     "amount",
-                    models.DecimalField(
-                        decimal_places=4, max_digits=20, validators=[risk.models.validate_positive]
-                    ),
+                    models.DecimalField(decimal_places=4, max_digits=20, validators=[risk.models.validate_positive]),
                 ),
                 (
                     "status",
@@ -186,9 +178,7 @@ class Migration(migrations.Migration):
                 ("idempotency_key", models.CharField(blank=True, max_length=255, null=True)),
                 (
                     "ref",
-                    models.CharField(
-                        blank=True, help_text="The engine's own id for the action.", max_length=255
-                    ),
+                    models.CharField(blank=True, help_text="The engine's own id for the action.", max_length=255),
                 ),
                 ("actor", models.CharField(max_length=150)),
                 ("business_date", models.DateField()),
@@ -207,9 +197,7 @@ class Migration(migrations.Migration):
                 "verbose_name_plural": "ledger entries",
                 "ordering": ["-id"],
                 "indexes": [
-                    models.Index(
-                        fields=["business_date", "domain", "status"], name="risk_res_day_domain_status"
-                    ),
+                    models.Index(fields=["business_date", "domain", "status"], name="risk_res_day_domain_status"),
                     models.Index(
                         condition=models.Q(("status", "RESERVED")),
                         fields=["domain", "expires_at"],
