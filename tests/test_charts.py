@@ -1,0 +1,46 @@
+import pytest
+
+from governance_site.charts import Rule, Series, Span, multi_series_chart, series_chart, usage_bar
+
+
+def test_series_chart__spans_rules_marker_drawn_and_labels_escaped():
+    svg = series_chart(
+        title="<WHOLESALE>.contract_rate",
+        values=[0.95] * 8 + [0.75] * 2,
+        spans=[Span(0, 8, "baseline 95%", level=0.95), Span(8, 10, "window 75%", "#d62728", level=0.75)],
+        rules=[Rule(0.76, "threshold 76%")],
+        marker=(9, "triggered"),
+        y_range=(0, 1),
+    )
+    assert svg.startswith("<svg") and svg.endswith("</svg>")
+    assert svg.count("<rect") == 2
+    assert "baseline 95%" in svg and "window 75%" in svg and "threshold 76%" in svg
+    assert 'stroke-dasharray="6 4"' in svg
+    assert "<circle" in svg and "triggered" in svg
+    assert "&lt;WHOLESALE&gt;" in svg and "<WHOLESALE>" not in svg
+
+
+def test_series_chart__values_outside_range__clipped_to_the_frame():
+    svg = series_chart(title="roi", values=[-5.0, 1.0, 2.0], y_range=(0, 1), y_format=str)
+    points = svg.split('points="')[1].split('"')[0].split()
+    ys = [float(p.split(",")[1]) for p in points]
+    assert min(ys) >= 16 and max(ys) <= 260 - 28
+
+
+def test_multi_series_chart__gaps_skipped_and_legend_per_series():
+    svg = multi_series_chart(
+        title="success", series=[Series("A", [0.9, None, 0.7]), Series("B", [0.5, 0.6, 0.7])], x_labels=["1", "2", "3"]
+    )
+    assert svg.count("<polyline") == 2
+    assert ">A</text>" in svg and ">B</text>" in svg
+    assert len(svg.split('points="')[1].split('"')[0].split()) == 2
+
+
+@pytest.mark.parametrize(("fraction", "color"), [(0.5, "#1b7f3b"), (0.8, "#d08a00"), (1.3, "#b00020")])
+def test_usage_bar__colour_by_share_of_cap(fraction, color):
+    bar = usage_bar(fraction, "caption")
+    assert color in bar and f"{fraction * 100:.0f}%" in bar
+
+
+def test_usage_bar__no_cap__dash():
+    assert "—" in usage_bar(None, "no cap")
