@@ -49,9 +49,7 @@ class HeimdallPolicyAdmin(admin.ModelAdmin):
         return ["changed_by", "updated_at", *(["domain"] if obj else [])]
 
     def has_delete_permission(self, request, obj=None):
-        return (
-            False  # a policy is switched off (enabled), never deleted: no policy would fail closed silently
-        )
+        return False  # a policy is switched off (enabled), never deleted: no policy would fail closed silently
 
     @admin.display(description="Status", ordering="enabled")
     def status(self, obj):

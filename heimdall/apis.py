@@ -6,6 +6,7 @@ from rest_framework.views import APIView
 
 from governance_site.business_day import business_date
 from governance_site.fields import DomainField, FractionField
+from governance_site.openapi import document
 from governance_site.permissions import IsEngineOrOperator, IsOperator
 
 from . import selectors, services
@@ -17,6 +18,14 @@ class NonStrictJSONParser(JSONParser):
     validation answers a 400 naming the field instead of a "malformed body"."""
 
     strict = False
+
+
+TAGS = ["heimdall"]
+REASONS_HELP = (
+    "null when eligible, else the first that applies: kill_switch, go_live_disabled, "
+    "state_unavailable, no_policy, policy_disabled, confidence_below_min, insufficient_trials, "
+    "success_rate_below_min."
+)
 
 
 class HeimdallApi(APIView):
@@ -31,6 +40,10 @@ class PolicyOutput(serializers.ModelSerializer):
 
 class PolicyListApi(ListAPIView):
     serializer_class = PolicyOutput
+
+    @document(responses={200: PolicyOutput(many=True)}, tags=TAGS, summary="Every domain's Heimdall policy")
+    def get(self, request, *args, **kwargs):
+        return super().get(request, *args, **kwargs)
 
     def get_queryset(self):
         return selectors.policy_list()
@@ -48,6 +61,14 @@ class PolicyUpsertApi(HeimdallApi):
         trial_window_days = serializers.IntegerField(required=False)
         reason = serializers.CharField(max_length=2000, required=False, allow_blank=True)
 
+    @document(
+        request=InputSerializer,
+        responses={200: PolicyOutput, 201: PolicyOutput},
+        errors=(400,),
+        tags=TAGS,
+        summary="Create (201) or change (200) a domain's policy (operators); audited",
+        description="Settings left out keep their value (their default, for a new policy).",
+    )
     def post(self, request):
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
@@ -58,9 +79,7 @@ class PolicyUpsertApi(HeimdallApi):
             changes=changes,
             actor=request.user,
         )
-        return Response(
-            PolicyOutput(policy).data, status=status.HTTP_201_CREATED if created else status.HTTP_200_OK
-        )
+        return Response(PolicyOutput(policy).data, status=status.HTTP_201_CREATED if created else status.HTTP_200_OK)
 
 
 class TrialRecordApi(HeimdallApi):
@@ -70,12 +89,8 @@ class TrialRecordApi(HeimdallApi):
         domain = DomainField()
         confidence = FractionField()
         success = serializers.BooleanField()
-        model_version = serializers.CharField(
-            max_length=64, required=False, allow_blank=True, allow_null=True
-        )
-        recommendation_ref = serializers.CharField(
-            max_length=128, required=False, allow_blank=True, allow_null=True
-        )
+        model_version = serializers.CharField(max_length=64, required=False, allow_blank=True, allow_null=True)
+        recommendation_ref = serializers.CharField(max_length=128, required=False, allow_blank=True, allow_null=True)
 
     class OutputSerializer(serializers.ModelSerializer):
         class Meta:
@@ -85,6 +100,13 @@ class TrialRecordApi(HeimdallApi):
                 "actor", "created_at",
             ]  # fmt: skip
 
+    @document(
+        request=InputSerializer,
+        responses={201: OutputSerializer},
+        errors=(400,),
+        tags=TAGS,
+        summary="Record a sandbox trial (engines and operators)",
+    )
     def post(self, request):
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
@@ -100,16 +122,23 @@ class CheckApi(HeimdallApi):
     class InputSerializer(serializers.Serializer):
         domain = DomainField()
         confidence = FractionField()
-        model_version = serializers.CharField(
-            max_length=64, required=False, allow_blank=True, allow_null=True
-        )
+        model_version = serializers.CharField(max_length=64, required=False, allow_blank=True, allow_null=True)
 
     class OutputSerializer(serializers.Serializer):
         prod_eligible = serializers.BooleanField()
-        reason = serializers.CharField(allow_null=True)
-        trials = serializers.IntegerField(allow_null=True)
-        success_rate = serializers.FloatField(allow_null=True)
+        reason = serializers.CharField(allow_null=True, help_text=REASONS_HELP)
+        trials = serializers.IntegerField(allow_null=True, help_text="In the policy window; null without one.")
+        success_rate = serializers.FloatField(allow_null=True, help_text="0–1; null without trials.")
 
+    @document(
+        request=InputSerializer,
+        responses={200: OutputSerializer},
+        errors=(400,),
+        tags=TAGS,
+        summary="May this recommendation reach production? (engines and operators)",
+        description="A no is a 200 with prod_eligible false and the reason. With model_version, only "
+        "that version's sandbox trials count.",
+    )
     def post(self, request):
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
@@ -136,9 +165,16 @@ class ScorecardApi(APIView):
         success_rate_change = serializers.FloatField(allow_null=True)
         trials_in_window = serializers.IntegerField(allow_null=True)
         success_rate_in_window = serializers.FloatField(allow_null=True)
-        prod_eligible = serializers.BooleanField()
-        reason = serializers.CharField(allow_null=True)
+        prod_eligible = serializers.BooleanField(help_text="Now, at the policy's minimum confidence.")
+        reason = serializers.CharField(allow_null=True, help_text=REASONS_HELP)
 
+    @document(
+        responses={200: OutputSerializer(many=True)},
+        errors=(400,),
+        parameters=[FilterSerializer],
+        tags=TAGS,
+        summary="Per domain: today against yesterday, the policy window, eligibility now",
+    )
     def get(self, request):
         filters = self.FilterSerializer(data=request.query_params)
         filters.is_valid(raise_exception=True)

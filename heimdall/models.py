@@ -75,9 +75,7 @@ class HeimdallPolicy(DomainModel):
             models.UniqueConstraint(fields=["domain"], name="heimdall_policy_one_per_domain"),
             _fraction_constraint("min_confidence_prod", "heimdall_policy_min_confidence_0_1"),
             _fraction_constraint("min_success_rate", "heimdall_policy_min_success_rate_0_1"),
-            models.CheckConstraint(
-                condition=Q(min_sandbox_trials__gte=1), name="heimdall_policy_min_trials_positive"
-            ),
+            models.CheckConstraint(condition=Q(min_sandbox_trials__gte=1), name="heimdall_policy_min_trials_positive"),
             models.CheckConstraint(
                 condition=Q(trial_window_days__gte=1, trial_window_days__lte=MAX_TRIAL_WINDOW_DAYS),
                 name="heimdall_policy_window_days_range",
@@ -117,9 +115,7 @@ class SandboxTrial(DomainModel):
         indexes = [
             # "Trials of a domain since T" (every version), and "of a domain and version since T".
             models.Index(fields=["domain", "created_at"], name="heimdall_trial_domain_time"),
-            models.Index(
-                fields=["domain", "model_version", "created_at"], name="heimdall_trial_version_time"
-            ),
+            models.Index(fields=["domain", "model_version", "created_at"], name="heimdall_trial_version_time"),
             # The scorecard's days across every domain, and the admin's date filter.
             models.Index(fields=["created_at"], name="heimdall_trial_time"),
         ]

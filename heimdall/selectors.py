@@ -47,8 +47,7 @@ def _tallies_by_domain(trials: QuerySet[SandboxTrial], **conditions: Q) -> dict[
     rows = trials.order_by().values("domain").annotate(**counts)
     return {
         row["domain"]: {
-            name: TrialRecord(trials=row[f"{name}_trials"], successes=row[f"{name}_successes"])
-            for name in conditions
+            name: TrialRecord(trials=row[f"{name}_trials"], successes=row[f"{name}_successes"]) for name in conditions
         }
         for row in rows
     }

@@ -162,9 +162,7 @@ def check_prod_eligible(
     return decide(gate=golive.may_execute(), policy=policy, record=record, confidence=confidence)
 
 
-def heimdall_require_prod_eligible(
-    *, domain: str, confidence: float, model_version: str | None = None
-) -> Eligibility:
+def heimdall_require_prod_eligible(*, domain: str, confidence: float, model_version: str | None = None) -> Eligibility:
     """`check_prod_eligible`, raising `NotProdEligible` (carrying the reason) on a "no"."""
     eligibility = check_prod_eligible(domain=domain, confidence=confidence, model_version=model_version)
     if not eligibility.prod_eligible:

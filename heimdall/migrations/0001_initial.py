@@ -17,15 +17,11 @@ class Migration(migrations.Migration):
             fields=[
                 (
                     "id",
-                    models.BigAutoField(
-                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
-                    ),
+                    models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID"),
                 ),
                 (
                     "domain",
-                    models.CharField(
-                        help_text="Upper-case letters, digits and _; e.g. WHOLESALE.", max_length=64
-                    ),
+                    models.CharField(help_text="Upper-case letters, digits and _; e.g. WHOLESALE.", max_length=64),
                 ),
                 (
                     "enabled",
@@ -76,9 +72,7 @@ class Migration(migrations.Migration):
                 "constraints": [
                     models.UniqueConstraint(fields=("domain",), name="heimdall_policy_one_per_domain"),
                     models.CheckConstraint(
-                        condition=models.Q(
-                            ("min_confidence_prod__gte", 0.0), ("min_confidence_prod__lte", 1.0)
-                        ),
+                        condition=models.Q(("min_confidence_prod__gte", 0.0), ("min_confidence_prod__lte", 1.0)),
                         name="heimdall_policy_min_confidence_0_1",
                     ),
                     models.CheckConstraint(
@@ -101,15 +95,11 @@ class Migration(migrations.Migration):
             fields=[
                 (
                     "id",
-                    models.BigAutoField(
-                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
-                    ),
+                    models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID"),
                 ),
                 (
                     "domain",
-                    models.CharField(
-                        help_text="Upper-case letters, digits and _; e.g. WHOLESALE.", max_length=64
-                    ),
+                    models.CharField(help_text="Upper-case letters, digits and _; e.g. WHOLESALE.", max_length=64),
                 ),
                 (
                     "model_version",
@@ -125,9 +115,7 @@ class Migration(migrations.Migration):
                 "ordering": ["-created_at", "-id"],
                 "indexes": [
                     models.Index(fields=["domain", "created_at"], name="heimdall_trial_domain_time"),
-                    models.Index(
-                        fields=["domain", "model_version", "created_at"], name="heimdall_trial_version_time"
-                    ),
+                    models.Index(fields=["domain", "model_version", "created_at"], name="heimdall_trial_version_time"),
                     models.Index(fields=["created_at"], name="heimdall_trial_time"),
                 ],
                 "constraints": [

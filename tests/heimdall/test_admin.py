@@ -44,8 +44,7 @@ def test_admin_pages__governance_staff__200(admin_client_for, request, some_data
         reverse("admin:heimdall_heimdallpolicy_changelist"),
         reverse("admin:heimdall_heimdallpolicy_change", args=[policy.pk]),
         reverse("admin:heimdall_sandboxtrial_changelist"),
-        reverse("admin:heimdall_sandboxtrial_changelist")
-        + "?domain=WHOLESALE&model_version=offer-v3&success__exact=0",
+        reverse("admin:heimdall_sandboxtrial_changelist") + "?domain=WHOLESALE&model_version=offer-v3&success__exact=0",
         reverse("admin:heimdall_sandboxtrial_change", args=[some_data.pk]),
         SCORECARD,
         SCORECARD + "?date=2026-03-13",
@@ -95,9 +94,7 @@ def test_policy_add__operator__through_the_service_and_audited(admin_client_for,
 def test_policy_change__operator__audited_with_before_and_after(admin_client_for, operator, make_policy):
     policy = make_policy("WHOLESALE", min_success_rate=0.75)
     change = reverse("admin:heimdall_heimdallpolicy_change", args=[policy.pk])
-    response = admin_client_for(operator).post(
-        change, {**FORM, "min_success_rate": "0.9", "reason": "Friday"}
-    )
+    response = admin_client_for(operator).post(change, {**FORM, "min_success_rate": "0.9", "reason": "Friday"})
     assert response.status_code == 302
     event = AuditEvent.objects.latest("id")
     assert (event.action, event.reason) == ("policy.update", "Friday")

@@ -29,18 +29,14 @@ def test_heimdall_endpoints__anonymous__401(api, method, path):
     assert getattr(api(None), method)(path, {}, format="json").status_code == 401
 
 
-@pytest.mark.parametrize(
-    ("role", "status"), [("engine", 201), ("operator", 201), ("viewer", 403), ("nobody", 403)]
-)
+@pytest.mark.parametrize(("role", "status"), [("engine", 201), ("operator", 201), ("viewer", 403), ("nobody", 403)])
 def test_trials__by_role__engines_and_operators_record(api, request, role, status):
     response = api(request.getfixturevalue(role)).post(TRIALS, TRIAL, format="json")
     assert response.status_code == status
     assert SandboxTrial.objects.count() == (1 if status == 201 else 0)
 
 
-@pytest.mark.parametrize(
-    ("role", "status"), [("engine", 200), ("operator", 200), ("viewer", 403), ("nobody", 403)]
-)
+@pytest.mark.parametrize(("role", "status"), [("engine", 200), ("operator", 200), ("viewer", 403), ("nobody", 403)])
 def test_check__by_role__engines_and_operators_ask(api, request, role, status):
     assert api(request.getfixturevalue(role)).post(CHECK, ASK, format="json").status_code == status
 
@@ -53,9 +49,7 @@ def test_upsert__not_operator__403_and_nothing_written(api, request, role):
 
 
 @pytest.mark.parametrize("path", [POLICIES, SCORECARD])
-@pytest.mark.parametrize(
-    ("role", "status"), [("viewer", 200), ("engine", 200), ("operator", 200), ("nobody", 403)]
-)
+@pytest.mark.parametrize(("role", "status"), [("viewer", 200), ("engine", 200), ("operator", 200), ("nobody", 403)])
 def test_reads__by_role__any_governance_role(api, request, path, role, status):
     assert api(request.getfixturevalue(role)).get(path).status_code == status
 

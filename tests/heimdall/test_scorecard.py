@@ -112,9 +112,7 @@ def test_scorecard__past_day__window_ends_that_day_but_eligibility_is_now(live, 
         ),
     ],
 )
-def test_scorecard__non_utc_time_zone__days_split_at_local_midnight(
-    settings, add_trials, time_zone, day, moments
-):
+def test_scorecard__non_utc_time_zone__days_split_at_local_midnight(settings, add_trials, time_zone, day, moments):
     settings.GOVERNANCE_TIME_ZONE = time_zone
     for bucket, times in moments.items():
         for moment in times:

@@ -15,9 +15,7 @@ NOW = dt.datetime(2026, 3, 13, 15, 0, tzinfo=dt.UTC)
 
 
 def check(confidence=0.9, **kwargs):
-    return services.check_prod_eligible(
-        domain=kwargs.pop("domain", "WHOLESALE"), confidence=confidence, **kwargs
-    )
+    return services.check_prod_eligible(domain=kwargs.pop("domain", "WHOLESALE"), confidence=confidence, **kwargs)
 
 
 def test_check__each_reason_in_order__first_that_applies(operator, make_policy, add_trials):
@@ -44,9 +42,7 @@ def test_check__each_reason_in_order__first_that_applies(operator, make_policy, 
     assert check(confidence=0.9).reason == reasons.SUCCESS_RATE_BELOW_MIN
 
     add_trials(successes=8)  # 9 of 12 = 0.75, exactly the minimum
-    assert check(confidence=0.8) == services.Eligibility(
-        prod_eligible=True, reason=None, trials=12, success_rate=0.75
-    )
+    assert check(confidence=0.8) == services.Eligibility(prod_eligible=True, reason=None, trials=12, success_rate=0.75)
 
 
 def test_check__go_live_state_missing__state_unavailable(live, make_policy, add_trials):
@@ -146,9 +142,7 @@ def test_record_trial__stored_with_actor_and_normalised_domain(engine):
 )
 def test_record_trial__invalid_input__nothing_written(engine, bad, field):
     with pytest.raises(InvalidInput) as caught:
-        services.record_trial(
-            **{"domain": "WHOLESALE", "confidence": 0.5, "success": True, **bad}, actor=engine
-        )
+        services.record_trial(**{"domain": "WHOLESALE", "confidence": 0.5, "success": True, **bad}, actor=engine)
     assert caught.value.field == field
     assert not SandboxTrial.objects.exists()
 
