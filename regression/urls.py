@@ -1,1 +1,13 @@
-urlpatterns = []
+from django.urls import path
+
+from . import apis
+
+urlpatterns = [
+    path("policies", apis.PolicyListApi.as_view(), name="regression-policies"),
+    path("policies/upsert", apis.PolicyUpsertApi.as_view(), name="regression-policy-upsert"),
+    path("state", apis.StateListApi.as_view(), name="regression-state"),
+    path("evaluate", apis.EvaluateApi.as_view(), name="regression-evaluate"),
+    path("kpi", apis.KpiRecordApi.as_view(), name="regression-kpi"),
+    path("kpi/batch", apis.KpiBatchApi.as_view(), name="regression-kpi-batch"),
+    path("reset", apis.ResetApi.as_view(), name="regression-reset"),
+]

@@ -1,0 +1,195 @@
+"""Tripwire policies (edited through the service), their states (evaluate / reset), KPI events (read-only)."""
+
+from django import forms
+from django.contrib import admin, messages
+from django.contrib.admin import helpers
+from django.template.response import TemplateResponse
+from django.utils.html import format_html
+
+from governance_site import roles
+from governance_site.errors import ServiceError
+from governance_site.fields import normalize_domain
+
+from . import selectors, services
+from .models import KpiEvent, PolicyKind, RegressionPolicy, RegressionState, TripwireStatus
+
+STATUS_COLOURS = {
+    TripwireStatus.OK: "#1b7f3b",
+    TripwireStatus.TRIGGERED: "#b00020",
+    TripwireStatus.INSUFFICIENT_DATA: "#8a6d00",
+    TripwireStatus.DISABLED: "#666666",
+}
+POLICY_FIELDS = [
+    "enabled", "kind", "window_events", "baseline_events", "lookback_days", "max_drop_fraction", "action",
+]  # fmt: skip
+REASON_HELP = "Recorded in the audit trail with your name."
+
+
+class ReasonForm(forms.Form):
+    reason = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 3, "cols": 80}), max_length=2000, help_text=REASON_HELP
+    )
+
+
+class PolicyForm(forms.ModelForm):
+    reason = ReasonForm.base_fields["reason"]
+
+    class Meta:
+        model = RegressionPolicy
+        fields = ["domain", "metric", *POLICY_FIELDS]
+
+    def clean_domain(self):
+        try:
+            return normalize_domain(self.cleaned_data["domain"])
+        except ValueError as exc:
+            raise forms.ValidationError(str(exc)) from exc
+
+    def clean_metric(self):
+        return self.cleaned_data["metric"].strip().lower()
+
+
+@admin.register(RegressionPolicy)
+class RegressionPolicyAdmin(admin.ModelAdmin):
+    form = PolicyForm
+    list_display = ["__str__", "enabled", "kind", "window_events", "baseline_events", "lookback_days",
+                    "max_drop_fraction", "action", "changed_by", "updated_at"]  # fmt: skip
+    list_filter = ["enabled", "kind", "action", "domain"]
+    search_fields = ["domain", "metric"]
+
+    def get_readonly_fields(self, request, obj=None):
+        identity = ["domain", "metric"] if obj else []
+        return [*identity, "changed_by", "updated_at"]
+
+    def has_delete_permission(self, request, obj=None):
+        return False  # disable a policy instead: its state and history stay
+
+    def save_model(self, request, obj, form, change):
+        policy, _ = services.upsert_policy(
+            domain=obj.domain,
+            metric=obj.metric,
+            changes={name: form.cleaned_data[name] for name in POLICY_FIELDS},
+            actor=request.user,
+            reason=form.cleaned_data["reason"],
+        )
+        obj.pk = policy.pk
+
+
+def _number(value: float | None, kind: str) -> str:
+    if value is None:
+        return "—"
+    return f"{value:.1%}" if kind == PolicyKind.SUCCESS_RATE else f"{value:.4g}"
+
+
+@admin.register(RegressionState)
+class RegressionStateAdmin(admin.ModelAdmin):
+    list_display = ["policy", "coloured_status", "comparison", "window_count", "baseline_count",
+                    "action_taken", "triggered_at", "evaluated_at", "evaluated_by"]  # fmt: skip
+    list_filter = ["status", "triggered", "policy__enabled", "policy__action"]
+    search_fields = ["policy__domain", "policy__metric"]
+    actions = ["evaluate_now", "reset_tripwires"]
+
+    def get_queryset(self, request):
+        return selectors.states()
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False  # only evaluations and resets change a state
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def has_operate_permission(self, request):
+        return roles.is_operator(request.user)
+
+    @admin.display(description="Status", ordering="status")
+    def coloured_status(self, state):
+        return format_html(
+            '<strong style="color:#fff;background:{};padding:2px 8px;border-radius:3px">{}</strong>',
+            STATUS_COLOURS[state.status],
+            state.get_status_display(),
+        )
+
+    @admin.display(description="Baseline → current (drop / max)")
+    def comparison(self, state):
+        kind = state.policy.kind
+        drop = "—" if state.drop_fraction is None else f"{state.drop_fraction:.1%}"
+        return (
+            f"{_number(state.baseline_rate, kind)} → {_number(state.current_rate, kind)} "
+            f"({drop} / {state.policy.max_drop_fraction:.0%})"
+        )
+
+    def _each(self, request, queryset, service, done: str, **kwargs) -> None:
+        """Call `service` for each selected tripwire; one message for the successes, one per refusal."""
+        names = []
+        for state in queryset:
+            policy = state.policy
+            try:
+                service(domain=policy.domain, metric=policy.metric, actor=request.user, **kwargs)
+            except ServiceError as exc:
+                self.message_user(request, f"{policy}: {exc.detail}", messages.WARNING)
+            else:
+                names.append(str(policy))
+        if names:
+            self.message_user(request, f"{done}: {', '.join(names)}.")
+
+    @admin.action(description="Evaluate now", permissions=["operate"])
+    def evaluate_now(self, request, queryset):
+        self._each(request, queryset, services.evaluate, "Evaluated")
+
+    @admin.action(description="Reset (asks for a reason)", permissions=["operate"])
+    def reset_tripwires(self, request, queryset):
+        form = ReasonForm(request.POST if "apply" in request.POST else None)
+        if form.is_valid():
+            self._each(request, queryset, services.reset, "Reset", reason=form.cleaned_data["reason"])
+            return None
+        context = {
+            **self.admin_site.each_context(request),
+            "title": "Reset tripwires?",
+            "opts": self.model._meta,
+            "states": queryset,
+            "form": form,
+            "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
+        }
+        return TemplateResponse(request, "admin/regression/regressionstate/reset_confirmation.html", context)
+
+
+class PolicyValueFilter(admin.SimpleListFilter):
+    """Choices from the policies, not from a DISTINCT over millions of events."""
+
+    def lookups(self, request, model_admin):
+        name = self.parameter_name
+        values = selectors.policies().order_by(name).values_list(name, flat=True).distinct()
+        return [(value, value) for value in values]
+
+    def queryset(self, request, queryset):
+        return queryset.filter(**{self.parameter_name: self.value()}) if self.value() else queryset
+
+
+class DomainFilter(PolicyValueFilter):
+    title = parameter_name = "domain"
+
+
+class MetricFilter(PolicyValueFilter):
+    title = parameter_name = "metric"
+
+
+@admin.register(KpiEvent)
+class KpiEventAdmin(admin.ModelAdmin):
+    """Append-only: never added, changed or deleted here."""
+
+    list_display = ["occurred_at", "domain", "metric", "success", "value", "actor", "event_id", "created_at"]
+    list_filter = [DomainFilter, MetricFilter, ("occurred_at", admin.DateFieldListFilter)]
+    search_fields = ["=event_id"]
+    ordering = ["-id"]  # the primary key's index: the newest first without sorting the table
+    show_full_result_count = False
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False

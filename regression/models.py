@@ -1,0 +1,154 @@
+"""KPI events (append-only), one tripwire policy per (domain, metric), and each policy's state."""
+
+from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+
+from governance_site.audit.models import AppendOnlyError
+from governance_site.fields import DOMAIN_RE, DOMAIN_RULE
+
+METRIC_RE = r"^[a-z0-9_]{1,64}$"
+METRIC_RULE = "lower-case letters, digits and _, 1 to 64 characters"
+MAX_EVENTS = 100_000  # the largest window or baseline a policy may ask for
+
+domain_validator = RegexValidator(DOMAIN_RE, f"must be {DOMAIN_RULE}")
+metric_validator = RegexValidator(METRIC_RE, f"must be {METRIC_RULE}")
+
+
+class PolicyKind(models.TextChoices):
+    SUCCESS_RATE = "SUCCESS_RATE", "Success rate (share of events with success true)"
+    MEAN_VALUE = "MEAN_VALUE", "Mean value"
+
+
+class PolicyAction(models.TextChoices):
+    THROTTLE = "THROTTLE", "Throttle (disable the domain's risk policy)"
+    KILL_SWITCH = "KILL_SWITCH", "Kill switch (stop all production)"
+
+
+class TripwireStatus(models.TextChoices):
+    OK = "ok"
+    TRIGGERED = "triggered"
+    INSUFFICIENT_DATA = "insufficient_data"
+    DISABLED = "disabled"
+
+
+class KpiEventQuerySet(models.QuerySet):
+    def update(self, **kwargs):
+        raise AppendOnlyError("KPI events cannot be changed.")
+
+    def delete(self):
+        raise AppendOnlyError("KPI events cannot be deleted.")
+
+
+class KpiEvent(models.Model):
+    """One business outcome an engine reported. Never changed once stored."""
+
+    domain = models.CharField(max_length=64, validators=[domain_validator])
+    metric = models.CharField(max_length=64, validators=[metric_validator])
+    success = models.BooleanField(null=True, blank=True)
+    value = models.FloatField(null=True, blank=True)
+    actor = models.CharField(max_length=150)
+    # The engine's idempotency key: the same event_id again returns the stored event.
+    event_id = models.CharField(max_length=128, null=True, blank=True, unique=True)
+    occurred_at = models.DateTimeField(default=timezone.now)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    objects = KpiEventQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = "KPI event"
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(success__isnull=False) | Q(value__isnull=False), name="kpi_success_or_value"
+            ),
+        ]
+        # "The latest N events of (domain, metric) that carry the field a policy's kind needs":
+        # one partial index per kind, so an evaluation walks exactly the rows it uses, newest first.
+        indexes = [
+            models.Index(
+                fields=["domain", "metric", "occurred_at", "id"],
+                condition=Q(success__isnull=False),
+                name="kpi_latest_success",
+            ),
+            models.Index(
+                fields=["domain", "metric", "occurred_at", "id"],
+                condition=Q(value__isnull=False),
+                name="kpi_latest_value",
+            ),
+        ]
+
+    def __str__(self):
+        outcome = self.value if self.success is None else self.success
+        return f"{self.domain}.{self.metric} {outcome} at {self.occurred_at:%Y-%m-%d %H:%M:%S}"
+
+    def save(self, *args, **kwargs):
+        if self.pk is not None:
+            raise AppendOnlyError("KPI events cannot be changed.")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise AppendOnlyError("KPI events cannot be deleted.")
+
+
+class RegressionPolicy(models.Model):
+    """When the recent window of a KPI has dropped too far below its baseline, and what to do then."""
+
+    domain = models.CharField(max_length=64, validators=[domain_validator])
+    metric = models.CharField(max_length=64, validators=[metric_validator])
+    enabled = models.BooleanField(default=False)
+    kind = models.CharField(max_length=16, choices=PolicyKind.choices, default=PolicyKind.SUCCESS_RATE)
+    window_events = models.PositiveIntegerField(
+        default=50, validators=[MinValueValidator(1), MaxValueValidator(MAX_EVENTS)]
+    )
+    baseline_events = models.PositiveIntegerField(
+        default=200, validators=[MinValueValidator(1), MaxValueValidator(MAX_EVENTS)]
+    )
+    lookback_days = models.PositiveIntegerField(default=30, validators=[MinValueValidator(1), MaxValueValidator(3650)])
+    max_drop_fraction = models.FloatField(default=0.20, validators=[MinValueValidator(0.0), MaxValueValidator(1.0)])
+    action = models.CharField(max_length=16, choices=PolicyAction.choices, default=PolicyAction.THROTTLE)
+    changed_by = models.CharField(max_length=150, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = "regression policy"
+        verbose_name_plural = "regression policies"
+        ordering = ["domain", "metric"]
+        constraints = [
+            models.UniqueConstraint(fields=["domain", "metric"], name="regression_policy_domain_metric"),
+            models.CheckConstraint(
+                condition=Q(window_events__gte=1, baseline_events__gte=1, lookback_days__gte=1),
+                name="regression_policy_counts_positive",
+            ),
+            models.CheckConstraint(
+                condition=Q(max_drop_fraction__gte=0, max_drop_fraction__lte=1),
+                name="regression_policy_fraction_0_1",
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.domain}.{self.metric}"
+
+
+class RegressionState(models.Model):
+    """The latest evaluation of one policy, and its latch: once triggered, it stays until reset."""
+
+    policy = models.OneToOneField(RegressionPolicy, on_delete=models.CASCADE, related_name="state")
+    status = models.CharField(max_length=20, choices=TripwireStatus.choices, default=TripwireStatus.INSUFFICIENT_DATA)
+    triggered = models.BooleanField(default=False)
+    baseline_rate = models.FloatField(null=True, blank=True)
+    current_rate = models.FloatField(null=True, blank=True)
+    drop_fraction = models.FloatField(null=True, blank=True)
+    window_count = models.PositiveIntegerField(default=0)
+    baseline_count = models.PositiveIntegerField(default=0)
+    action_taken = models.CharField(max_length=16, choices=PolicyAction.choices, blank=True)
+    triggered_at = models.DateTimeField(null=True, blank=True)
+    evaluated_at = models.DateTimeField(null=True, blank=True)
+    evaluated_by = models.CharField(max_length=150, blank=True)
+
+    class Meta:
+        verbose_name = "regression state"
+        ordering = ["policy__domain", "policy__metric"]
+
+    def __str__(self):
+        return f"{self.policy} {self.status}"

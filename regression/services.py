@@ -1,0 +1,337 @@
+"""The Regression Tripwire: record KPI events, keep policies, evaluate them, act once, reset.
+
+Lock order, everywhere: the policy row, then its state row (`_locked_state` takes both at once).
+A triggered action calls the other levers' services inside the evaluation's transaction, so the
+latch and the action commit together or not at all.
+"""
+
+import datetime as dt
+import logging
+import math
+from dataclasses import dataclass, field
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from golive import services as golive
+from governance_site import policies
+from governance_site.audit import services as audit
+from governance_site.audit.models import Lever
+from governance_site.errors import Conflict, InvalidInput, NotFound, Unprocessable
+from risk import services as risk
+
+from . import reasons, selectors
+from .models import KpiEvent, PolicyAction, RegressionPolicy, RegressionState, TripwireStatus
+
+logger = logging.getLogger(__name__)
+
+BULK_INSERT_ROWS = 2000
+LOOKUP_CHUNK = 900  # event_ids per IN (...) query: under SQLite's oldest parameter limit
+# A baseline within ZERO_TOLERANCE × max(1, largest |value| in it) of zero counts as zero.
+ZERO_TOLERANCE = 1e-9
+# Values closer than this (relative) to the threshold count as equal to it, so float rounding of
+# an exact 20% drop never crosses a strict 20% threshold.
+THRESHOLD_TOLERANCE = 1e-9
+REPLAY_FIELDS = ("domain", "metric", "success", "value")
+
+
+# --- KPI events --------------------------------------------------------------------------------
+
+
+def _new_event(*, domain, metric, actor, success=None, value=None, event_id=None, occurred_at=None):
+    if success is None and value is None:
+        raise InvalidInput("success: give success (true or false), value or both.", field="success")
+    return KpiEvent(
+        domain=domain,
+        metric=metric,
+        success=success,
+        value=value,
+        actor=audit.actor_name(actor),
+        event_id=event_id or None,
+        occurred_at=occurred_at or timezone.now(),
+    )
+
+
+def _replayed(stored: KpiEvent, event: KpiEvent, *, index: int | None = None) -> KpiEvent:
+    """The stored event for a repeated event_id, unless the repeat describes another event (422)."""
+    differing = [name for name in REPLAY_FIELDS if getattr(stored, name) != getattr(event, name)]
+    if differing:
+        where = "event_id" if index is None else f"{index}.event_id"
+        raise Unprocessable(
+            f"{where}: {event.event_id!r} is already stored for another event ({differing[0]} differs).",
+            field=where,
+            reason=reasons.EVENT_ID_REUSED,
+        )
+    return stored
+
+
+def record_kpi(
+    *,
+    domain: str,
+    metric: str,
+    actor,
+    success: bool | None = None,
+    value: float | None = None,
+    event_id: str | None = None,
+    occurred_at: dt.datetime | None = None,
+) -> tuple[KpiEvent, bool]:
+    """Store one KPI event; returns (event, created).
+
+    `event_id` is the engine's idempotency key: when it is already stored, nothing is written and
+    the stored event is returned (created False). The same event_id for another domain, metric,
+    success or value is refused with 422 `event_id_reused`.
+    """
+    event = _new_event(
+        domain=domain, metric=metric, actor=actor, success=success, value=value,
+        event_id=event_id, occurred_at=occurred_at,
+    )  # fmt: skip
+    try:
+        with transaction.atomic():
+            event.save()
+    except IntegrityError:
+        stored = KpiEvent.objects.filter(event_id=event.event_id).first() if event.event_id else None
+        if stored is None:
+            raise
+        return _replayed(stored, event), False
+    return event, True
+
+
+@dataclass(frozen=True)
+class BatchResult:
+    created: int
+    duplicates: list[int] = field(default_factory=list)  # indexes of events already stored
+
+
+@transaction.atomic
+def record_kpi_batch(*, events: list[dict], actor) -> BatchResult:
+    """Store many KPI events in one transaction: all of them, or none (any error raises).
+
+    Each dict takes `record_kpi`'s arguments; its own `actor` (the engine component that reported
+    it) defaults to `actor`. Events whose event_id is already stored are skipped and reported by
+    index (a different event under a stored event_id is a 422); an event_id repeated inside the
+    batch is a 400. A concurrent request storing the same event_id first wins; this batch then
+    skips it at insert time.
+    """
+    built = [_new_event(**{**fields, "actor": fields.get("actor") or actor}) for fields in events]
+    first_seen: dict[str, int] = {}
+    for index, event in enumerate(built):
+        if event.event_id in first_seen:
+            raise InvalidInput(
+                f"{index}.event_id: repeats the event_id of event {first_seen[event.event_id]}.",
+                field=f"{index}.event_id",
+            )
+        if event.event_id:
+            first_seen[event.event_id] = index
+    ids = list(first_seen)
+    stored = {
+        event.event_id: event
+        for start in range(0, len(ids), LOOKUP_CHUNK)
+        for event in KpiEvent.objects.filter(event_id__in=ids[start : start + LOOKUP_CHUNK])
+    }
+    duplicates = []
+    for index, event in enumerate(built):
+        if event.event_id in stored:
+            _replayed(stored[event.event_id], event, index=index)
+            duplicates.append(index)
+    new = [event for event in built if event.event_id not in stored]
+    KpiEvent.objects.bulk_create(new, batch_size=BULK_INSERT_ROWS, ignore_conflicts=bool(ids))
+    return BatchResult(created=len(new), duplicates=duplicates)
+
+
+# --- Policies ------------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def upsert_policy(*, domain: str, metric: str, changes: dict, actor, reason: str = "") -> tuple[RegressionPolicy, bool]:
+    """Create the (domain, metric) policy, or change the given fields of it; audited. A new
+    policy starts with its state. Returns (policy, created)."""
+    policy, created = policies.upsert(
+        RegressionPolicy,
+        lookup={"domain": domain, "metric": metric},
+        changes=changes,
+        actor=actor,
+        lever=Lever.REGRESSION,
+        reason=reason,
+    )
+    RegressionState.objects.get_or_create(policy=policy)
+    return policy, created
+
+
+# --- Evaluation ----------------------------------------------------------------------------------
+
+
+def _locked_state(domain: str, metric: str) -> RegressionState:
+    """The policy's state with the policy and state rows locked until the transaction ends."""
+    policy = RegressionPolicy.objects.filter(domain=domain, metric=metric).first()
+    if policy is None:
+        raise NotFound(f"No regression policy for {domain}.{metric}.")
+    RegressionState.objects.get_or_create(policy=policy)
+    return RegressionState.objects.select_for_update().select_related("policy").get(policy=policy)
+
+
+def _mean(values: list[float]) -> float | None:
+    return math.fsum(values) / len(values) if values else None
+
+
+def _drop_fraction(baseline: list[float], window: list[float]) -> float | None:
+    """(baseline_rate − current_rate) / |baseline_rate|; None when the baseline rate is zero.
+
+    The zero-baseline rule: a baseline rate within ZERO_TOLERANCE × max(1, largest |value| in the
+    baseline) of zero has no scale to measure a relative drop against (a success rate of 0% cannot
+    fall; dividing by a mean of about zero would turn any noise into an unbounded drop). The drop
+    is then undefined (null) and the tripwire does not trigger on it. The same bound keeps every
+    reported drop finite.
+    """
+    baseline_rate, current_rate = _mean(baseline), _mean(window)
+    scale = max(1.0, max(abs(value) for value in baseline))
+    if abs(baseline_rate) <= ZERO_TOLERANCE * scale:
+        return None
+    return (baseline_rate - current_rate) / abs(baseline_rate)
+
+
+def _breached(drop: float | None, threshold: float) -> bool:
+    """Strictly above the threshold; a drop equal to it up to float rounding does not count."""
+    return (
+        drop is not None
+        and drop > threshold
+        and not math.isclose(drop, threshold, rel_tol=THRESHOLD_TOLERANCE, abs_tol=1e-12)
+    )
+
+
+def _percent(fraction: float) -> str:
+    return f"{fraction * 100:.1f}".rstrip("0").rstrip(".") + "%"
+
+
+def trigger_reason(state: RegressionState) -> str:
+    """`Regression: DOMAIN.metric dropped X% (> Y%)`, the reason given to the action and the audit."""
+    policy = state.policy
+    return f"Regression: {policy} dropped {_percent(state.drop_fraction)} (> {_percent(policy.max_drop_fraction)})"
+
+
+def _quiet_status(state: RegressionState) -> TripwireStatus:
+    """The status of a tripwire that is not triggered."""
+    policy = state.policy
+    if not policy.enabled:
+        return TripwireStatus.DISABLED
+    if state.window_count < policy.window_events or state.baseline_count < policy.baseline_events:
+        return TripwireStatus.INSUFFICIENT_DATA
+    return TripwireStatus.OK
+
+
+def _take_action(policy: RegressionPolicy, *, reason: str, actor) -> None:
+    if policy.action == PolicyAction.THROTTLE:
+        risk.throttle_domain(domain=policy.domain, reason=reason, actor=actor)
+    else:
+        golive.set_kill_switch(engaged=True, reason=reason, actor=actor)
+
+
+@transaction.atomic
+def evaluate(*, domain: str, metric: str, actor) -> RegressionState:
+    """Compare the policy's recent window of its KPI with the baseline before it; act on a drop.
+
+    The window is the latest `window_events` events within `lookback_days` (by occurred_at, then
+    id); the baseline is the `baseline_events` events just before them, also within the lookback.
+    Unless both are full the status is `insufficient_data` and nothing triggers. A disabled policy
+    is evaluated for its numbers (status `disabled`) and never acts.
+
+    An enabled policy whose drop is strictly above `max_drop_fraction` triggers: its action runs
+    (THROTTLE: the domain's risk policy is disabled; KILL_SWITCH: the kill switch is engaged) with
+    the reason `Regression: DOMAIN.metric dropped X% (> Y%)`, and the state latches. A latched
+    state keeps its status and refreshes its numbers, and its action is not repeated, until
+    `reset`. The policy and state rows are locked for the whole evaluation, so concurrent
+    evaluations of one policy act exactly once.
+
+    Zero baseline: see `_drop_fraction` (the drop is null and nothing triggers).
+
+    Status changes are audited (`tripwire.trigger`, `tripwire.status`); refreshing the numbers of
+    an unchanged status is not (the state's `evaluated_at` / `evaluated_by` say who looked last).
+    """
+    state = _locked_state(domain, metric)
+    policy = state.policy
+    before = audit.snapshot(state)
+    now = timezone.now()
+    window, baseline = selectors.kpi_window(policy, now=now)
+    full = len(window) == policy.window_events and len(baseline) == policy.baseline_events
+    state.window_count, state.baseline_count = len(window), len(baseline)
+    state.current_rate, state.baseline_rate = _mean(window), _mean(baseline)
+    state.drop_fraction = _drop_fraction(baseline, window) if full else None
+    state.evaluated_at, state.evaluated_by = now, audit.actor_name(actor)
+    if state.triggered:
+        action, reason = None, ""
+    elif policy.enabled and full and _breached(state.drop_fraction, policy.max_drop_fraction):
+        reason = trigger_reason(state)
+        _take_action(policy, reason=reason, actor=actor)
+        state.status, state.triggered, state.triggered_at = TripwireStatus.TRIGGERED, True, now
+        state.action_taken = policy.action
+        action = "tripwire.trigger"
+        logger.warning("%s; %s taken by %s", reason, policy.action, state.evaluated_by)
+    else:
+        state.status = _quiet_status(state)
+        action = "tripwire.status" if state.status != before["status"] else None
+        reason = f"Evaluation: {before['status']} → {state.status}"
+    state.save()
+    if action:
+        audit.record(
+            actor=actor,
+            lever=Lever.REGRESSION,
+            instance=state,
+            action=action,
+            before=before,
+            after=audit.snapshot(state),
+            reason=reason,
+        )
+    return state
+
+
+def evaluate_all(*, actor) -> dict[str, str]:
+    """Evaluate every enabled policy, each in its own transaction: one failure does not stop the
+    rest. Logs and returns each outcome ({"DOMAIN.metric": status, or "error"})."""
+    outcomes = {}
+    for policy in selectors.policies().filter(enabled=True):
+        try:
+            state = evaluate(domain=policy.domain, metric=policy.metric, actor=actor)
+        except Exception:
+            logger.exception("Tripwire %s: evaluation failed", policy)
+            outcomes[str(policy)] = "error"
+            continue
+        logger.info(
+            "Tripwire %s: %s (baseline %s, current %s, drop %s; window %d, baseline %d events)",
+            policy, state.status, state.baseline_rate, state.current_rate, state.drop_fraction,
+            state.window_count, state.baseline_count,
+        )  # fmt: skip
+        outcomes[str(policy)] = state.status
+    return outcomes
+
+
+@transaction.atomic
+def reset(*, domain: str, metric: str, reason: str, actor) -> RegressionState:
+    """Release a triggered tripwire's latch (409 `not_triggered` when it is not triggered); audited.
+
+    The action it took is not undone: re-enabling the risk policy or releasing the kill switch is
+    a separate, deliberate step on those levers. The next evaluation decides afresh, and triggers
+    again if the window still shows the drop.
+    """
+    reason = (reason or "").strip()
+    if not reason:
+        raise InvalidInput("reason: a reason is required to reset a tripwire.", field="reason")
+    state = _locked_state(domain, metric)
+    if not state.triggered:
+        raise Conflict(
+            f"{state.policy} is not triggered: there is nothing to reset.",
+            field=None,
+            reason=reasons.NOT_TRIGGERED,
+        )
+    before = audit.snapshot(state)
+    state.triggered, state.triggered_at, state.action_taken = False, None, ""
+    state.status = _quiet_status(state)
+    state.save()
+    audit.record(
+        actor=actor,
+        lever=Lever.REGRESSION,
+        instance=state,
+        action="tripwire.reset",
+        before=before,
+        after=audit.snapshot(state),
+        reason=reason,
+    )
+    return state
