@@ -125,3 +125,11 @@ def test_scorecard__non_utc_time_zone__days_split_at_local_midnight(settings, ad
 
 def test_scorecard__no_policies_no_trials__empty():
     assert selectors.scorecard(day=DAY, now=NOW) == []
+
+
+def test_scorecard__many_domains__same_number_of_queries(live, known_data_set, make_policy, django_assert_num_queries):
+    for domain in ("EXTRA_1", "EXTRA_2", "EXTRA_3"):
+        make_policy(domain)
+    # The two days, the policies, every window, the Go-Live state: whatever the number of domains.
+    with django_assert_num_queries(4):
+        assert len(selectors.scorecard(day=DAY, now=NOW)) == 7

@@ -5,7 +5,7 @@ import pytest
 from golive import services as golive
 from golive.models import GoLiveState
 from governance_site.audit.models import AppendOnlyError, AuditEvent
-from governance_site.errors import InvalidInput
+from governance_site.errors import InvalidInput, exception_handler
 from heimdall import reasons, services
 from heimdall.models import HeimdallPolicy, SandboxTrial
 
@@ -106,12 +106,19 @@ def test_check__invalid_input__invalid_input_naming_field(live, make_policy):
         assert caught.value.field == field
 
 
-def test_require_prod_eligible__no__raises_carrying_reason(make_policy):
+def test_require_prod_eligible__no__raises_carrying_reason_shaped_423_by_drf(make_policy):
     make_policy()
     with pytest.raises(services.NotProdEligible) as caught:
         services.heimdall_require_prod_eligible(domain="WHOLESALE", confidence=0.9)
     assert caught.value.reason == "go_live_disabled"
     assert caught.value.eligibility.prod_eligible is False
+    response = exception_handler(caught.value, {})  # if it escapes an engine's DRF view
+    assert response.status_code == 423
+    assert response.data == {
+        "detail": "Not eligible for production: go_live_disabled.",
+        "field": None,
+        "reason": "go_live_disabled",
+    }
 
 
 def test_require_prod_eligible__yes__returns_answer(live, make_policy, add_trials):
