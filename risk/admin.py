@@ -1,0 +1,221 @@
+"""The Risk Guard's admin: policies with today's usage, the read-only ledger, a "today" page per domain.
+
+Every change goes through the services (`actor=request.user`), so it is validated and audited.
+"""
+
+from decimal import Decimal
+
+from django import forms
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
+from django.db import transaction
+from django.shortcuts import get_object_or_404
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.utils.html import format_html
+
+from governance_site.fields import normalize_domain
+
+from . import selectors, services
+from .models import Reservation, RiskPolicy, Status
+
+STATUS_COLOURS = {
+    Status.RESERVED: "#1f5fa8",
+    Status.SETTLED: "#1b7f3b",
+    Status.RELEASED: "#666",
+    Status.EXPIRED: "#8a6d00",
+    Status.DENIED: "#b00020",
+}
+
+
+class ReasonForm(forms.Form):
+    reason = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 3, "cols": 80}),
+        max_length=2000,
+        help_text="Recorded in the audit trail with your name.",
+    )
+
+
+class RiskPolicyForm(forms.ModelForm):
+    reason = forms.CharField(max_length=2000, help_text="Why this change? Recorded in the audit trail with your name.")
+
+    class Meta:
+        model = RiskPolicy
+        fields = ["domain", *services.POLICY_FIELDS]
+
+    def clean_domain(self):
+        try:
+            return normalize_domain(self.cleaned_data["domain"])
+        except ValueError as exc:
+            raise forms.ValidationError(str(exc)) from exc
+
+
+def usage_bar(used: int | Decimal, cap: int | Decimal):
+    """`used` of `cap` as a bar and a percentage (a cap of 0 allows nothing: shown full)."""
+    share = 100 if not cap else min(round(100 * used / cap), 100)
+    colour = "#b00020" if share >= 90 else "#c77c00" if share >= 70 else "#1b7f3b"
+    shown = (f"{used:,.2f}", f"{cap:,.2f}") if isinstance(cap, Decimal) else (used, cap)
+    return format_html(
+        '<div style="width:8em;background:#eee;border-radius:3px"><div style="width:{}%;background:{};'
+        'height:.6em;border-radius:3px"></div></div>{} / {} ({}%)',
+        share,
+        colour,
+        *shown,
+        share if cap else "—",
+    )
+
+
+@admin.register(RiskPolicy)
+class RiskPolicyAdmin(admin.ModelAdmin):
+    form = RiskPolicyForm
+    list_display = [
+        "domain", "enabled_label", "actions_today", "exposure_now", "loss_today", "max_action_amount",
+        "reservation_ttl_seconds", "changed_by", "updated_at", "today_link",
+    ]  # fmt: skip
+    list_filter = ["enabled"]
+    search_fields = ["domain"]
+    readonly_fields = ["changed_by", "updated_at"]
+    actions = ["enable_policies", "disable_policies"]
+
+    def get_queryset(self, request):
+        return selectors.policies_with_usage()
+
+    def get_readonly_fields(self, request, obj=None):
+        return [*self.readonly_fields, "domain"] if obj else self.readonly_fields
+
+    def has_delete_permission(self, request, obj=None):
+        return False  # disable a policy instead: its ledger and audit trail refer to the domain
+
+    def save_model(self, request, obj, form, change):
+        changes = {name: form.cleaned_data[name] for name in services.POLICY_FIELDS if name in form.changed_data}
+        policy = services.upsert_policy(
+            domain=obj.domain, changes=changes, actor=request.user, reason=form.cleaned_data["reason"]
+        )
+        obj.pk = policy.pk
+        obj.refresh_from_db()
+
+    @admin.display(description="Enabled", ordering="enabled")
+    def enabled_label(self, policy):
+        colour, label = ("#1b7f3b", "ENABLED") if policy.enabled else ("#b00020", "DISABLED")
+        return format_html('<strong style="color:{}">{}</strong>', colour, label)
+
+    @admin.display(description="Actions today")
+    def actions_today(self, policy):
+        return usage_bar(policy.actions_used, policy.max_daily_actions)
+
+    @admin.display(description="Open exposure")
+    def exposure_now(self, policy):
+        return usage_bar(policy.open_exposure, policy.max_open_exposure)
+
+    @admin.display(description="Loss today")
+    def loss_today(self, policy):
+        return usage_bar(max(-policy.realized_pnl, 0), policy.max_daily_loss)
+
+    @admin.display(description="")
+    def today_link(self, policy):
+        return format_html('<a href="{}">today →</a>', reverse("admin:risk_riskpolicy_today", args=[policy.pk]))
+
+    # Enable / disable with a reason --------------------------------------------------------
+
+    @admin.action(description="Enable the selected policies…", permissions=["change"])
+    def enable_policies(self, request, queryset):
+        return self._confirm_switch(request, queryset, enabled=True)
+
+    @admin.action(description="Disable the selected policies…", permissions=["change"])
+    def disable_policies(self, request, queryset):
+        return self._confirm_switch(request, queryset, enabled=False)
+
+    def _confirm_switch(self, request, queryset, *, enabled: bool):
+        title = "Enable" if enabled else "Disable"
+        form = ReasonForm(request.POST if "confirm" in request.POST else None)
+        if form.is_valid():
+            with transaction.atomic():
+                for policy in queryset:
+                    services.set_enabled(
+                        domain=policy.domain, enabled=enabled, reason=form.cleaned_data["reason"], actor=request.user
+                    )
+            domains = ", ".join(policy.domain for policy in queryset)
+            self.message_user(request, f"{title}d: {domains}.", messages.SUCCESS)
+            return None
+        context = {
+            **self.admin_site.each_context(request),
+            "title": f"{title} risk policies?",
+            "opts": self.model._meta,
+            "policies": queryset,
+            "form": form,
+            "action": request.POST["action"],
+            "action_title": title,
+            "enabled": enabled,
+            "action_checkbox_name": admin.helpers.ACTION_CHECKBOX_NAME,
+        }
+        return TemplateResponse(request, "admin/risk/riskpolicy/confirm_switch.html", context)
+
+    # Today page ----------------------------------------------------------------------------
+
+    def get_urls(self):
+        return [
+            path("<int:pk>/today/", self.admin_site.admin_view(self.today_view), name="risk_riskpolicy_today"),
+            *super().get_urls(),
+        ]
+
+    def today_view(self, request, pk):
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        policy = get_object_or_404(self.get_queryset(request), pk=pk)
+        ledger = selectors.ledger(domain=policy.domain)
+        context = {
+            **self.admin_site.each_context(request),
+            "title": f"{policy.domain} today",
+            "opts": self.model._meta,
+            "policy": policy,
+            "date": ledger["date"],
+            "day": ledger["domains"][0] if ledger["domains"] else None,
+            "usage": [
+                ("Actions", self.actions_today(policy)),
+                ("Open exposure", self.exposure_now(policy)),
+                ("Loss", self.loss_today(policy)),
+            ],
+            "entries": Reservation.objects.filter(domain=policy.domain, business_date=ledger["date"])[:50],
+        }
+        return TemplateResponse(request, "admin/risk/riskpolicy/today.html", context)
+
+
+class DomainFilter(admin.SimpleListFilter):
+    """The domains that have a policy (cheaper than a DISTINCT over the whole ledger)."""
+
+    title = "domain"
+    parameter_name = "domain"
+
+    def lookups(self, request, model_admin):
+        return [(domain, domain) for domain in RiskPolicy.objects.values_list("domain", flat=True)]
+
+    def queryset(self, request, queryset):
+        return queryset.filter(domain=self.value()) if self.value() else queryset
+
+
+@admin.register(Reservation)
+class ReservationAdmin(admin.ModelAdmin):
+    """The ledger: written by the services only, never edited here."""
+
+    list_display = [
+        "id", "created_at", "domain", "amount", "status_label", "reason", "realized_pnl", "ref", "actor",
+        "expires_at", "settled_at",
+    ]  # fmt: skip
+    list_filter = [DomainFilter, "status", "reason", "business_date"]
+    search_fields = ["=domain", "=ref", "=idempotency_key"]
+    date_hierarchy = "business_date"
+    show_full_result_count = False
+    list_select_related = False
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    @admin.display(description="Status", ordering="status")
+    def status_label(self, entry):
+        return format_html('<strong style="color:{}">{}</strong>', STATUS_COLOURS[entry.status], entry.status)
