@@ -176,8 +176,8 @@ def record_trial(
     confidence: float,
     success: bool,
     actor,
-    model_version: str = "",
-    recommendation_ref: str = "",
+    model_version: str | None = None,
+    recommendation_ref: str | None = None,
 ) -> SandboxTrial:
     """Append one sandbox trial of `domain` (recorded with or without a policy)."""
     trial = SandboxTrial(
