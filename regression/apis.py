@@ -6,11 +6,12 @@ from django.utils import timezone
 from rest_framework import serializers, status
 from rest_framework.exceptions import ValidationError
 from rest_framework.generics import ListAPIView
-from rest_framework.parsers import JSONParser
+from rest_framework.parsers import FormParser, JSONParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from governance_site.fields import DomainField, FiniteFloatField, FractionField
+from governance_site.openapi import document
 from governance_site.permissions import IsEngineOrOperator, IsOperator
 
 from . import selectors, services
@@ -29,6 +30,14 @@ MAX_BATCH = 10_000
 MAX_ABS_VALUE = 1e15  # keeps every mean and drop of the stored values finite
 CLOCK_SKEW = dt.timedelta(minutes=5)  # how far in the future an engine's occurred_at may be
 _METRIC = re.compile(METRIC_RE)
+TAGS = ["regression"]
+
+
+class NonStrictJSONParser(JSONParser):
+    """Reads the bare NaN and Infinity that Python's json.dumps writes, so that the field
+    validation answers a 400 naming the field instead of a "malformed body"."""
+
+    strict = False
 
 
 class MetricField(serializers.CharField):
@@ -61,6 +70,7 @@ class StateOutput(serializers.ModelSerializer):
     enabled = serializers.BooleanField(source="policy.enabled")
     action = serializers.CharField(source="policy.action")
     max_drop_fraction = serializers.FloatField(source="policy.max_drop_fraction")
+    action_taken = serializers.CharField(help_text="THROTTLE or KILL_SWITCH while triggered, else empty.")
 
     class Meta:
         model = RegressionState
@@ -97,19 +107,33 @@ class KpiInput(PolicyKeyInput):
         return attrs
 
 
+class BatchOutput(serializers.Serializer):
+    received = serializers.IntegerField()
+    created = serializers.IntegerField()
+    duplicates = serializers.ListField(
+        child=serializers.IntegerField(), help_text="Indexes of events whose event_id was already stored."
+    )
+
+
+class RegressionApi(APIView):
+    # JSON only (evaluate also reads forms): in a form, a boolean left out reads as false, so an
+    # upsert that did not mention `enabled` would turn the tripwire off.
+    parser_classes = [NonStrictJSONParser]
+
+
 class PolicyListApi(ListAPIView):
     serializer_class = PolicyOutput
+
+    @document(responses={200: PolicyOutput(many=True)}, tags=TAGS, summary="Every regression tripwire policy")
+    def get(self, request, *args, **kwargs):
+        return super().get(request, *args, **kwargs)
 
     def get_queryset(self):
         return selectors.policies()
 
 
-class PolicyUpsertApi(APIView):
-    """Create or change the (domain, metric) policy; fields left out keep their value (JSON only,
-    so that a form could never turn `enabled` off by leaving it out)."""
-
+class PolicyUpsertApi(RegressionApi):
     permission_classes = [IsOperator]
-    parser_classes = [JSONParser]
 
     class InputSerializer(PolicyKeyInput):
         enabled = serializers.BooleanField(required=False)
@@ -121,6 +145,15 @@ class PolicyUpsertApi(APIView):
         action = serializers.ChoiceField(choices=PolicyAction.choices, required=False)
         reason = serializers.CharField(max_length=2000, required=False, allow_blank=True)
 
+    @document(
+        request=InputSerializer,
+        responses={200: PolicyOutput, 201: PolicyOutput},
+        errors=(400,),
+        tags=TAGS,
+        summary="Create (201) or change (200) a (domain, metric) tripwire (operators); audited",
+        description="Fields left out keep their value (their default, for a new policy: disabled, "
+        "SUCCESS_RATE, window 50, baseline 200, lookback 30 days, max drop 0.20, THROTTLE).",
+    )
     def post(self, request):
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
@@ -135,19 +168,39 @@ class PolicyUpsertApi(APIView):
 class StateListApi(ListAPIView):
     serializer_class = StateOutput
 
+    @document(
+        responses={200: StateOutput(many=True)},
+        tags=TAGS,
+        summary="Every tripwire's state: status, baseline vs current vs drop, the action taken",
+    )
+    def get(self, request, *args, **kwargs):
+        return super().get(request, *args, **kwargs)
+
     def get_queryset(self):
         return selectors.states()
 
 
-class EvaluateApi(APIView):
-    """Evaluate one policy now; JSON or form-encoded. The audit actor is the authenticated user;
-    `actor` is accepted from the spec's callers and not trusted as an identity."""
-
+class EvaluateApi(RegressionApi):
     permission_classes = [IsEngineOrOperator]
+    parser_classes = [NonStrictJSONParser, FormParser]
 
     class InputSerializer(PolicyKeyInput):
-        actor = serializers.CharField(max_length=150, required=False)
+        actor = serializers.CharField(
+            max_length=150,
+            required=False,
+            help_text="Accepted for the spec's callers; the audit records the authenticated user.",
+        )
 
+    @document(
+        request=InputSerializer,
+        responses={200: StateOutput},
+        errors=(400, 404),
+        tags=TAGS,
+        summary="Evaluate one tripwire now (engines and operators); JSON or form-encoded",
+        description="A drop strictly above max_drop_fraction on an enabled policy triggers its action once "
+        "(THROTTLE: the domain's risk policy is disabled; KILL_SWITCH: the kill switch is engaged) and "
+        "latches until an operator resets it. Status: ok, triggered, insufficient_data or disabled.",
+    )
     def post(self, request):
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
@@ -156,12 +209,18 @@ class EvaluateApi(APIView):
         return Response(StateOutput(state).data)
 
 
-class KpiRecordApi(APIView):
-    """One KPI event: 201 with the stored event, or 200 with the original for a known event_id."""
-
+class KpiRecordApi(RegressionApi):
     permission_classes = [IsEngineOrOperator]
-    parser_classes = [JSONParser]
 
+    @document(
+        request=KpiInput,
+        responses={201: KpiOutput, 200: KpiOutput},
+        errors=(400, 422),
+        tags=TAGS,
+        summary="Record one KPI event (engines and operators)",
+        description="201 with the stored event; the same event_id again: 200 with the original event, "
+        "nothing duplicated (422 `event_id_reused` if it describes another event).",
+    )
     def post(self, request):
         data = KpiInput(data=request.data)
         data.is_valid(raise_exception=True)
@@ -171,16 +230,18 @@ class KpiRecordApi(APIView):
         return Response(KpiOutput(event).data, status=status.HTTP_201_CREATED if created else 200)
 
 
-class KpiBatchApi(APIView):
-    """A JSON array of up to 10,000 KPI events, stored all together or not at all.
-
-    Bad items: 400 with `errors` keyed by the items' indexes. Answer: 201 with the number stored
-    and the indexes of events whose event_id was already stored (skipped).
-    """
-
+class KpiBatchApi(RegressionApi):
     permission_classes = [IsEngineOrOperator]
-    parser_classes = [JSONParser]
 
+    @document(
+        request=KpiInput(many=True),
+        responses={201: BatchOutput},
+        errors=(400, 422),
+        tags=TAGS,
+        summary=f"Record up to {MAX_BATCH:,} KPI events at once, all or nothing (engines and operators)",
+        description="A bad item: 400 with `errors` keyed by the items' indexes, nothing stored. Events whose "
+        "event_id is already stored are skipped and listed in `duplicates`.",
+    )
     def post(self, request):
         data = KpiInput(data=request.data, many=True, max_length=MAX_BATCH, allow_empty=False)
         if not data.is_valid():
@@ -190,16 +251,24 @@ class KpiBatchApi(APIView):
             raise ValidationError(errors)
         result = services.record_kpi_batch(events=data.validated_data, actor=request.user)
         body = {"received": len(data.validated_data), **dataclasses.asdict(result)}
-        return Response(body, status=status.HTTP_201_CREATED)
+        return Response(BatchOutput(body).data, status=status.HTTP_201_CREATED)
 
 
-class ResetApi(APIView):
+class ResetApi(RegressionApi):
     permission_classes = [IsOperator]
-    parser_classes = [JSONParser]
 
     class InputSerializer(PolicyKeyInput):
         reason = serializers.CharField(max_length=2000)
 
+    @document(
+        request=InputSerializer,
+        responses={200: StateOutput},
+        errors=(400, 404, 409),
+        tags=TAGS,
+        summary="Release a triggered tripwire's latch, with a reason (operators); audited",
+        description="409 `not_triggered` when it is not triggered. The action taken is not undone: re-enable "
+        "the risk policy or release the kill switch on those levers.",
+    )
     def post(self, request):
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
