@@ -1,0 +1,190 @@
+"""Risk Guard throughput and scaling on PostgreSQL, against a baseline measured in the same run.
+
+1. reserve+settle pairs per second through the service (one process per client, as web workers
+   would be) at 1 and 8 concurrent clients, next to `pgbench -N` (simple update) with as many
+   clients on the same database (in a scratch schema, so no table of the project is touched);
+2. the time of one reserve with 0 versus 100,000 reservations already made today (goal: < 1.2).
+
+Run by `make bench` (DATABASE_URL names the bench database, created here when missing).
+"""
+
+import datetime as dt
+import multiprocessing
+import os
+import re
+import statistics
+import subprocess
+import sys
+import time
+from decimal import Decimal
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "governance_site.settings.test")
+os.environ.setdefault("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/governance_bench")
+os.environ.setdefault("DEBUG", "false")  # DEBUG keeps every query in memory
+
+import django  # noqa: E402
+
+django.setup()
+
+import psycopg  # noqa: E402
+from django.core.management import call_command  # noqa: E402
+from django.db import connection, connections  # noqa: E402
+from psycopg import sql  # noqa: E402
+
+from golive import services as golive  # noqa: E402
+from governance_site.business_day import business_date  # noqa: E402
+from risk import services  # noqa: E402
+from risk.models import DailyTotals, Reservation, Status  # noqa: E402
+
+ACTOR = "bench/risk"
+SECONDS = 5  # per throughput measurement
+CLIENTS = (1, 8)
+PRELOADED = 100_000
+TIMED_RESERVES = 1_000
+PGBENCH_SCHEMA = "risk_pgbench"
+UNLIMITED = {
+    "enabled": True,
+    "max_daily_loss": Decimal("1e15"),
+    "max_open_exposure": Decimal("1e15"),
+    "max_daily_actions": 2**31 - 1,
+    "max_action_amount": None,
+}
+
+
+def prepare_database() -> None:
+    db = connection.settings_dict
+    if connection.vendor != "postgresql":
+        sys.exit("benchmarks/risk_reserve.py needs PostgreSQL: set DATABASE_URL=postgres://…")
+    server = {"host": db["HOST"], "port": db["PORT"] or 5432, "user": db["USER"], "password": db["PASSWORD"]}
+    with psycopg.connect(dbname="postgres", autocommit=True, **server) as admin:
+        if not admin.execute("SELECT 1 FROM pg_database WHERE datname = %s", [db["NAME"]]).fetchone():
+            admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(db["NAME"])))
+    call_command("migrate", verbosity=0)
+    golive.get_state()
+    golive.set_go_live(enabled=True, reason="risk benchmark", actor=ACTOR)
+
+
+def fresh_domain(domain: str) -> None:
+    """An unlimited policy for `domain`, with none of its entries or totals left from earlier runs."""
+    Reservation.objects.filter(domain=domain).delete()
+    DailyTotals.objects.filter(domain=domain).delete()
+    services.upsert_policy(domain=domain, changes=UNLIMITED, actor=ACTOR, reason="benchmark")
+
+
+# 1. Throughput -------------------------------------------------------------------------------
+
+
+def pairs_worker(domain: str, start_at: float, seconds: float) -> int:
+    connections.close_all()  # never share the parent's connection
+    while time.time() < start_at:
+        time.sleep(0.001)
+    pairs, stop_at = 0, start_at + seconds
+    while time.time() < stop_at:
+        entry = services.reserve(domain=domain, amount="10", actor=ACTOR)
+        services.settle(reservation_id=entry.pk, realized_pnl="0", actor=ACTOR)
+        pairs += 1
+    connections.close_all()
+    return pairs
+
+
+def service_pairs_per_second(clients: int, domain_of) -> float:
+    connections.close_all()
+    start_at = time.time() + 1.0  # every process connected and waiting
+    with multiprocessing.get_context("fork").Pool(clients) as pool:
+        counts = pool.starmap(pairs_worker, [(domain_of(i), start_at, SECONDS) for i in range(clients)])
+    return sum(counts) / SECONDS
+
+
+def pgbench(*args: str) -> str:
+    db = connection.settings_dict
+    env = {
+        **os.environ,
+        "PGHOST": db["HOST"],
+        "PGPORT": str(db["PORT"] or 5432),
+        "PGUSER": db["USER"],
+        "PGPASSWORD": db["PASSWORD"] or "",
+        "PGDATABASE": db["NAME"],
+        "PGOPTIONS": f"-c search_path={PGBENCH_SCHEMA}",
+    }
+    done = subprocess.run(["pgbench", *args], env=env, capture_output=True, text=True, check=True)
+    return done.stdout
+
+
+def pgbench_tps(clients: int) -> float:
+    output = pgbench("-N", "-n", "-c", str(clients), "-j", str(clients), "-T", str(SECONDS))
+    return float(re.search(r"tps = ([\d.]+)", output).group(1))
+
+
+# 2. Scaling with the day's reservations ------------------------------------------------------
+
+
+def reserve_seconds(domain: str) -> float:
+    """The median time of one reserve (each released afterwards, untimed, so exposure stays flat)."""
+    times = []
+    for _ in range(TIMED_RESERVES):
+        started = time.perf_counter()
+        entry = services.reserve(domain=domain, amount="10", actor=ACTOR)
+        times.append(time.perf_counter() - started)
+        services.release(reservation_id=entry.pk, actor=ACTOR)
+    return statistics.median(times)
+
+
+def preload_today(domain: str, count: int) -> None:
+    """`count` settled reservations made today, as `count` reserve+settle pairs would leave them."""
+    now, today = dt.datetime.now(dt.UTC), business_date()
+    entries = (
+        Reservation(
+            domain=domain, amount=Decimal(10), status=Status.SETTLED, realized_pnl=Decimal(0), actor=ACTOR,
+            business_date=today, expires_at=now, settled_at=now, settled_by=ACTOR,
+        )
+        for _ in range(count)
+    )  # fmt: skip
+    Reservation.objects.bulk_create(entries, batch_size=5_000)
+    DailyTotals.objects.filter(domain=domain, business_date=today).update(approved_count=count)
+    with connection.cursor() as cursor:
+        cursor.execute(f"ANALYZE {Reservation._meta.db_table}, {DailyTotals._meta.db_table}")
+
+
+def main() -> None:
+    started = time.time()
+    prepare_database()
+    with connection.cursor() as cursor:
+        cursor.execute(f"DROP SCHEMA IF EXISTS {PGBENCH_SCHEMA} CASCADE; CREATE SCHEMA {PGBENCH_SCHEMA}")
+    pgbench("-i", "-q", "-s", "1")
+    domains = [f"BENCH_{i}" for i in range(max(CLIENTS))]
+    for domain in domains:
+        fresh_domain(domain)
+    version = connection.cursor().connection.info.server_version
+    print(f"PostgreSQL {version // 10000}.{version % 10000}, database {connection.settings_dict['NAME']}")
+    print(f"\nreserve+settle pairs/s through risk.services vs pgbench -N tps, {SECONDS} s each")
+    print(f"{'clients':>8} {'one domain':>11} {'ratio':>6} {'a domain each':>14} {'ratio':>6} {'pgbench -N':>11}")
+    for clients in CLIENTS:
+        tps = pgbench_tps(clients)
+        shared = service_pairs_per_second(clients, lambda i: domains[0])
+        spread = service_pairs_per_second(clients, lambda i: domains[i])
+        print(f"{clients:>8} {shared:>11.0f} {shared / tps:>6.3f} {spread:>14.0f} {spread / tps:>6.3f} {tps:>11.0f}")
+
+    fresh_domain("BENCH_SCALE")
+    reserve_seconds("BENCH_SCALE")  # warm up: connection, caches, the day's totals row
+    fresh_domain("BENCH_SCALE")
+    empty = reserve_seconds("BENCH_SCALE")
+    fresh_domain("BENCH_SCALE")
+    services.release(
+        reservation_id=services.reserve(domain="BENCH_SCALE", amount="1", actor=ACTOR).pk, actor=ACTOR
+    )  # today's totals row, which the preload then brings to PRELOADED
+    preload_today("BENCH_SCALE", PRELOADED)
+    full = reserve_seconds("BENCH_SCALE")
+    print(f"\nreserve time, median of {TIMED_RESERVES:,} reserves")
+    print(f"  {0:>7,} reservations already made today  {empty * 1000:.3f} ms")
+    print(f"  {PRELOADED:>7,} reservations already made today  {full * 1000:.3f} ms")
+    print(f"  ratio {full / empty:.3f} (goal < 1.2)")
+
+    with connection.cursor() as cursor:
+        cursor.execute(f"DROP SCHEMA IF EXISTS {PGBENCH_SCHEMA} CASCADE")
+    print(f"\n({time.time() - started:.0f} s)")
+
+
+if __name__ == "__main__":
+    main()
