@@ -1,0 +1,71 @@
+"""Real threads against PostgreSQL: however many evaluations race, a trigger acts exactly once."""
+
+import threading
+
+import pytest
+from django.db import connection
+
+from golive import services as golive
+from governance_site.audit.models import AuditEvent
+from regression import reasons, services
+from regression.models import PolicyAction, PolicyKind
+from risk.models import RiskPolicy
+from tests.conftest import requires_postgres
+
+from .conftest import outcomes
+
+pytestmark = [requires_postgres, pytest.mark.django_db(transaction=True)]
+
+THREADS = 8
+
+
+def race(work, threads=THREADS):
+    """Run `work(i)` in `threads` threads released at once; each closes its own connection."""
+    barrier = threading.Barrier(threads, timeout=30)
+    results, errors = [None] * threads, []
+
+    def run(i):
+        try:
+            barrier.wait()
+            results[i] = work(i)
+        except Exception as exc:  # collected and re-raised in the test's thread
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    workers = [threading.Thread(target=run, args=(i,)) for i in range(threads)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join(timeout=60)
+    assert not errors, errors
+    return results
+
+
+def api_or_beat(domain: str, metric: str):
+    """Even threads evaluate like the API (one policy, a user's name), odd ones like beat (all)."""
+
+    def work(i):
+        if i % 2:
+            return services.evaluate_all(actor=reasons.BEAT_ACTOR)[f"{domain}.{metric}"]
+        return services.evaluate(domain=domain, metric=metric, actor=f"engine/{i}").status
+
+    return work
+
+
+def test_8_concurrent_evaluations__throttle__taken_once(tripwire, feed, wholesale_risk):
+    tripwire()
+    feed(outcomes(200, 200) + outcomes(0, 50))
+    assert race(api_or_beat("WHOLESALE", "contract_rate")) == ["triggered"] * THREADS
+    assert AuditEvent.objects.filter(action="tripwire.trigger").count() == 1
+    assert AuditEvent.objects.filter(lever="risk", action="policy.update").count() == 1
+    assert not RiskPolicy.objects.get(domain="WHOLESALE").enabled
+
+
+def test_8_concurrent_evaluations__kill_switch__engaged_once(tripwire, feed, live):
+    tripwire("CAPITAL", "roi_event", kind=PolicyKind.MEAN_VALUE, action=PolicyAction.KILL_SWITCH)
+    feed([5.0] * 200 + [-5.0] * 50, "CAPITAL", "roi_event")
+    assert race(api_or_beat("CAPITAL", "roi_event")) == ["triggered"] * THREADS
+    assert AuditEvent.objects.filter(action="tripwire.trigger").count() == 1
+    assert AuditEvent.objects.filter(action="kill_switch.engage").count() == 1
+    assert golive.get_state().kill_switch_engaged
