@@ -1,14 +1,22 @@
 import datetime as dt
+import importlib
+import time
+import uuid
 from decimal import Decimal
 
 import pytest
+from django.apps import apps
+from django.conf import settings
 from django_celery_beat.models import PeriodicTask
 
+from governance_site.celery import app
 from governance_site.errors import Conflict, InvalidInput, NotFound
 from risk import reasons, services, tasks
 from risk.models import DailyTotals, Reservation, Status
 
 pytestmark = pytest.mark.django_db
+
+schedule_migration = importlib.import_module("risk.migrations.0002_expiry_schedule")
 
 ENGINE = "engine/test"
 
@@ -145,5 +153,38 @@ def test_expiry__reservation_from_yesterday__frees_yesterdays_totals(live, make_
 
 
 def test_expiry_task__scheduled_every_minute_by_migration():
-    task = PeriodicTask.objects.get(task=tasks.EXPIRE_TASK)
+    task = PeriodicTask.objects.get(name=schedule_migration.TASK_NAME)
     assert (task.enabled, task.interval.every, task.interval.period) == (True, 1, "minutes")
+    assert task.task == tasks.expire_due_reservations.name
+    assert task.task in app.tasks
+
+
+def test_expiry_schedule__migration_again__operators_edit_survives():
+    task = PeriodicTask.objects.get(name=schedule_migration.TASK_NAME)
+    task.enabled = False
+    task.save()
+    schedule_migration.schedule_expiry(apps, None)
+    assert PeriodicTask.objects.get(name=schedule_migration.TASK_NAME).enabled is False
+    assert PeriodicTask.objects.filter(name=schedule_migration.TASK_NAME).count() == 1
+
+
+@pytest.mark.skipif(
+    not settings.CELERY_BROKER_URL.startswith(("redis://", "amqp://")),
+    reason=f"needs a Redis or RabbitMQ broker: CELERY_BROKER_URL is {settings.CELERY_BROKER_URL!r} "
+    "(CI sets redis://127.0.0.1:6379/0)",
+)
+@pytest.mark.django_db(transaction=True)
+def test_expiry_task__real_worker_on_the_broker__expires_and_frees_exposure(live, make_policy):
+    from celery.contrib.testing.worker import start_worker
+
+    make_policy(reservation_ttl_seconds=1)
+    entry = services.reserve(domain="WHOLESALE", amount="100", actor=ENGINE)
+    time.sleep(1.1)
+    queue = f"risk-test-{uuid.uuid4().hex}"  # other runs on the same broker never take it
+    with start_worker(app, perform_ping_check=False, queues=[queue], shutdown_timeout=30):
+        app.send_task(tasks.EXPIRE_TASK, queue=queue)  # by name, as beat sends it
+        deadline = time.monotonic() + 30
+        while Reservation.objects.get(pk=entry.pk).is_open and time.monotonic() < deadline:
+            time.sleep(0.1)
+    assert Reservation.objects.get(pk=entry.pk).status == Status.EXPIRED
+    assert totals().open_exposure == 0
