@@ -14,6 +14,7 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html
 
+from governance_site import charts
 from governance_site.fields import normalize_domain
 
 from . import selectors, services
@@ -50,19 +51,10 @@ class RiskPolicyForm(forms.ModelForm):
             raise forms.ValidationError(str(exc)) from exc
 
 
-def usage_bar(used: int | Decimal, cap: int | Decimal):
-    """`used` of `cap` as a bar and a percentage (a cap of 0 allows nothing: shown full)."""
-    share = 100 if not cap else min(round(100 * used / cap), 100)
-    colour = "#b00020" if share >= 90 else "#c77c00" if share >= 70 else "#1b7f3b"
-    shown = (f"{used:,.2f}", f"{cap:,.2f}") if isinstance(cap, Decimal) else (used, cap)
-    return format_html(
-        '<div style="width:8em;background:#eee;border-radius:3px"><div style="width:{}%;background:{};'
-        'height:.6em;border-radius:3px"></div></div>{} / {} ({}%)',
-        share,
-        colour,
-        *shown,
-        share if cap else "—",
-    )
+def usage(used: int | Decimal, cap: int | Decimal):
+    """`used` of `cap` as a bar and figures (a cap of 0 allows nothing: shown full)."""
+    shown = f"{used:,.2f} / {cap:,.2f}" if isinstance(cap, Decimal) else f"{used} / {cap}"
+    return format_html("{} {}", charts.usage_bar(used / cap if cap else 1.0, shown), shown)
 
 
 @admin.register(RiskPolicy)
@@ -101,15 +93,15 @@ class RiskPolicyAdmin(admin.ModelAdmin):
 
     @admin.display(description="Actions today")
     def actions_today(self, policy):
-        return usage_bar(policy.actions_used, policy.max_daily_actions)
+        return usage(policy.actions_used, policy.max_daily_actions)
 
     @admin.display(description="Open exposure")
     def exposure_now(self, policy):
-        return usage_bar(policy.open_exposure, policy.max_open_exposure)
+        return usage(policy.open_exposure, policy.max_open_exposure)
 
     @admin.display(description="Loss today")
     def loss_today(self, policy):
-        return usage_bar(max(-policy.realized_pnl, 0), policy.max_daily_loss)
+        return usage(max(-policy.realized_pnl, 0), policy.max_daily_loss)
 
     @admin.display(description="")
     def today_link(self, policy):

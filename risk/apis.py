@@ -6,12 +6,14 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from governance_site.fields import DomainField, FiniteDecimalField
+from governance_site.openapi import document
 from governance_site.permissions import IsEngineOrOperator, IsOperator
 
-from . import selectors, services
+from . import reasons, selectors, services
 from .models import Reservation, RiskPolicy
 
 MAX_ID = 2**63 - 1
+TAGS = ["risk"]
 
 
 class PolicyOutput(serializers.ModelSerializer):
@@ -39,6 +41,10 @@ class PolicyListApi(ListAPIView):
     queryset = RiskPolicy.objects.all()
     serializer_class = PolicyOutput
 
+    @document(responses={200: PolicyOutput(many=True)}, tags=TAGS, summary="Every domain's risk policy")
+    def get(self, request, *args, **kwargs):
+        return super().get(request, *args, **kwargs)
+
 
 class PolicyUpsertApi(APIView):
     """Create a domain's policy or change any subset of its fields."""
@@ -55,6 +61,15 @@ class PolicyUpsertApi(APIView):
         reservation_ttl_seconds = serializers.IntegerField(required=False, min_value=1, max_value=2**31 - 1)
         reason = serializers.CharField(required=False, allow_blank=True, max_length=2000)
 
+    @document(
+        request=InputSerializer,
+        responses={200: PolicyOutput},
+        errors=(400,),
+        tags=TAGS,
+        summary="Create or change a domain's risk policy (operators)",
+        description="Give `domain` and any subset of the policy fields; the change is audited with "
+        "`reason`. A cap of 0 allows nothing; `max_action_amount: null` removes the one-action limit.",
+    )
     def post(self, request):
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
@@ -84,6 +99,17 @@ class ReserveApi(APIView):
         def get_reason(self, entry) -> str | None:
             return entry.reason or None
 
+    @document(
+        request=InputSerializer,
+        responses={200: OutputSerializer},
+        errors=(400, 422),
+        tags=TAGS,
+        summary="Reserve exposure before a production action (engines, operators)",
+        description="A denial is a 200 with `ok: false` and the first reason that applies, in this order: "
+        + ", ".join(f"`{reason}`" for reason in reasons.DENIAL_REASONS)
+        + ". The same `(domain, idempotency_key)` returns the original decision; reused with another "
+        "amount or ref it is a 422.",
+    )
     def post(self, request):
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
@@ -97,6 +123,16 @@ class SettleApi(APIView):
     class InputSerializer(ReservationIdInput):
         realized_pnl = FiniteDecimalField()
 
+    @document(
+        request=InputSerializer,
+        responses={200: EntryOutput},
+        errors=(400, 404, 409),
+        tags=TAGS,
+        summary="Settle a reservation with its realized pnl (engines, operators)",
+        description="Frees the exposure and books the pnl (negative is a loss) on the reservation's business "
+        "day. The same settle again returns the same entry; any other change of a closed or expired "
+        "reservation is a 409 (`reservation_closed`, `reservation_expired`).",
+    )
     def post(self, request):
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
@@ -107,6 +143,14 @@ class SettleApi(APIView):
 class ReleaseApi(APIView):
     permission_classes = [IsEngineOrOperator]
 
+    @document(
+        request=ReservationIdInput,
+        responses={200: EntryOutput},
+        errors=(400, 404, 409),
+        tags=TAGS,
+        summary="Release a reservation: the action did not happen (engines, operators)",
+        description="Frees the exposure with no pnl. Releasing again returns the same entry.",
+    )
     def post(self, request):
         data = ReservationIdInput(data=request.data)
         data.is_valid(raise_exception=True)
@@ -136,6 +180,16 @@ class LedgerApi(APIView):
         date = serializers.DateField()
         domains = DomainOutput(many=True)
 
+    @document(
+        request=None,
+        parameters=[FilterSerializer],
+        responses={200: OutputSerializer},
+        errors=(400,),
+        tags=TAGS,
+        summary="The ledger of a business day, per domain",
+        description="Today in GOVERNANCE_TIME_ZONE, or `?date=YYYY-MM-DD`: approved, denied (by reason, with "
+        "the denied entries' ids), open exposure, settled, released and expired counts, realized pnl.",
+    )
     def get(self, request):
         filters = self.FilterSerializer(data=request.query_params)
         filters.is_valid(raise_exception=True)

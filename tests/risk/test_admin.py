@@ -26,9 +26,8 @@ def test_policy_list__operator__usage_of_each_cap_today(client, operator, busy_d
     response = client.get(POLICIES)
     assert response.status_code == 200
     content = response.content.decode()
-    assert "3 / 4 (75%)" in content
-    assert "300.00 / 1,000.00 (30%)" in content
-    assert "50.00 / 100.00 (50%)" in content
+    for shown, share in (("3 / 4", "75%"), ("300.00 / 1,000.00", "30%"), ("50.00 / 100.00", "50%")):
+        assert f"<title>{shown}</title>" in content and f">{share}</text></svg> {shown}" in content
     assert "ENABLED" in content
 
 
@@ -111,7 +110,7 @@ def test_today_page__usage_ledger_and_entries(client, viewer, busy_day):
     response = client.get(f"{POLICIES}{busy_day.pk}/today/")
     assert response.status_code == 200
     content = response.content.decode()
-    assert "WHOLESALE on" in content and "3 / 4 (75%)" in content
+    assert "WHOLESALE on" in content and ">75%</text></svg> 3 / 4" in content
     assert f"<code>{reasons.MAX_OPEN_EXPOSURE}</code> 1" in content
     assert content.count("<td>RESERVED</td>") == 2
 
