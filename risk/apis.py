@@ -2,6 +2,7 @@
 
 from rest_framework import serializers
 from rest_framework.generics import ListAPIView
+from rest_framework.parsers import JSONParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -14,6 +15,17 @@ from .models import Reservation, RiskPolicy
 
 MAX_ID = 2**63 - 1
 TAGS = ["risk"]
+
+
+class NonStrictJSONParser(JSONParser):
+    """Reads the bare NaN and Infinity that Python's json.dumps writes, so that the amount's 400
+    names the field instead of answering "malformed body"."""
+
+    strict = False
+
+
+class RiskWriteApi(APIView):
+    parser_classes = [NonStrictJSONParser]
 
 
 class PolicyOutput(serializers.ModelSerializer):
@@ -46,7 +58,7 @@ class PolicyListApi(ListAPIView):
         return super().get(request, *args, **kwargs)
 
 
-class PolicyUpsertApi(APIView):
+class PolicyUpsertApi(RiskWriteApi):
     """Create a domain's policy or change any subset of its fields."""
 
     permission_classes = [IsOperator]
@@ -79,7 +91,7 @@ class PolicyUpsertApi(APIView):
         return Response(PolicyOutput(policy).data)
 
 
-class ReserveApi(APIView):
+class ReserveApi(RiskWriteApi):
     permission_classes = [IsEngineOrOperator]
 
     class InputSerializer(serializers.Serializer):
@@ -117,7 +129,7 @@ class ReserveApi(APIView):
         return Response(self.OutputSerializer(entry).data)
 
 
-class SettleApi(APIView):
+class SettleApi(RiskWriteApi):
     permission_classes = [IsEngineOrOperator]
 
     class InputSerializer(ReservationIdInput):
@@ -140,7 +152,7 @@ class SettleApi(APIView):
         return Response(EntryOutput(entry).data)
 
 
-class ReleaseApi(APIView):
+class ReleaseApi(RiskWriteApi):
     permission_classes = [IsEngineOrOperator]
 
     @document(

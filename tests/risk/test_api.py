@@ -173,6 +173,15 @@ def test_reserve__bad_input__400_naming_field_and_no_entry(api, engine, live, ma
     assert not Reservation.objects.exists()
 
 
+@pytest.mark.parametrize(("path", "field"), [(RESERVE, "amount"), (SETTLE, "realized_pnl"), (UPSERT, "max_daily_loss")])
+@pytest.mark.parametrize("literal", ["NaN", "Infinity", "-Infinity"])
+def test_writes__bare_nan_from_json_dumps__400_naming_field(api, operator, reserved, path, field, literal):
+    body = f'{{"domain": "WHOLESALE", "reservation_id": {reserved.pk}, "{field}": {literal}}}'
+    response = api(operator).post(path, body, content_type="application/json")
+    assert (response.status_code, response.json()["field"]) == (400, field)
+    assert Reservation.objects.count() == 1 and Reservation.objects.get().status == Status.RESERVED
+
+
 def test_reserve__malformed_json__400(api, engine):
     response = api(engine).post(RESERVE, "{oops", content_type="application/json")
     assert response.status_code == 400
