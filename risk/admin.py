@@ -18,7 +18,7 @@ from governance_site import charts
 from governance_site.fields import normalize_domain
 
 from . import selectors, services
-from .models import Reservation, RiskPolicy, Status
+from .models import Reservation, RiskPolicy, Status, net_loss
 
 STATUS_COLOURS = {
     Status.RESERVED: "#1f5fa8",
@@ -101,7 +101,7 @@ class RiskPolicyAdmin(admin.ModelAdmin):
 
     @admin.display(description="Loss today")
     def loss_today(self, policy):
-        return usage(max(-policy.realized_pnl, 0), policy.max_daily_loss)
+        return usage(net_loss(policy.realized_pnl), policy.max_daily_loss)
 
     @admin.display(description="")
     def today_link(self, policy):

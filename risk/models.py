@@ -23,6 +23,11 @@ def validate_not_negative(value: Decimal) -> None:
         raise ValidationError("must be 0 or more")
 
 
+def net_loss(realized_pnl: Decimal) -> Decimal:
+    """A day's net realized loss: minus its pnl when that is negative, else 0."""
+    return max(-realized_pnl, Decimal(0))
+
+
 class RiskPolicy(models.Model):
     """One domain's daily caps. A cap of 0 allows nothing; a domain without a policy is denied."""
 
@@ -142,5 +147,4 @@ class DailyTotals(models.Model):
 
     @property
     def net_loss(self) -> Decimal:
-        """Today's net realized loss: minus the day's pnl when it is negative, else 0."""
-        return max(-self.realized_pnl, Decimal(0))
+        return net_loss(self.realized_pnl)
