@@ -19,7 +19,6 @@ from .models import (
     MAX_EVENTS,
     METRIC_RE,
     METRIC_RULE,
-    KpiEvent,
     PolicyAction,
     PolicyKind,
     RegressionPolicy,
@@ -81,12 +80,19 @@ class StateOutput(serializers.ModelSerializer):
         ]  # fmt: skip
 
 
-class KpiOutput(serializers.ModelSerializer):
-    class Meta:
-        model = KpiEvent
-        fields = [
-            "id", "domain", "metric", "success", "value", "actor", "event_id", "occurred_at", "created_at",
-        ]  # fmt: skip
+class KpiOutput(serializers.Serializer):
+    """Fields spelled out: a ModelSerializer would rebuild them from the model on every request of
+    the busiest endpoint."""
+
+    id = serializers.IntegerField()
+    domain = serializers.CharField()
+    metric = serializers.CharField()
+    success = serializers.BooleanField(allow_null=True)
+    value = serializers.FloatField(allow_null=True)
+    actor = serializers.CharField()
+    event_id = serializers.CharField(allow_null=True)
+    occurred_at = serializers.DateTimeField()
+    created_at = serializers.DateTimeField()
 
 
 class KpiInput(PolicyKeyInput):

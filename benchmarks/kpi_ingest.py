@@ -1,0 +1,164 @@
+"""Regression Tripwire: KPI events per second through the API, next to plain psycopg in the same run.
+
+The same rows go into the same table (regression_kpievent) six ways:
+  - POST /kpi, one event per request (token auth, DRF validation, one commit per event), as
+    configured (CONN_MAX_AGE 0: a new database connection per request) and with a persistent one;
+  - POST /kpi/batch, 10,000 events per request (one transaction per batch);
+  - psycopg, one INSERT and one COMMIT per event (what the single endpoint must at least pay);
+  - psycopg executemany, one transaction;
+  - psycopg COPY, one transaction.
+The API runs in this process through DRF's test client (the full middleware, authentication,
+parsing, validation and service stack; no network and no WSGI server), so the ratios show what
+the Django layers cost over the database's own work.
+
+DATABASE_URL names the bench database (default postgres://postgres@127.0.0.1:5432/
+governance_bench_regression), created and migrated when missing; only this script's rows
+(domain BENCH_INGEST) are deleted before each measurement.
+"""
+
+import datetime as dt
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "governance_site.settings.test")
+os.environ.setdefault("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/governance_bench_regression")
+os.environ.setdefault("DEBUG", "false")  # DEBUG keeps every query in memory
+
+import django  # noqa: E402
+
+django.setup()
+
+import psycopg  # noqa: E402
+from django.contrib.auth import get_user_model  # noqa: E402
+from django.contrib.auth.models import Group  # noqa: E402
+from django.db import connection  # noqa: E402
+from django.utils import timezone  # noqa: E402
+from rest_framework.authtoken.models import Token  # noqa: E402
+from rest_framework.test import APIClient  # noqa: E402
+
+from benchmarks.evaluate import prepare_database, server  # noqa: E402
+from governance_site import roles  # noqa: E402
+
+DOMAIN = "BENCH_INGEST"
+SINGLE_EVENTS = 2_000
+BATCH_SIZE, BATCHES = 10_000, 10
+COLUMNS = ("domain", "metric", "success", "value", "actor", "occurred_at", "created_at")
+INSERT = f"INSERT INTO regression_kpievent ({', '.join(COLUMNS)}) VALUES ({', '.join(['%s'] * len(COLUMNS))})"
+COPY = f"COPY regression_kpievent ({', '.join(COLUMNS)}) FROM STDIN"
+
+
+def events(count: int) -> list[dict]:
+    """Event bodies as an engine sends them: 10 metrics, 9 in 10 a success, 1 ms apart."""
+    start = timezone.now()
+    return [
+        {
+            "domain": DOMAIN,
+            "metric": f"metric_{i % 10}",
+            "success": i % 10 != 0,
+            "occurred_at": (start - dt.timedelta(milliseconds=count - i)).isoformat(),
+        }
+        for i in range(count)
+    ]
+
+
+def rows(bodies: list[dict]) -> list[tuple]:
+    now = timezone.now()
+    return [(b["domain"], b["metric"], b["success"], None, "bench", b["occurred_at"], now) for b in bodies]
+
+
+def clear() -> None:
+    with connection.cursor() as cursor:
+        cursor.execute("DELETE FROM regression_kpievent WHERE domain = %s", [DOMAIN])
+        cursor.execute("VACUUM ANALYZE regression_kpievent")
+
+
+def engine_client() -> APIClient:
+    user, _ = get_user_model().objects.get_or_create(username="bench-engine")
+    user.groups.add(Group.objects.get(name=roles.ENGINE))
+    token, _ = Token.objects.get_or_create(user=user)
+    client = APIClient(SERVER_NAME="localhost")
+    client.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
+    return client
+
+
+def measure(name: str, count: int, run) -> float:
+    """Events per second of `run()`, which stores `count` events; checks they were all stored."""
+    clear()
+    started = time.perf_counter()
+    run()
+    rate = count / (time.perf_counter() - started)
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT count(*) FROM regression_kpievent WHERE domain = %s", [DOMAIN])
+        assert cursor.fetchone()[0] == count, name
+    print(f"{name:<44} {rate:>10,.0f} events/s", flush=True)
+    return rate
+
+
+def post_each(client: APIClient, bodies: list[dict]) -> None:
+    for body in map(json.dumps, bodies):
+        response = client.post("/api/governance/regression/kpi", body, content_type="application/json")
+        assert response.status_code == 201, response.content
+
+
+def post_batches(client: APIClient, bodies: list[dict]) -> None:
+    payloads = [json.dumps(bodies[i : i + BATCH_SIZE]) for i in range(0, len(bodies), BATCH_SIZE)]
+    for payload in payloads:
+        response = client.post("/api/governance/regression/kpi/batch", payload, content_type="application/json")
+        assert response.status_code == 201, response.content
+
+
+def psycopg_connection() -> psycopg.Connection:
+    return psycopg.connect(dbname=connection.settings_dict["NAME"], **server())
+
+
+def insert_and_commit_each(data: list[tuple]) -> None:
+    with psycopg_connection() as conn:
+        for row in data:
+            conn.execute(INSERT, row)
+            conn.commit()
+
+
+def executemany(data: list[tuple]) -> None:
+    with psycopg_connection() as conn, conn.cursor() as cursor:
+        cursor.executemany(INSERT, data)
+
+
+def copy(data: list[tuple]) -> None:
+    with psycopg_connection() as conn, conn.cursor() as cursor, cursor.copy(COPY) as pipe:
+        for row in data:
+            pipe.write_row(row)
+
+
+def main() -> None:
+    prepare_database()
+    client = engine_client()
+    single, many = events(SINGLE_EVENTS), events(BATCH_SIZE * BATCHES)
+    single_rows, many_rows = rows(single), rows(many)
+    api_single = measure("POST /kpi (1 event per request)", len(single), lambda: post_each(client, single))
+    connection.settings_dict["CONN_MAX_AGE"] = None  # what CONN_MAX_AGE > 0 would give every web worker
+    api_kept = measure("POST /kpi, persistent database connection", len(single), lambda: post_each(client, single))
+    connection.settings_dict["CONN_MAX_AGE"] = 0
+    per_commit = measure("psycopg INSERT + COMMIT per event", len(single), lambda: insert_and_commit_each(single_rows))
+    api_batch = measure(
+        f"POST /kpi/batch ({BATCH_SIZE:,} events per request)", len(many), lambda: post_batches(client, many)
+    )
+    plain_many = measure("psycopg executemany (one transaction)", len(many), lambda: executemany(many_rows))
+    plain_copy = measure("psycopg COPY (one transaction)", len(many), lambda: copy(many_rows))
+    clear()
+    print()
+    for label, ratio in [
+        ("single endpoint / psycopg INSERT + COMMIT per event", api_single / per_commit),
+        ("single endpoint, persistent connection / the same", api_kept / per_commit),
+        ("single endpoint / psycopg executemany", api_single / plain_many),
+        ("batch endpoint  / psycopg executemany", api_batch / plain_many),
+        ("batch endpoint  / psycopg COPY", api_batch / plain_copy),
+    ]:
+        print(f"{label:<52} {ratio:6.3f}")
+
+
+if __name__ == "__main__":
+    main()
