@@ -70,9 +70,12 @@ def test_upsert__create_then_subset__policy_and_audit_events(api, operator):
     changed = client.post(UPSERT, {"domain": "WHOLESALE", "max_action_amount": "50"}, format="json")
     assert changed.json()["max_action_amount"] == "50.0000"
     assert changed.json()["max_daily_actions"] == 10
+    cleared = client.post(UPSERT, {"domain": "WHOLESALE", "max_action_amount": None}, format="json")
+    assert cleared.json()["max_action_amount"] is None
     events = list(AuditEvent.objects.order_by("id"))
     assert [(e.action, e.actor, e.lever, e.reason) for e in events] == [
         ("policy.create", "op", "risk", "launch caps"),
+        ("policy.update", "op", "risk", ""),
         ("policy.update", "op", "risk", ""),
     ]
     assert (events[1].before["max_action_amount"], events[1].after["max_action_amount"]) == (None, "50.0000")
