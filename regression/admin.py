@@ -11,6 +11,7 @@ from governance_site.errors import ServiceError
 from governance_site.fields import normalize_domain
 
 from . import selectors, services
+from .fields import normalize_metric
 from .models import KpiEvent, PolicyKind, RegressionPolicy, RegressionState, TripwireStatus
 
 STATUS_COLOURS = {
@@ -38,14 +39,17 @@ class PolicyForm(forms.ModelForm):
         model = RegressionPolicy
         fields = ["domain", "metric", *POLICY_FIELDS]
 
-    def clean_domain(self):
+    def _normalized(self, name: str, normalize) -> str:
         try:
-            return normalize_domain(self.cleaned_data["domain"])
+            return normalize(self.cleaned_data[name])
         except ValueError as exc:
             raise forms.ValidationError(str(exc)) from exc
 
+    def clean_domain(self):
+        return self._normalized("domain", normalize_domain)
+
     def clean_metric(self):
-        return self.cleaned_data["metric"].strip().lower()
+        return self._normalized("metric", normalize_metric)
 
 
 @admin.register(RegressionPolicy)

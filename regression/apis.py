@@ -1,6 +1,5 @@
 import dataclasses
 import datetime as dt
-import re
 
 from django.utils import timezone
 from rest_framework import serializers, status
@@ -15,20 +14,12 @@ from governance_site.openapi import document
 from governance_site.permissions import IsEngineOrOperator, IsOperator
 
 from . import selectors, services
-from .models import (
-    MAX_EVENTS,
-    METRIC_RE,
-    METRIC_RULE,
-    PolicyAction,
-    PolicyKind,
-    RegressionPolicy,
-    RegressionState,
-)
+from .fields import MetricField
+from .models import MAX_EVENTS, PolicyAction, PolicyKind, RegressionPolicy, RegressionState
 
 MAX_BATCH = 10_000
 MAX_ABS_VALUE = 1e15  # keeps every mean and drop of the stored values finite
 CLOCK_SKEW = dt.timedelta(minutes=5)  # how far in the future an engine's occurred_at may be
-_METRIC = re.compile(METRIC_RE)
 TAGS = ["regression"]
 
 
@@ -37,16 +28,6 @@ class NonStrictJSONParser(JSONParser):
     validation answers a 400 naming the field instead of a "malformed body"."""
 
     strict = False
-
-
-class MetricField(serializers.CharField):
-    """A KPI name: `Contract_Rate` becomes `contract_rate`; anything off the rule is a 400."""
-
-    def to_internal_value(self, data):
-        metric = super().to_internal_value(data).lower()
-        if not _METRIC.match(metric):
-            raise serializers.ValidationError(f"must be {METRIC_RULE}")
-        return metric
 
 
 class PolicyKeyInput(serializers.Serializer):

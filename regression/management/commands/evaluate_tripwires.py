@@ -5,6 +5,7 @@ from django.core.management.base import BaseCommand, CommandError
 from governance_site.errors import ServiceError
 from governance_site.fields import normalize_domain
 from regression import reasons, services
+from regression.fields import normalize_metric
 
 
 class Command(BaseCommand):
@@ -22,7 +23,7 @@ class Command(BaseCommand):
         else:
             try:
                 state = services.evaluate(
-                    domain=normalize_domain(domain), metric=metric.strip().lower(), actor=reasons.CLI_ACTOR
+                    domain=normalize_domain(domain), metric=normalize_metric(metric), actor=reasons.CLI_ACTOR
                 )
             except (ValueError, ServiceError) as exc:
                 raise CommandError(str(exc)) from exc
