@@ -1,13 +1,14 @@
 # Two commands do everything on a fresh machine with Python 3.11:
 #   make run   set up, migrate, create a demo operator, start web + worker + beat
 #   make test  set up and run the whole test suite
+#   make demo  replay the spec's walkthrough into the local database (then make run to look)
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test lint format bench migrate
+.PHONY: run test demo lint format bench migrate
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -29,6 +30,10 @@ run: migrate
 	$(BIN)/python manage.py create_demo_operator
 	@echo "Admin: http://$(HOST):$(PORT)/admin/   API: http://$(HOST):$(PORT)/api/governance/"
 	HOST=$(HOST) PORT=$(PORT) PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/honcho start
+
+# The spec's walkthrough on the embedded defaults: throttle, then kill switch; see it with make run.
+demo: migrate
+	$(BIN)/python manage.py demo --base-url http://$(HOST):$(PORT)
 
 test: $(VENV)/.installed
 	$(BIN)/pytest $(PYTEST_ARGS)

@@ -4,13 +4,11 @@ from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from governance_site.audit.apis import AuditListApi
-
-admin.site.site_header = "Governance control plane"
-admin.site.site_title = "Governance"
-admin.site.index_title = "Control plane"
+from review.apis import ReviewApi
 
 api_patterns = [
     path("audit", AuditListApi.as_view(), name="audit-list"),
+    path("review", ReviewApi.as_view(), name="review"),
     path("go-live/", include("golive.urls")),
     path("risk/", include("risk.urls")),
     path("heimdall/", include("heimdall.urls")),
