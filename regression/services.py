@@ -8,7 +8,7 @@ latch and the action commit together or not at all.
 import datetime as dt
 import logging
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from django.db import IntegrityError, transaction
 from django.utils import timezone
@@ -99,7 +99,7 @@ def record_kpi(
 @dataclass(frozen=True)
 class BatchResult:
     created: int
-    duplicates: list[int] = field(default_factory=list)  # indexes of events already stored
+    duplicates: list[int]  # indexes of the events whose event_id was already stored (skipped)
 
 
 @transaction.atomic
@@ -112,7 +112,12 @@ def record_kpi_batch(*, events: list[dict], actor) -> BatchResult:
     batch is a 400. A concurrent request storing the same event_id first wins; this batch then
     skips it at insert time.
     """
-    built = [_new_event(**{**fields, "actor": fields.get("actor") or actor}) for fields in events]
+    built = []
+    for index, fields in enumerate(events):
+        try:
+            built.append(_new_event(**{**fields, "actor": fields.get("actor") or actor}))
+        except InvalidInput as exc:
+            raise InvalidInput(f"{index}.{exc.detail}", field=f"{index}.{exc.field}") from exc
     first_seen: dict[str, int] = {}
     for index, event in enumerate(built):
         if event.event_id in first_seen:

@@ -11,7 +11,7 @@ from golive import services as golive
 from governance_site.audit.models import AuditEvent
 from governance_site.errors import Conflict, InvalidInput, NotFound
 from regression import reasons, selectors, services
-from regression.models import PolicyAction, PolicyKind, RegressionState, TripwireStatus
+from regression.models import KpiEvent, PolicyAction, PolicyKind, RegressionState, TripwireStatus
 from risk.models import RiskPolicy
 from tests.conftest import requires_postgres
 
@@ -284,3 +284,12 @@ def test_kpi_window__postgres__reads_window_plus_baseline_rows_through_the_kinds
         plan = cursor.fetchone()[0][0]["Plan"]
     [scan] = _index_scans(plan)
     assert (scan["Index Name"], scan["Scan Direction"], scan["Actual Rows"]) == (index, "Backward", 250)
+
+
+def test_record_kpi_batch__item_without_success_or_value__invalid_input_naming_its_index(feed):
+    events = feed.events(outcomes(1, 2))
+    del events[1]["success"]
+    with pytest.raises(InvalidInput) as refusal:
+        services.record_kpi_batch(events=events, actor=OPERATOR)
+    assert refusal.value.field == "1.success"
+    assert not KpiEvent.objects.exists()
