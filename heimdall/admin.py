@@ -11,9 +11,12 @@ from django.utils.dateparse import parse_date
 from django.utils.html import format_html
 
 from governance_site.business_day import business_date
+from governance_site.charts import Series, multi_series_chart
 
 from . import selectors, services
 from .models import HeimdallPolicy, SandboxTrial
+
+CHART_DAYS = 14  # business days of success rates drawn above the scorecard
 
 
 def _status(ok: bool, text: str):
@@ -75,6 +78,14 @@ class HeimdallPolicyAdmin(admin.ModelAdmin):
         today = business_date()
         day = parse_date(request.GET.get("date") or "") or today
         day = min(day, today)
+        dates, rates = selectors.daily_success_rates(days=CHART_DAYS, until=day)
+        chart = None
+        if rates:
+            chart = multi_series_chart(
+                title=f"Sandbox success rate per business day, {dates[0]:%d %b} to {dates[-1]:%d %b %Y}",
+                series=[Series(domain, values) for domain, values in rates.items()],
+                x_labels=[f"{date:%a %d}" for date in dates],
+            )
         context = {
             **self.admin_site.each_context(request),
             "title": f"Heimdall scorecard, {day:%A %d %B %Y}",
@@ -83,6 +94,9 @@ class HeimdallPolicyAdmin(admin.ModelAdmin):
             "previous_day": day - dt.timedelta(days=1),
             "next_day": day + dt.timedelta(days=1) if day < today else None,
             "rows": selectors.scorecard(day=day),
+            "chart": chart,
+            "chart_days": CHART_DAYS,
+            "chart_start": dates[0],
         }
         return TemplateResponse(request, "admin/heimdall/scorecard.html", context)
 

@@ -1,4 +1,4 @@
-"""Reads of the Heimdall Charter: the policies, and the operators' daily scorecard."""
+"""Reads of the Heimdall Charter: the policies, the operators' daily scorecard and its daily rates."""
 
 import datetime as dt
 from dataclasses import dataclass
@@ -6,10 +6,11 @@ from functools import reduce
 from operator import or_
 
 from django.db.models import Count, Q, QuerySet
+from django.db.models.functions import TruncDate
 from django.utils import timezone
 
 from golive import services as golive
-from governance_site.business_day import business_date, day_bounds
+from governance_site.business_day import business_date, business_tz, day_bounds
 
 from .models import HeimdallPolicy, SandboxTrial
 from .services import TrialRecord, decide, in_window, reported
@@ -107,3 +108,30 @@ def scorecard(*, day: dt.date | None = None, now: dt.datetime | None = None) -> 
             )
         )
     return rows
+
+
+def daily_success_rates(*, days: int, until: dt.date) -> tuple[list[dt.date], dict[str, list[float | None]]]:
+    """The success rate (0–1, rounded as reported) of each domain's sandbox trials per business day.
+
+    Returns the `days` business days ending with `until` (oldest first), and for each domain with
+    trials on any of them (sorted by domain) one rate per day, None for a day without trials. One
+    grouped query: trials are grouped by their business date in GOVERNANCE_TIME_ZONE and domain.
+    """
+    if days < 1:
+        raise ValueError("days must be at least 1")
+    dates = [until - dt.timedelta(days=back) for back in range(days - 1, -1, -1)]
+    start, _ = day_bounds(dates[0])
+    _, end = day_bounds(until)
+    rows = (
+        SandboxTrial.objects.filter(created_at__gte=start, created_at__lt=end)
+        .order_by()
+        .annotate(day=TruncDate("created_at", tzinfo=business_tz()))
+        .values("domain", "day")
+        .annotate(trials=Count("pk"), successes=Count("pk", filter=Q(success=True)))
+    )
+    position = {day: index for index, day in enumerate(dates)}
+    rates: dict[str, list[float | None]] = {}
+    for row in rows:
+        record = TrialRecord(trials=row["trials"], successes=row["successes"])
+        rates.setdefault(row["domain"], [None] * days)[position[row["day"]]] = record.reported_rate
+    return dates, dict(sorted(rates.items()))
