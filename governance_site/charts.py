@@ -86,13 +86,28 @@ class Frame:
                 f"{self.x(index):.1f}", bottom + 16, x_labels[index],
             )  # fmt: skip
 
-    def polyline(self, values: Sequence[float | None], color: str, name: str = "") -> None:
-        points = " ".join(f"{self.x(i):.1f},{self.y(v):.1f}" for i, v in enumerate(values) if v is not None)
-        if points:
-            self.add(
-                '<polyline points="{}" fill="none" stroke="{}" stroke-width="1.6"><title>{}</title></polyline>',
-                points, color, name,
-            )  # fmt: skip
+    def polyline(self, values: Sequence[float | None], color: str, name: str = "", *, dots: bool = False) -> None:
+        """The series as lines broken at each gap (None), with a dot on every point when `dots` (and
+        always on a point that stands alone, which a line cannot show)."""
+        runs: list[list[tuple[int, float]]] = [[]]
+        for index, value in enumerate(values):
+            if value is None:
+                runs.append([])
+            else:
+                runs[-1].append((index, value))
+        for run in filter(None, runs):
+            points = " ".join(f"{self.x(i):.1f},{self.y(v):.1f}" for i, v in run)
+            if len(run) > 1:
+                self.add(
+                    '<polyline points="{}" fill="none" stroke="{}" stroke-width="1.6"><title>{}</title></polyline>',
+                    points, color, name,
+                )  # fmt: skip
+            if dots or len(run) == 1:
+                for i, v in run:
+                    self.add(
+                        '<circle cx="{}" cy="{}" r="3.5" fill="{}"><title>{}: {}</title></circle>',
+                        f"{self.x(i):.1f}", f"{self.y(v):.1f}", color, name, percent(v),
+                    )  # fmt: skip
 
     def svg(self, title: str) -> SafeString:
         body = mark_safe("".join(self.parts))  # every part was built with format_html
@@ -174,7 +189,7 @@ def multi_series_chart(
     frame.axes(y_format, x_labels)
     for number, item in enumerate(series):
         color = item.color or PALETTE[number % len(PALETTE)]
-        frame.polyline(item.values, color, item.name)
+        frame.polyline(item.values, color, item.name, dots=True)
         frame.add(
             '<rect x="{}" y="{}" width="10" height="10" fill="{}"/><text x="{}" y="{}" font-size="11">{}</text>',
             width - MARGIN_RIGHT + 16, MARGIN_TOP + 16 * number, color,

@@ -27,13 +27,21 @@ def test_series_chart__values_outside_range__clipped_to_the_frame():
     assert min(ys) >= 16 and max(ys) <= 260 - 28
 
 
-def test_multi_series_chart__gaps_skipped_and_legend_per_series():
+def test_multi_series_chart__gaps_break_the_line_and_every_point_has_a_dot():
     svg = multi_series_chart(
-        title="success", series=[Series("A", [0.9, None, 0.7]), Series("B", [0.5, 0.6, 0.7])], x_labels=["1", "2", "3"]
+        title="success",
+        series=[Series("A", [0.9, None, 0.7, 0.8]), Series("B", [0.5, 0.6, 0.7, None])],
+        x_labels=["1", "2", "3", "4"],
     )
-    assert svg.count("<polyline") == 2
+    # A: a lone point, then a two-point line; B: one three-point line.
+    assert [len(p.split('"')[0].split()) for p in svg.split('points="')[1:]] == [2, 3]
+    assert svg.count("<circle") == 6
     assert ">A</text>" in svg and ">B</text>" in svg
-    assert len(svg.split('points="')[1].split('"')[0].split()) == 2
+
+
+def test_series_chart__lone_point__drawn_as_a_dot():
+    svg = series_chart(title="one", values=[None, 0.5, None], y_range=(0, 1))
+    assert "<polyline" not in svg and svg.count("<circle") == 1
 
 
 @pytest.mark.parametrize(("fraction", "color"), [(0.5, "#1b7f3b"), (0.8, "#d08a00"), (1.3, "#b00020")])
