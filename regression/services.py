@@ -9,6 +9,7 @@ import datetime as dt
 import logging
 import math
 from dataclasses import dataclass
+from functools import partial
 
 from django.db import IntegrityError, transaction
 from django.utils import timezone
@@ -269,7 +270,7 @@ def evaluate(*, domain: str, metric: str, actor) -> RegressionState:
         state.status, state.triggered, state.triggered_at = TripwireStatus.TRIGGERED, True, now
         state.action_taken = policy.action
         action = "tripwire.trigger"
-        logger.warning("%s; %s taken by %s", reason, policy.action, state.evaluated_by)
+        transaction.on_commit(partial(logger.warning, "%s; %s taken by %s", reason, policy.action, state.evaluated_by))
     else:
         state.status = _quiet_status(state)
         action = "tripwire.status" if state.status != before["status"] else None
