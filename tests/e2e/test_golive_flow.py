@@ -28,7 +28,7 @@ def test_operator__engages_and_releases_kill_switch__prod_exec_refused_then_allo
     assert status_of(offer, "POST") == 200
 
     browser.login("op", "pw-op")
-    assert "Control plane" in browser.text()
+    assert "Control-plane review" in browser.text()
     browser.open("/admin/golive/golivestate/")
     assert "LIVE" in browser.find("#golive-status").text
     browser.screenshot("state-live")
