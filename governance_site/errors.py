@@ -61,9 +61,7 @@ def exception_handler(exc, context):
         path, message = _first_error(exc.detail)
         field = ".".join(p for p in path if p != "non_field_errors") or None
         detail = f"{field}: {message}" if field else message
-        return Response(
-            {"detail": detail, "field": field, "errors": exc.detail}, status=status.HTTP_400_BAD_REQUEST
-        )
+        return Response({"detail": detail, "field": field, "errors": exc.detail}, status=status.HTTP_400_BAD_REQUEST)
     if isinstance(exc, exceptions.ParseError):
         return Response({"detail": f"Malformed request body: {exc.detail}", "field": None}, status=400)
     response = drf_exception_handler(exc, context)

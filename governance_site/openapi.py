@@ -62,6 +62,4 @@ def error_responses(*codes: int) -> dict:
 
 def document(*, responses: dict, errors: tuple[int, ...] = (), request=None, tags=None, **kwargs):
     """extend_schema with the shared error responses: 401 always, then each code in `errors`."""
-    return extend_schema(
-        request=request, responses={**responses, **error_responses(403, *errors)}, tags=tags, **kwargs
-    )
+    return extend_schema(request=request, responses={**responses, **error_responses(403, *errors)}, tags=tags, **kwargs)

@@ -40,8 +40,6 @@ class AuditEventAdmin(admin.ModelAdmin):
         before, after = obj.before or {}, obj.after or {}
         rows = [(key, before.get(key), after.get(key)) for key in sorted(set(before) | set(after))]
         return (
-            format_html_join(
-                "\n", "<div><strong>{}</strong>: {} → {}</div>", ((k, b, a) for k, b, a in rows if b != a)
-            )
+            format_html_join("\n", "<div><strong>{}</strong>: {} → {}</div>", ((k, b, a) for k, b, a in rows if b != a))
             or "—"
         )

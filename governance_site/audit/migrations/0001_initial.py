@@ -19,9 +19,7 @@ class Migration(migrations.Migration):
             fields=[
                 (
                     "id",
-                    models.BigAutoField(
-                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
-                    ),
+                    models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID"),
                 ),
                 ("created_at", models.DateTimeField(auto_now_add=True, db_index=True)),
                 ("actor", models.CharField(db_index=True, max_length=150)),
@@ -43,15 +41,11 @@ class Migration(migrations.Migration):
                 ("action", models.CharField(max_length=64)),
                 (
                     "before",
-                    models.JSONField(
-                        blank=True, encoder=django.core.serializers.json.DjangoJSONEncoder, null=True
-                    ),
+                    models.JSONField(blank=True, encoder=django.core.serializers.json.DjangoJSONEncoder, null=True),
                 ),
                 (
                     "after",
-                    models.JSONField(
-                        blank=True, encoder=django.core.serializers.json.DjangoJSONEncoder, null=True
-                    ),
+                    models.JSONField(blank=True, encoder=django.core.serializers.json.DjangoJSONEncoder, null=True),
                 ),
                 ("reason", models.TextField(blank=True)),
                 (
@@ -69,9 +63,7 @@ class Migration(migrations.Migration):
                 "ordering": ["-created_at", "-id"],
                 "indexes": [
                     models.Index(fields=["lever", "-created_at"], name="audit_lever_created"),
-                    models.Index(
-                        fields=["object_type", "object_id", "-created_at"], name="audit_object_created"
-                    ),
+                    models.Index(fields=["object_type", "object_id", "-created_at"], name="audit_object_created"),
                 ],
             },
         ),
