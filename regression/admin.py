@@ -23,12 +23,13 @@ STATUS_COLOURS = {
 POLICY_FIELDS = [
     "enabled", "kind", "window_events", "baseline_events", "lookback_days", "max_drop_fraction", "action",
 ]  # fmt: skip
-REASON_HELP = "Recorded in the audit trail with your name."
 
 
 class ReasonForm(forms.Form):
     reason = forms.CharField(
-        widget=forms.Textarea(attrs={"rows": 3, "cols": 80}), max_length=2000, help_text=REASON_HELP
+        widget=forms.Textarea(attrs={"rows": 3, "cols": 80}),
+        max_length=2000,
+        help_text="Recorded in the audit trail with your name.",
     )
 
 
