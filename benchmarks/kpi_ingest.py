@@ -13,7 +13,8 @@ the Django layers cost over the database's own work.
 
 DATABASE_URL names the bench database (default postgres://postgres@127.0.0.1:5432/
 governance_bench_regression), created and migrated when missing; only this script's rows
-(domain BENCH_INGEST) are deleted before each measurement.
+(domain BENCH_INGEST) are deleted before each measurement. Every way runs once per round, eight
+rounds, so that the machine's load drift hits them alike.
 """
 
 import datetime as dt
@@ -44,8 +45,9 @@ from benchmarks.evaluate import prepare_database, server  # noqa: E402
 from governance_site import roles  # noqa: E402
 
 DOMAIN = "BENCH_INGEST"
-SINGLE_EVENTS = 2_000
-BATCH_SIZE, BATCHES = 10_000, 10
+ROUNDS = 8
+SINGLE_EVENTS = 250  # per round, one request or one commit each
+BATCH_SIZE = 10_000  # per round, one request or one transaction
 COLUMNS = ("domain", "metric", "success", "value", "actor", "occurred_at", "created_at")
 INSERT = f"INSERT INTO regression_kpievent ({', '.join(COLUMNS)}) VALUES ({', '.join(['%s'] * len(COLUMNS))})"
 COPY = f"COPY regression_kpievent ({', '.join(COLUMNS)}) FROM STDIN"
@@ -73,7 +75,6 @@ def rows(bodies: list[dict]) -> list[tuple]:
 def clear() -> None:
     with connection.cursor() as cursor:
         cursor.execute("DELETE FROM regression_kpievent WHERE domain = %s", [DOMAIN])
-        cursor.execute("VACUUM ANALYZE regression_kpievent")
 
 
 def engine_client() -> APIClient:
@@ -85,30 +86,31 @@ def engine_client() -> APIClient:
     return client
 
 
-def measure(name: str, count: int, run) -> float:
-    """Events per second of `run()`, which stores `count` events; checks they were all stored."""
+def timed(count: int, run) -> float:
+    """Seconds `run()` takes to store `count` events; checks they were all stored."""
     clear()
     started = time.perf_counter()
     run()
-    rate = count / (time.perf_counter() - started)
+    seconds = time.perf_counter() - started
     with connection.cursor() as cursor:
         cursor.execute("SELECT count(*) FROM regression_kpievent WHERE domain = %s", [DOMAIN])
-        assert cursor.fetchone()[0] == count, name
-    print(f"{name:<44} {rate:>10,.0f} events/s", flush=True)
-    return rate
+        assert cursor.fetchone()[0] == count
+    return seconds
 
 
-def post_each(client: APIClient, bodies: list[dict]) -> None:
-    for body in map(json.dumps, bodies):
-        response = client.post("/api/governance/regression/kpi", body, content_type="application/json")
-        assert response.status_code == 201, response.content
-
-
-def post_batches(client: APIClient, bodies: list[dict]) -> None:
-    payloads = [json.dumps(bodies[i : i + BATCH_SIZE]) for i in range(0, len(bodies), BATCH_SIZE)]
+def post(client: APIClient, path: str, payloads: list[str]) -> None:
     for payload in payloads:
-        response = client.post("/api/governance/regression/kpi/batch", payload, content_type="application/json")
+        response = client.post(f"/api/governance/regression/{path}", payload, content_type="application/json")
         assert response.status_code == 201, response.content
+
+
+def post_persistent(client: APIClient, payloads: list[str]) -> None:
+    """As `post` to /kpi, keeping the database connection (what CONN_MAX_AGE > 0 would give)."""
+    connection.settings_dict["CONN_MAX_AGE"] = None
+    try:
+        post(client, "kpi", payloads)
+    finally:
+        connection.settings_dict["CONN_MAX_AGE"] = 0
 
 
 def psycopg_connection() -> psycopg.Connection:
@@ -136,26 +138,33 @@ def copy(data: list[tuple]) -> None:
 def main() -> None:
     prepare_database()
     client = engine_client()
-    single, many = events(SINGLE_EVENTS), events(BATCH_SIZE * BATCHES)
-    single_rows, many_rows = rows(single), rows(many)
-    api_single = measure("POST /kpi (1 event per request)", len(single), lambda: post_each(client, single))
-    connection.settings_dict["CONN_MAX_AGE"] = None  # what CONN_MAX_AGE > 0 would give every web worker
-    api_kept = measure("POST /kpi, persistent database connection", len(single), lambda: post_each(client, single))
-    connection.settings_dict["CONN_MAX_AGE"] = 0
-    per_commit = measure("psycopg INSERT + COMMIT per event", len(single), lambda: insert_and_commit_each(single_rows))
-    api_batch = measure(
-        f"POST /kpi/batch ({BATCH_SIZE:,} events per request)", len(many), lambda: post_batches(client, many)
-    )
-    plain_many = measure("psycopg executemany (one transaction)", len(many), lambda: executemany(many_rows))
-    plain_copy = measure("psycopg COPY (one transaction)", len(many), lambda: copy(many_rows))
+    single, batch = events(SINGLE_EVENTS), events(BATCH_SIZE)
+    single_json, batch_json = [json.dumps(body) for body in single], [json.dumps(batch)]
+    single_rows, batch_rows = rows(single), rows(batch)
+    ways = {
+        "POST /kpi (1 event per request)": (SINGLE_EVENTS, lambda: post(client, "kpi", single_json)),
+        "POST /kpi, persistent database connection": (SINGLE_EVENTS, lambda: post_persistent(client, single_json)),
+        "psycopg INSERT + COMMIT per event": (SINGLE_EVENTS, lambda: insert_and_commit_each(single_rows)),
+        f"POST /kpi/batch ({BATCH_SIZE:,} per request)": (BATCH_SIZE, lambda: post(client, "kpi/batch", batch_json)),
+        "psycopg executemany (one transaction)": (BATCH_SIZE, lambda: executemany(batch_rows)),
+        "psycopg COPY (one transaction)": (BATCH_SIZE, lambda: copy(batch_rows)),
+    }
+    seconds = dict.fromkeys(ways, 0.0)
+    for _ in range(ROUNDS):
+        for name, (count, run) in ways.items():
+            seconds[name] += timed(count, run)
     clear()
+    rate = {name: ROUNDS * count / seconds[name] for name, (count, _) in ways.items()}
+    for name, events_per_second in rate.items():
+        print(f"{name:<44} {events_per_second:>10,.0f} events/s")
+    single_api, kept, per_commit, batch_api, many, copied = rate.values()
     print()
     for label, ratio in [
-        ("single endpoint / psycopg INSERT + COMMIT per event", api_single / per_commit),
-        ("single endpoint, persistent connection / the same", api_kept / per_commit),
-        ("single endpoint / psycopg executemany", api_single / plain_many),
-        ("batch endpoint  / psycopg executemany", api_batch / plain_many),
-        ("batch endpoint  / psycopg COPY", api_batch / plain_copy),
+        ("single endpoint / psycopg INSERT + COMMIT per event", single_api / per_commit),
+        ("single endpoint, persistent connection / the same", kept / per_commit),
+        ("single endpoint / psycopg executemany", single_api / many),
+        ("batch endpoint  / psycopg executemany", batch_api / many),
+        ("batch endpoint  / psycopg COPY", batch_api / copied),
     ]:
         print(f"{label:<52} {ratio:6.3f}")
 
