@@ -1,6 +1,5 @@
 """The production state on one page, with confirm-with-a-reason actions that call the services."""
 
-from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.shortcuts import redirect
@@ -8,19 +7,11 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 
 from governance_site import roles
+from governance_site.admin_tools import ReasonForm
 from governance_site.errors import ServiceError
 
 from . import services
 from .models import GoLiveState
-
-
-class ReasonForm(forms.Form):
-    reason = forms.CharField(
-        widget=forms.Textarea(attrs={"rows": 3, "cols": 80}),
-        max_length=2000,
-        help_text="Recorded in the audit trail with your name.",
-    )
-
 
 # action slug -> (title, service, keyword arguments, button style)
 SWITCH_ACTIONS = {
@@ -96,9 +87,7 @@ class GoLiveStateAdmin(admin.ModelAdmin):
             except ServiceError as exc:
                 self.message_user(request, exc.detail, messages.ERROR)
             else:
-                self.message_user(
-                    request, f"{title}: done. Production is now {services.get_state().status_label}."
-                )
+                self.message_user(request, f"{title}: done. Production is now {services.get_state().status_label}.")
             return redirect(reverse("admin:golive_golivestate_change", args=[state.pk]))
         context = {
             **self.admin_site.each_context(request),

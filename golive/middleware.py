@@ -30,9 +30,7 @@ class ExecutionClassMiddleware:
                 header = ExecutionClass(raw.strip().upper())
             except ValueError:
                 allowed = ", ".join(ExecutionClass.values)
-                return JsonResponse(
-                    {"detail": f"{HEADER} must be one of {allowed}.", "field": HEADER}, status=400
-                )
+                return JsonResponse({"detail": f"{HEADER} must be one of {allowed}.", "field": HEADER}, status=400)
         request.execution_class = effective_class(declared_class(view_func), header)
         if request.execution_class != ExecutionClass.PROD_EXEC:
             return None

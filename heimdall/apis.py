@@ -1,6 +1,5 @@
 from rest_framework import serializers, status
 from rest_framework.generics import ListAPIView
-from rest_framework.parsers import JSONParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -12,24 +11,12 @@ from governance_site.permissions import IsEngineOrOperator, IsOperator
 from . import selectors, services
 from .models import HeimdallPolicy, SandboxTrial
 
-
-class NonStrictJSONParser(JSONParser):
-    """Reads the bare NaN and Infinity that Python's json.dumps writes, so that the field
-    validation answers a 400 naming the field instead of a "malformed body"."""
-
-    strict = False
-
-
 TAGS = ["heimdall"]
 REASONS_HELP = (
     "null when eligible, else the first that applies: kill_switch, go_live_disabled, "
     "state_unavailable, no_policy, policy_disabled, confidence_below_min, insufficient_trials, "
     "success_rate_below_min."
 )
-
-
-class HeimdallApi(APIView):
-    parser_classes = [NonStrictJSONParser]
 
 
 class PolicyOutput(serializers.ModelSerializer):
@@ -49,7 +36,7 @@ class PolicyListApi(ListAPIView):
         return selectors.policy_list()
 
 
-class PolicyUpsertApi(HeimdallApi):
+class PolicyUpsertApi(APIView):
     permission_classes = [IsOperator]
 
     class InputSerializer(serializers.Serializer):
@@ -82,7 +69,7 @@ class PolicyUpsertApi(HeimdallApi):
         return Response(PolicyOutput(policy).data, status=status.HTTP_201_CREATED if created else status.HTTP_200_OK)
 
 
-class TrialRecordApi(HeimdallApi):
+class TrialRecordApi(APIView):
     permission_classes = [IsEngineOrOperator]
 
     class InputSerializer(serializers.Serializer):
@@ -114,7 +101,7 @@ class TrialRecordApi(HeimdallApi):
         return Response(self.OutputSerializer(trial).data, status=status.HTTP_201_CREATED)
 
 
-class CheckApi(HeimdallApi):
+class CheckApi(APIView):
     """200 with {prod_eligible, reason, trials, success_rate}: a "no" is an answer, not an error."""
 
     permission_classes = [IsEngineOrOperator]

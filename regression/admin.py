@@ -7,6 +7,7 @@ from django.template.response import TemplateResponse
 from django.utils.html import format_html
 
 from governance_site import roles
+from governance_site.admin_tools import AppendOnlyAdminMixin, ReasonForm
 from governance_site.errors import ServiceError
 from governance_site.fields import normalize_domain
 
@@ -23,14 +24,6 @@ STATUS_COLOURS = {
 POLICY_FIELDS = [
     "enabled", "kind", "window_events", "baseline_events", "lookback_days", "max_drop_fraction", "action",
 ]  # fmt: skip
-
-
-class ReasonForm(forms.Form):
-    reason = forms.CharField(
-        widget=forms.Textarea(attrs={"rows": 3, "cols": 80}),
-        max_length=2000,
-        help_text="Recorded in the audit trail with your name.",
-    )
 
 
 class PolicyForm(forms.ModelForm):
@@ -86,7 +79,7 @@ def _number(value: float | None, kind: str) -> str:
 
 
 @admin.register(RegressionState)
-class RegressionStateAdmin(admin.ModelAdmin):
+class RegressionStateAdmin(AppendOnlyAdminMixin, admin.ModelAdmin):
     list_display = ["policy", "coloured_status", "comparison", "window_count", "baseline_count",
                     "action_taken", "triggered_at", "evaluated_at", "evaluated_by"]  # fmt: skip
     list_filter = ["status", "triggered", "policy__enabled", "policy__action"]
@@ -95,15 +88,6 @@ class RegressionStateAdmin(admin.ModelAdmin):
 
     def get_queryset(self, request):
         return selectors.states()
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False  # only evaluations and resets change a state
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
     def has_operate_permission(self, request):
         return roles.is_operator(request.user)
@@ -181,7 +165,7 @@ class MetricFilter(PolicyValueFilter):
 
 
 @admin.register(KpiEvent)
-class KpiEventAdmin(admin.ModelAdmin):
+class KpiEventAdmin(AppendOnlyAdminMixin, admin.ModelAdmin):
     """Append-only: never added, changed or deleted here."""
 
     list_display = ["occurred_at", "domain", "metric", "success", "value", "actor", "event_id", "created_at"]
@@ -192,12 +176,3 @@ class KpiEventAdmin(admin.ModelAdmin):
 
     def get_queryset(self, request):
         return selectors.kpi_events()
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False

@@ -5,12 +5,13 @@ from django.utils import timezone
 from rest_framework import serializers, status
 from rest_framework.exceptions import ValidationError
 from rest_framework.generics import ListAPIView
-from rest_framework.parsers import FormParser, JSONParser
+from rest_framework.parsers import FormParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from governance_site.fields import DomainField, FiniteFloatField, FractionField
 from governance_site.openapi import document
+from governance_site.parsers import NonStrictJSONParser
 from governance_site.permissions import IsEngineOrOperator, IsOperator
 
 from . import selectors, services
@@ -21,13 +22,6 @@ MAX_BATCH = 10_000
 MAX_ABS_VALUE = 1e15  # keeps every mean and drop of the stored values finite
 CLOCK_SKEW = dt.timedelta(minutes=5)  # how far in the future an engine's occurred_at may be
 TAGS = ["regression"]
-
-
-class NonStrictJSONParser(JSONParser):
-    """Reads the bare NaN and Infinity that Python's json.dumps writes, so that the field
-    validation answers a 400 naming the field instead of a "malformed body"."""
-
-    strict = False
 
 
 class PolicyKeyInput(serializers.Serializer):
@@ -102,12 +96,6 @@ class BatchOutput(serializers.Serializer):
     )
 
 
-class RegressionApi(APIView):
-    # JSON only (evaluate also reads forms): in a form, a boolean left out reads as false, so an
-    # upsert that did not mention `enabled` would turn the tripwire off.
-    parser_classes = [NonStrictJSONParser]
-
-
 class PolicyListApi(ListAPIView):
     serializer_class = PolicyOutput
 
@@ -119,7 +107,7 @@ class PolicyListApi(ListAPIView):
         return selectors.policies()
 
 
-class PolicyUpsertApi(RegressionApi):
+class PolicyUpsertApi(APIView):
     permission_classes = [IsOperator]
 
     class InputSerializer(PolicyKeyInput):
@@ -167,7 +155,7 @@ class StateListApi(ListAPIView):
         return selectors.states()
 
 
-class EvaluateApi(RegressionApi):
+class EvaluateApi(APIView):
     permission_classes = [IsEngineOrOperator]
     parser_classes = [NonStrictJSONParser, FormParser]
 
@@ -196,7 +184,7 @@ class EvaluateApi(RegressionApi):
         return Response(StateOutput(state).data)
 
 
-class KpiRecordApi(RegressionApi):
+class KpiRecordApi(APIView):
     permission_classes = [IsEngineOrOperator]
 
     @document(
@@ -217,7 +205,7 @@ class KpiRecordApi(RegressionApi):
         return Response(KpiOutput(event).data, status=status.HTTP_201_CREATED if created else 200)
 
 
-class KpiBatchApi(RegressionApi):
+class KpiBatchApi(APIView):
     permission_classes = [IsEngineOrOperator]
 
     @document(
@@ -241,7 +229,7 @@ class KpiBatchApi(RegressionApi):
         return Response(BatchOutput(body).data, status=status.HTTP_201_CREATED)
 
 
-class ResetApi(RegressionApi):
+class ResetApi(APIView):
     permission_classes = [IsOperator]
 
     class InputSerializer(PolicyKeyInput):

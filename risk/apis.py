@@ -2,7 +2,6 @@
 
 from rest_framework import serializers
 from rest_framework.generics import ListAPIView
-from rest_framework.parsers import JSONParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -15,17 +14,6 @@ from .models import Reservation, RiskPolicy
 
 MAX_ID = 2**63 - 1
 TAGS = ["risk"]
-
-
-class NonStrictJSONParser(JSONParser):
-    """Reads the bare NaN and Infinity that Python's json.dumps writes, so that the amount's 400
-    names the field instead of answering "malformed body"."""
-
-    strict = False
-
-
-class RiskWriteApi(APIView):
-    parser_classes = [NonStrictJSONParser]
 
 
 class PolicyOutput(serializers.ModelSerializer):
@@ -58,7 +46,7 @@ class PolicyListApi(ListAPIView):
         return super().get(request, *args, **kwargs)
 
 
-class PolicyUpsertApi(RiskWriteApi):
+class PolicyUpsertApi(APIView):
     """Create a domain's policy or change any subset of its fields."""
 
     permission_classes = [IsOperator]
@@ -91,7 +79,7 @@ class PolicyUpsertApi(RiskWriteApi):
         return Response(PolicyOutput(policy).data)
 
 
-class ReserveApi(RiskWriteApi):
+class ReserveApi(APIView):
     permission_classes = [IsEngineOrOperator]
 
     class InputSerializer(serializers.Serializer):
@@ -129,7 +117,7 @@ class ReserveApi(RiskWriteApi):
         return Response(self.OutputSerializer(entry).data)
 
 
-class SettleApi(RiskWriteApi):
+class SettleApi(APIView):
     permission_classes = [IsEngineOrOperator]
 
     class InputSerializer(ReservationIdInput):
@@ -152,7 +140,7 @@ class SettleApi(RiskWriteApi):
         return Response(EntryOutput(entry).data)
 
 
-class ReleaseApi(RiskWriteApi):
+class ReleaseApi(APIView):
     permission_classes = [IsEngineOrOperator]
 
     @document(

@@ -14,9 +14,7 @@ class Migration(migrations.Migration):
             fields=[
                 (
                     "id",
-                    models.BigAutoField(
-                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
-                    ),
+                    models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID"),
                 ),
                 ("go_live_enabled", models.BooleanField(default=False)),
                 ("kill_switch_engaged", models.BooleanField(default=False)),
@@ -27,9 +25,7 @@ class Migration(migrations.Migration):
             options={
                 "verbose_name": "go-live state",
                 "verbose_name_plural": "go-live state",
-                "constraints": [
-                    models.CheckConstraint(condition=models.Q(("pk", 1)), name="golive_state_singleton")
-                ],
+                "constraints": [models.CheckConstraint(condition=models.Q(("pk", 1)), name="golive_state_singleton")],
             },
         ),
     ]

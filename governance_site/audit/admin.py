@@ -1,11 +1,13 @@
 from django.contrib import admin
 from django.utils.html import format_html_join
 
+from governance_site.admin_tools import AppendOnlyAdminMixin
+
 from .models import AuditEvent
 
 
 @admin.register(AuditEvent)
-class AuditEventAdmin(admin.ModelAdmin):
+class AuditEventAdmin(AppendOnlyAdminMixin, admin.ModelAdmin):
     """Read-only: the trail is written by the services and never edited."""
 
     list_display = ["created_at", "lever", "actor", "action", "object_repr", "reason"]
@@ -25,15 +27,6 @@ class AuditEventAdmin(admin.ModelAdmin):
         "reason",
     ]
     fields = readonly_fields
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
     @admin.display(description="Before → after")
     def changes(self, obj):

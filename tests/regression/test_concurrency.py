@@ -1,15 +1,13 @@
 """Real threads against PostgreSQL: however many evaluations race, a trigger acts exactly once."""
 
-import threading
-
 import pytest
-from django.db import connection
 
 from golive import services as golive
 from governance_site.audit.models import AuditEvent
 from regression import reasons, services
 from regression.models import PolicyAction, PolicyKind
 from risk.models import RiskPolicy
+from tests import concurrency
 from tests.conftest import requires_postgres
 
 from .conftest import outcomes
@@ -20,26 +18,7 @@ THREADS = 8
 
 
 def race(work, threads=THREADS):
-    """Run `work(i)` in `threads` threads released at once; each closes its own connection."""
-    barrier = threading.Barrier(threads, timeout=30)
-    results, errors = [None] * threads, []
-
-    def run(i):
-        try:
-            barrier.wait()
-            results[i] = work(i)
-        except Exception as exc:  # collected and re-raised in the test's thread
-            errors.append(exc)
-        finally:
-            connection.close()
-
-    workers = [threading.Thread(target=run, args=(i,)) for i in range(threads)]
-    for worker in workers:
-        worker.start()
-    for worker in workers:
-        worker.join(timeout=60)
-    assert not errors, errors
-    return results
+    return concurrency.race(work, threads)
 
 
 def api_or_beat(domain: str, metric: str):

@@ -1,15 +1,14 @@
 """Real threads against PostgreSQL: caps and idempotency hold however many reserves race."""
 
-import threading
 from collections import Counter
 from decimal import Decimal
 
 import pytest
-from django.db import connection
 
 from golive import services as golive
 from risk import reasons, selectors, services
 from risk.models import DailyTotals, Reservation, Status
+from tests import concurrency
 from tests.conftest import requires_postgres
 
 pytestmark = [requires_postgres, pytest.mark.django_db(transaction=True)]
@@ -18,26 +17,7 @@ THREADS = 32
 
 
 def race(work, threads=THREADS):
-    """Run `work(i)` in `threads` threads released at once; each closes its own connection."""
-    barrier = threading.Barrier(threads, timeout=30)
-    results, errors = [None] * threads, []
-
-    def run(i):
-        try:
-            barrier.wait()
-            results[i] = work(i)
-        except Exception as exc:  # collected and re-raised in the test's thread
-            errors.append(exc)
-        finally:
-            connection.close()
-
-    workers = [threading.Thread(target=run, args=(i,)) for i in range(threads)]
-    for worker in workers:
-        worker.start()
-    for worker in workers:
-        worker.join(timeout=60)
-    assert not errors, errors
-    return results
+    return concurrency.race(work, threads)
 
 
 def reserve(amount="100", **extra):

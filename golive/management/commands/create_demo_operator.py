@@ -32,6 +32,5 @@ class Command(BaseCommand):
             self.stdout.write(f"Demo operator login: username {name!r}, password {password!r}")
         else:
             self.stdout.write(
-                f"User {username!r} already exists; set its password with "
-                f"`python manage.py changepassword {username}`."
+                f"User {username!r} already exists; set its password with `python manage.py changepassword {username}`."
             )
