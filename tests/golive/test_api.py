@@ -141,3 +141,9 @@ def test_each_change__in_audit_trail_with_actor_reason_before_after(api, operato
     assert engage.before["go_live_enabled"] is True and engage.before["kill_switch_engaged"] is False
     assert engage.after["go_live_enabled"] is False and engage.after["kill_switch_engaged"] is True
     assert engage.actor_user == operator
+
+
+def test_state__times_shown_in_the_business_time_zone(api, viewer, settings):
+    settings.TIME_ZONE = settings.GOVERNANCE_TIME_ZONE = "America/New_York"
+    updated_at = api(viewer).get(STATE).json()["updated_at"]
+    assert updated_at.endswith(("-05:00", "-04:00")), updated_at
