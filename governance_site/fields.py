@@ -6,6 +6,8 @@ from decimal import Decimal, InvalidOperation
 
 from rest_framework import serializers
 
+from .business_day import business_date
+
 DOMAIN_RE = re.compile(r"^[A-Z0-9_]{1,64}$")
 DOMAIN_RULE = "upper-case letters, digits and _, 1 to 64 characters"
 
@@ -71,3 +73,17 @@ class FractionField(FiniteFloatField):
         kwargs.setdefault("min_value", 0.0)
         kwargs.setdefault("max_value", 1.0)
         super().__init__(**kwargs)
+
+
+class BusinessDayQuery(serializers.Serializer):
+    """`?date=YYYY-MM-DD`: a business day for a ledger, scorecard or review; default today, never
+    after today (in GOVERNANCE_TIME_ZONE)."""
+
+    date = serializers.DateField(
+        required=False, input_formats=["%Y-%m-%d"], help_text="A business day (YYYY-MM-DD); default today."
+    )
+
+    def validate_date(self, value):
+        if value > business_date():
+            raise serializers.ValidationError("must not be after today's business date")
+        return value

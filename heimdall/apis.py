@@ -3,8 +3,7 @@ from rest_framework.generics import ListAPIView
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from governance_site.business_day import business_date
-from governance_site.fields import DomainField, FractionField
+from governance_site.fields import BusinessDayQuery, DomainField, FractionField
 from governance_site.openapi import document
 from governance_site.permissions import IsEngineOrOperator, IsOperator
 
@@ -135,13 +134,7 @@ class CheckApi(APIView):
 class ScorecardApi(APIView):
     """The scorecard of today's business day, or of `?date=YYYY-MM-DD` (not after today)."""
 
-    class FilterSerializer(serializers.Serializer):
-        date = serializers.DateField(required=False)
-
-        def validate_date(self, value):
-            if value > business_date():
-                raise serializers.ValidationError("must not be after today's business date")
-            return value
+    FilterSerializer = BusinessDayQuery
 
     class OutputSerializer(serializers.Serializer):
         domain = serializers.CharField()

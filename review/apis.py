@@ -1,12 +1,13 @@
-import datetime as dt
-
-from drf_spectacular.types import OpenApiTypes
 from rest_framework import serializers
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from governance_site.business_day import business_date
+from golive.apis import GoLiveStateOutput
+from governance_site.audit.apis import AuditEventOutput
+from governance_site.fields import BusinessDayQuery
 from governance_site.openapi import document
+from heimdall.apis import ScorecardApi
+from risk.apis import LedgerApi
 
 from .selectors import control_plane_review
 
@@ -14,18 +15,49 @@ from .selectors import control_plane_review
 class ReviewApi(APIView):
     """The control-plane review as JSON: the same content as the admin's landing page."""
 
-    class FilterSerializer(serializers.Serializer):
-        date = serializers.DateField(required=False, help_text="A business day (YYYY-MM-DD); default today.")
+    class OutputSerializer(serializers.Serializer):
+        class GoLiveOutput(GoLiveStateOutput):
+            may_execute = serializers.BooleanField()
+            blocked_reason = serializers.CharField(
+                allow_null=True, help_text="kill_switch or go_live_disabled; null while production may execute."
+            )
 
-        def validate_date(self, value: dt.date) -> dt.date:
-            if value > business_date():
-                raise serializers.ValidationError("must not be after today")
-            return value
+            class Meta(GoLiveStateOutput.Meta):
+                fields = [*GoLiveStateOutput.Meta.fields, "may_execute", "blocked_reason"]
+
+        class TripwireOutput(serializers.Serializer):
+            id = serializers.IntegerField()
+            domain = serializers.CharField()
+            metric = serializers.CharField()
+            kind = serializers.CharField()
+            action = serializers.CharField()
+            action_taken = serializers.CharField()
+            baseline_rate = serializers.FloatField(allow_null=True)
+            current_rate = serializers.FloatField(allow_null=True)
+            drop_fraction = serializers.FloatField(allow_null=True)
+            max_drop_fraction = serializers.FloatField()
+            triggered_at = serializers.DateTimeField(allow_null=True)
+            evaluated_at = serializers.DateTimeField(allow_null=True)
+
+        class ScorecardRowOutput(ScorecardApi.OutputSerializer):
+            dropped = serializers.BooleanField(help_text="Today's success rate is below yesterday's.")
+
+        class AuditOutput(AuditEventOutput):
+            class Meta(AuditEventOutput.Meta):
+                fields = ["id", "created_at", "actor", "lever", "action", "object_repr", "reason"]
+
+        date = serializers.DateField()
+        time_zone = serializers.CharField()
+        go_live = GoLiveOutput()
+        risk_ledger = LedgerApi.OutputSerializer.DomainOutput(many=True)
+        triggered_tripwires = TripwireOutput(many=True)
+        heimdall_scorecard = ScorecardRowOutput(many=True)
+        recent_audit = AuditOutput(many=True)
 
     @document(
-        responses={200: OpenApiTypes.OBJECT},
+        responses={200: OutputSerializer},
         errors=(400,),
-        parameters=[FilterSerializer],
+        parameters=[BusinessDayQuery],
         tags=["review"],
         summary="The Monday control-plane review",
         description="Go-live state and kill switch (who, why); the day's risk ledger per domain with denials "
@@ -33,6 +65,7 @@ class ReviewApi(APIView):
         "against yesterday); the latest audit events.",
     )
     def get(self, request):
-        filters = self.FilterSerializer(data=request.query_params)
+        filters = BusinessDayQuery(data=request.query_params)
         filters.is_valid(raise_exception=True)
-        return Response(control_plane_review(day=filters.validated_data.get("date")))
+        review = control_plane_review(day=filters.validated_data.get("date"))
+        return Response(self.OutputSerializer(review).data)

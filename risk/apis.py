@@ -5,7 +5,7 @@ from rest_framework.generics import ListAPIView
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from governance_site.fields import DomainField, FiniteDecimalField
+from governance_site.fields import BusinessDayQuery, DomainField, FiniteDecimalField
 from governance_site.openapi import document
 from governance_site.permissions import IsEngineOrOperator, IsOperator
 
@@ -161,8 +161,7 @@ class ReleaseApi(APIView):
 class LedgerApi(APIView):
     """The ledger of today's business day, or of `?date=YYYY-MM-DD`."""
 
-    class FilterSerializer(serializers.Serializer):
-        date = serializers.DateField(required=False, input_formats=["%Y-%m-%d"])
+    FilterSerializer = BusinessDayQuery
 
     class OutputSerializer(serializers.Serializer):
         class DomainOutput(serializers.Serializer):

@@ -97,3 +97,12 @@ def test_admin_landing_page__is_the_review_with_links(client, operator, walkthro
         "/admin/audit/auditevent/",
     ):
         assert link in page, link
+
+
+@pytest.mark.parametrize(
+    "path", [REVIEW, "/api/governance/risk/ledger/today", "/api/governance/heimdall/scorecard/today"]
+)
+def test_business_day_query__after_today__400_naming_date(api, viewer, path):
+    response = api(viewer).get(path, {"date": "2999-01-01"})
+    assert response.status_code == 400
+    assert response.json()["field"] == "date"
