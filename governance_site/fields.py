@@ -7,6 +7,7 @@ from decimal import Decimal, InvalidOperation
 from rest_framework import serializers
 
 from .business_day import business_date
+from .errors import InvalidInput
 
 DOMAIN_RE = re.compile(r"^[A-Z0-9_]{1,64}$")
 DOMAIN_RULE = "upper-case letters, digits and _, 1 to 64 characters"
@@ -20,6 +21,14 @@ def normalize_domain(value) -> str:
     if not DOMAIN_RE.match(domain):
         raise ValueError(f"must be {DOMAIN_RULE}")
     return domain
+
+
+def clean_domain(value) -> str:
+    """`normalize_domain` for services: a bad domain is an InvalidInput (400) naming `domain`."""
+    try:
+        return normalize_domain(value)
+    except ValueError as exc:
+        raise InvalidInput(f"domain: {exc}", field="domain") from exc
 
 
 class DomainField(serializers.CharField):

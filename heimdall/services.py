@@ -19,7 +19,7 @@ from golive import services as golive
 from governance_site.audit.models import Lever
 from governance_site.audit.services import actor_name
 from governance_site.errors import InvalidInput, ServiceError
-from governance_site.fields import normalize_domain
+from governance_site.fields import clean_domain
 from governance_site.policies import _first_validation_error, upsert
 
 from . import reasons
@@ -83,13 +83,6 @@ class NotProdEligible(ServiceError):
         self.eligibility = eligibility
 
 
-def _domain(value) -> str:
-    try:
-        return normalize_domain(value)
-    except ValueError as exc:
-        raise InvalidInput(f"domain: {exc}", field="domain") from exc
-
-
 def _confidence(value) -> float:
     try:
         validate_fraction(value)
@@ -149,7 +142,7 @@ def check_prod_eligible(
     retrained model earns its own eligibility). A "no" is an answer, not an error; bad input is
     an `InvalidInput` naming the field.
     """
-    domain = _domain(domain)
+    domain = clean_domain(domain)
     confidence = _confidence(confidence)
     now = now or timezone.now()
     policy = HeimdallPolicy.objects.filter(domain=domain).first()
@@ -181,7 +174,7 @@ def record_trial(
 ) -> SandboxTrial:
     """Append one sandbox trial of `domain` (recorded with or without a policy)."""
     trial = SandboxTrial(
-        domain=_domain(domain),
+        domain=clean_domain(domain),
         confidence=_confidence(confidence),
         success=success,
         model_version=model_version or "",
@@ -206,7 +199,7 @@ def upsert_policy(*, domain: str, changes: dict, actor, reason: str = "") -> tup
         raise InvalidInput(f"{unknown[0]}: not a setting of a Heimdall policy.", field=unknown[0])
     return upsert(
         HeimdallPolicy,
-        lookup={"domain": _domain(domain)},
+        lookup={"domain": clean_domain(domain)},
         changes=changes,
         actor=actor,
         lever=Lever.HEIMDALL,

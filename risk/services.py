@@ -20,7 +20,7 @@ from governance_site.audit import services as audit
 from governance_site.audit.models import Lever
 from governance_site.business_day import business_date
 from governance_site.errors import Conflict, InvalidInput, NotFound, ServiceError, Unprocessable
-from governance_site.fields import normalize_domain
+from governance_site.fields import clean_domain
 
 from . import reasons
 from .models import DailyTotals, Reservation, RiskPolicy, Status
@@ -54,13 +54,6 @@ class RiskDenied(ServiceError):
 # Input ---------------------------------------------------------------------------------------
 
 
-def _domain(value) -> str:
-    try:
-        return normalize_domain(value)
-    except ValueError as exc:
-        raise InvalidInput(f"domain: {exc}", field="domain") from exc
-
-
 def _model_value(model: type[models.Model], name: str, value, *, label: str | None = None):
     """`value` converted and checked by the model field `name`; InvalidInput naming `label` if not."""
     label = label or name
@@ -89,7 +82,7 @@ def upsert_policy(*, domain: str, changes: Mapping[str, object], actor, reason: 
     if unknown:
         raise InvalidInput(f"{unknown[0]}: not a risk policy field.", field=unknown[0])
     policy, _ = policies.upsert(
-        RiskPolicy, lookup={"domain": _domain(domain)}, changes=dict(changes), actor=actor, lever=Lever.RISK,
+        RiskPolicy, lookup={"domain": clean_domain(domain)}, changes=dict(changes), actor=actor, lever=Lever.RISK,
         reason=reason,
     )  # fmt: skip
     return policy
@@ -126,7 +119,7 @@ def reserve(
     with another amount or ref it is Unprocessable (422).
     """
     request = {
-        "domain": _domain(domain),
+        "domain": clean_domain(domain),
         "amount": _model_value(Reservation, "amount", amount),
         "idempotency_key": _text("idempotency_key", idempotency_key),
         "ref": _text("ref", ref) or "",
