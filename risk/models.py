@@ -106,6 +106,11 @@ class Reservation(models.Model):
                 condition=models.Q(status="RESERVED"),
                 name="risk_res_open_expiry",
             ),
+            # Operators look an entry up by the engine's id or the idempotency key (admin search).
+            models.Index(fields=["ref"], condition=~models.Q(ref=""), name="risk_res_ref"),
+            models.Index(
+                fields=["idempotency_key"], condition=models.Q(idempotency_key__isnull=False), name="risk_res_idem_key"
+            ),
         ]
 
     def __str__(self):
