@@ -1,8 +1,11 @@
 """Reads of the Regression Tripwire: policies, states, and the KPI values one evaluation compares."""
 
 import datetime as dt
+from dataclasses import dataclass
+from statistics import fmean
 
 from django.db.models import Q, QuerySet
+from django.utils import timezone
 
 from .models import KpiEvent, PolicyKind, RegressionPolicy, RegressionState
 
@@ -27,23 +30,65 @@ def kpi_events() -> QuerySet[KpiEvent]:
     return KpiEvent.objects.filter(Q(success__isnull=False) | Q(value__isnull=False))
 
 
-def kpi_window(policy: RegressionPolicy, *, now: dt.datetime) -> tuple[list[float], list[float]]:
-    """The policy's window (newest first) and the baseline just before it, within its lookback.
-
-    Only events carrying the field the policy's kind needs count (`success` as 1.0 / 0.0, or
-    `value`). One query reads at most window + baseline rows, newest first, through the kind's
-    partial index on (domain, metric, occurred_at, id), whatever the size of the table.
-    """
+def _latest(policy: RegressionPolicy, *fields: str, now: dt.datetime) -> QuerySet:
+    """The policy's latest window + baseline events that carry its kind's field, within its
+    lookback, newest first: `values_list(field, *fields)` through the kind's partial index on
+    (domain, metric, occurred_at, id), whatever the size of the table."""
     field = KIND_FIELD[policy.kind]
-    values = [
-        float(value)
-        for value in KpiEvent.objects.filter(
+    return (
+        KpiEvent.objects.filter(
             domain=policy.domain,
             metric=policy.metric,
             occurred_at__gte=now - dt.timedelta(days=policy.lookback_days),
             **{f"{field}__isnull": False},
         )
         .order_by("-occurred_at", "-id")
-        .values_list(field, flat=True)[: policy.window_events + policy.baseline_events]
-    ]
+        .values_list(field, *fields)[: policy.window_events + policy.baseline_events]
+    )
+
+
+def kpi_window(policy: RegressionPolicy, *, now: dt.datetime) -> tuple[list[float], list[float]]:
+    """The policy's window (newest first) and the baseline just before it, within its lookback.
+
+    Only events carrying the field the policy's kind needs count (`success` as 1.0 / 0.0, or
+    `value`); one query reads at most window + baseline rows through the kind's index (`_latest`).
+    """
+    values = [float(value) for (value,) in _latest(policy, now=now)]
     return values[: policy.window_events], values[policy.window_events :]
+
+
+def drop_threshold(policy: RegressionPolicy, baseline_rate: float) -> float:
+    """The rate below which the drop from `baseline_rate` exceeds the policy's `max_drop_fraction`."""
+    return baseline_rate - policy.max_drop_fraction * abs(baseline_rate)
+
+
+@dataclass(frozen=True)
+class TripwireHistory:
+    """The events one evaluation reads now, oldest first: the baseline, then the window."""
+
+    values: list[float]  # success as 1.0 / 0.0, or the value
+    occurred_at: list[dt.datetime]
+    baseline: range  # indexes into values
+    window: range
+    baseline_rate: float | None
+    current_rate: float | None
+    threshold: float | None  # the window rate below which the policy triggers
+
+
+def tripwire_history(policy: RegressionPolicy, *, now: dt.datetime | None = None) -> TripwireHistory:
+    """The KPI values `kpi_window` reads for `policy` (the same single indexed query), oldest
+    first, with the baseline and window spans, their rates and the trigger threshold."""
+    rows = list(_latest(policy, "occurred_at", now=now or timezone.now()))[::-1]
+    values = [float(value) for value, _ in rows]
+    split = max(len(values) - policy.window_events, 0)
+    baseline, window = values[:split], values[split:]
+    baseline_rate = fmean(baseline) if baseline else None
+    return TripwireHistory(
+        values=values,
+        occurred_at=[moment for _, moment in rows],
+        baseline=range(0, split),
+        window=range(split, len(values)),
+        baseline_rate=baseline_rate,
+        current_rate=fmean(window) if window else None,
+        threshold=None if baseline_rate is None else drop_threshold(policy, baseline_rate),
+    )

@@ -66,6 +66,7 @@ class Browser:
         self.driver.find_element(By.NAME, "username").send_keys(username)
         self.driver.find_element(By.NAME, "password").send_keys(password)
         self.driver.find_element(By.CSS_SELECTOR, "input[type=submit]").click()
+        self.find("#user-tools")  # waits for the logged-in page: opening another before would cancel the login
 
     def find(self, css: str):
         return self.driver.find_element(By.CSS_SELECTOR, css)

@@ -1,0 +1,75 @@
+"""After the guided demo, an operator reviews the control plane, reads a tripwire's chart, resets it,
+and tunes its policy, in a real browser."""
+
+import importlib
+import io
+
+import pytest
+from django.apps import apps
+from django.core.management import call_command
+from selenium.webdriver.support.ui import Select
+
+from regression.models import RegressionState
+
+pytestmark = pytest.mark.django_db(transaction=True)
+seed = importlib.import_module("regression.migrations.0002_seed_policies")
+
+
+@pytest.fixture
+def demo(operator):
+    seed.seed_policies(apps, None)  # the live-server tests empty the tables, migrations' rows too
+    call_command("demo", stdout=io.StringIO())
+    return RegressionState.objects.get(policy__domain="WHOLESALE", policy__metric="contract_rate")
+
+
+def test_review__after_the_demo__triggered_tripwires_kill_switch_and_denials(browser, demo):
+    browser.login("op", "pw-op")
+    assert "KILL SWITCH ENGAGED" in browser.find("#review-golive").text
+    tripwires = browser.find("#review-tripwires").text
+    assert "WHOLESALE.contract_rate" in tripwires and "CAPITAL.roi_event" in tripwires
+    assert "policy_disabled: 1" in browser.find("#review-risk").text
+    browser.screenshot("control-plane-review")
+
+
+def test_tripwire__chart_then_reset_with_a_reason__status_changes(browser, demo):
+    browser.login("op", "pw-op")
+    browser.find(f"#review-tripwires a[href$='/{demo.pk}/change/']").click()
+    browser.screenshot("tripwire-chart")
+    chart = browser.find("#tripwire-chart svg").get_attribute("outerHTML")
+    for label in ("baseline 95.0%", "window 75.0%", "threshold 76.0%", "triggered "):
+        assert label in chart
+    assert "Triggered" in browser.find("#tripwire-summary").text
+
+    browser.open("/admin/regression/regressionstate/")
+    browser.find(f"input[name=_selected_action][value='{demo.pk}']").click()
+    Select(browser.find("select[name=action]")).select_by_value("reset_tripwires")
+    browser.find("button[name=index]").click()
+    reason = browser.find("textarea[name=reason]")  # waits for the confirmation page
+    assert "Reset tripwires?" in browser.text()
+    reason.send_keys("e2e: contract flow fixed")
+    browser.screenshot("reset-confirmation")
+    browser.find("input[name=apply]").click()
+    assert "Reset: WHOLESALE.contract_rate." in browser.find(".messagelist").text
+    row = browser.find(f"input[name=_selected_action][value='{demo.pk}']").find_element("xpath", "ancestor::tr")
+    assert "OK" in row.text.upper() and "TRIGGERED" not in row.text.upper()
+    browser.screenshot("tripwire-reset")
+
+
+def test_policy__edit_max_drop_with_a_reason__shown_in_the_audit_trail(browser, demo):
+    browser.login("op", "pw-op")
+    browser.open(f"/admin/regression/regressionpolicy/{demo.policy_id}/change/")
+    field = browser.find("input[name=max_drop_fraction]")
+    field.clear()
+    field.send_keys("0.3")
+    browser.find("textarea[name=reason]").send_keys("e2e: contract rate is seasonal")
+    browser.screenshot("policy-edit")
+    browser.find("input[name=_save]").click()
+    assert "was changed successfully" in browser.find(".messagelist").text
+    browser.open("/admin/audit/auditevent/?action=policy.update")
+    first = browser.find("#result_list tbody tr")
+    assert "op" in first.text and "WHOLESALE.contract_rate" in first.text
+    first.find_element("css selector", "a").click()
+    event = browser.find("#auditevent_form").text
+    browser.screenshot("audit-event")
+    assert "e2e: contract rate is seasonal" in event
+    assert "max_drop_fraction: 0.2 → 0.3" in event and "changed_by: demo/walkthrough → op" in event
