@@ -1,6 +1,10 @@
 """Admin building blocks shared by the levers: the reason form and the append-only record admin."""
 
+from functools import cached_property
+
 from django import forms
+from django.core.paginator import Paginator
+from django.db import connections
 
 
 class ReasonForm(forms.Form):
@@ -25,3 +29,24 @@ class AppendOnlyAdminMixin:
 
     def has_delete_permission(self, request, obj=None):
         return False
+
+
+class EstimatedCountPaginator(Paginator):
+    """Pages a big append-only table without counting it: an unfiltered listing on PostgreSQL takes
+    the planner's row estimate (pg_class.reltuples, kept by autovacuum), which is shown as the
+    number of results; filtered listings, small tables and other databases count exactly."""
+
+    estimate_above = 100_000
+
+    @cached_property
+    def count(self) -> int:
+        queryset = self.object_list
+        connection = connections[queryset.db]
+        if connection.vendor == "postgresql" and not queryset.query.where:
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT reltuples::bigint FROM pg_class WHERE oid = %s::regclass",
+                               [queryset.model._meta.db_table])  # fmt: skip
+                row = cursor.fetchone()
+            if row and row[0] > self.estimate_above:
+                return row[0]
+        return super().count

@@ -10,7 +10,7 @@ from django.urls import path
 from django.utils.dateparse import parse_date
 from django.utils.html import format_html
 
-from governance_site.admin_tools import AppendOnlyAdminMixin
+from governance_site.admin_tools import AppendOnlyAdminMixin, EstimatedCountPaginator
 from governance_site.business_day import business_date
 from governance_site.charts import Series, multi_series_chart
 
@@ -143,6 +143,7 @@ class SandboxTrialAdmin(AppendOnlyAdminMixin, admin.ModelAdmin):
     list_filter = [DomainFilter, ModelVersionFilter, "success", "created_at"]
     search_fields = ["recommendation_ref__exact"]
     show_full_result_count = False
+    paginator = EstimatedCountPaginator
 
     @admin.display(description="Outcome", ordering="success")
     def outcome(self, obj):

@@ -13,7 +13,7 @@ from django.utils.html import format_html
 from django.utils.safestring import SafeString
 
 from governance_site import charts, roles
-from governance_site.admin_tools import AppendOnlyAdminMixin, ReasonForm
+from governance_site.admin_tools import AppendOnlyAdminMixin, EstimatedCountPaginator, ReasonForm
 from governance_site.errors import ServiceError
 from governance_site.fields import normalize_domain
 
@@ -235,7 +235,9 @@ class PolicyValueFilter(admin.SimpleListFilter):
         return [(value, value) for value in values]
 
     def queryset(self, request, queryset):
-        return queryset.filter(**{self.parameter_name: self.value()}) if self.value() else queryset
+        if not self.value():
+            return queryset
+        return queryset & selectors.kpi_events(**{self.parameter_name: self.value()})
 
 
 class DomainFilter(PolicyValueFilter):
@@ -252,9 +254,7 @@ class KpiEventAdmin(AppendOnlyAdminMixin, admin.ModelAdmin):
 
     list_display = ["occurred_at", "domain", "metric", "success", "value", "actor", "event_id", "created_at"]
     list_filter = [DomainFilter, MetricFilter, ("occurred_at", admin.DateFieldListFilter)]
-    search_fields = ["=event_id"]
+    search_fields = ["event_id__exact"]  # the unique index answers it ("=event_id" compares UPPER())
     ordering = ["-id"]  # the primary key's index: the newest first without sorting the table
     show_full_result_count = False
-
-    def get_queryset(self, request):
-        return selectors.kpi_events()
+    paginator = EstimatedCountPaginator

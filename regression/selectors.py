@@ -20,14 +20,16 @@ def states() -> QuerySet[RegressionState]:
     return RegressionState.objects.select_related("policy").order_by("policy__domain", "policy__metric")
 
 
-def kpi_events() -> QuerySet[KpiEvent]:
-    """Every KPI event, for listings filtered by domain, metric and time.
+def kpi_events(**filters) -> QuerySet[KpiEvent]:
+    """KPI events of a domain and/or metric (`domain=`, `metric=`), for listings.
 
     The always-true condition "success or value is set" (a check constraint) lets PostgreSQL answer
     such filters from the two partial indexes (a BitmapOr) instead of scanning the whole table:
     counting one (domain, metric)'s day among 3 million events took 54 ms instead of 392 ms.
+    Without filters it is left out: it would only slow the plain listing down.
     """
-    return KpiEvent.objects.filter(Q(success__isnull=False) | Q(value__isnull=False))
+    events = KpiEvent.objects.all()
+    return events.filter(Q(success__isnull=False) | Q(value__isnull=False), **filters) if filters else events
 
 
 def _latest(policy: RegressionPolicy, *fields: str, now: dt.datetime) -> QuerySet:

@@ -15,7 +15,7 @@ from django.urls import path, reverse
 from django.utils.html import format_html
 
 from governance_site import charts
-from governance_site.admin_tools import AppendOnlyAdminMixin, ReasonForm
+from governance_site.admin_tools import AppendOnlyAdminMixin, EstimatedCountPaginator, ReasonForm
 from governance_site.fields import normalize_domain
 
 from . import selectors, services
@@ -193,6 +193,7 @@ class ReservationAdmin(AppendOnlyAdminMixin, admin.ModelAdmin):
     # domain has its filter.
     search_fields = ["ref__exact", "idempotency_key__exact"]
     show_full_result_count = False
+    paginator = EstimatedCountPaginator
     list_select_related = False
 
     @admin.display(description="Status", ordering="status")

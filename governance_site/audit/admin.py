@@ -1,7 +1,7 @@
 from django.contrib import admin
 from django.utils.html import format_html_join
 
-from governance_site.admin_tools import AppendOnlyAdminMixin
+from governance_site.admin_tools import AppendOnlyAdminMixin, EstimatedCountPaginator
 
 from .models import AuditEvent
 
@@ -15,6 +15,7 @@ class AuditEventAdmin(AppendOnlyAdminMixin, admin.ModelAdmin):
     search_fields = ["actor", "object_repr", "reason"]
     date_hierarchy = "created_at"
     show_full_result_count = False
+    paginator = EstimatedCountPaginator
     readonly_fields = [
         "created_at",
         "actor",
