@@ -12,12 +12,12 @@ from django.utils.html import escape, format_html
 from django.utils.safestring import SafeString, mark_safe
 
 PALETTE = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#17becf", "#8c564b", "#e377c2")
-MARGIN_LEFT, MARGIN_RIGHT, MARGIN_TOP, MARGIN_BOTTOM = 56, 150, 16, 28
+MARGIN_LEFT, MARGIN_RIGHT, MARGIN_TOP, MARGIN_BOTTOM = 56, 150, 30, 28
 
 
 @dataclass(frozen=True)
 class Span:
-    """A shaded range of points [start, end) with a label (e.g. "baseline 95.0%") and, when given,
+    """A shaded range of points [start, end) labelled above the plot (e.g. "baseline 95.0%") and, when given,
     a solid line across it at `level` (the span's own rate)."""
 
     start: int
@@ -146,7 +146,7 @@ def series_chart(
             '<rect x="{}" y="{}" width="{}" height="{}" fill="{}" fill-opacity="0.10"/>'
             '<text x="{}" y="{}" font-size="11" fill="{}">{}</text>',
             f"{left:.1f}", MARGIN_TOP, f"{max(right - left, 1):.1f}", height - MARGIN_TOP - MARGIN_BOTTOM,
-            span.color, f"{left + 4:.1f}", MARGIN_TOP + 12, span.color, span.label,
+            span.color, f"{left + 4:.1f}", MARGIN_TOP - 8, span.color, span.label,
         )  # fmt: skip
         if span.level is not None:
             frame.add(
@@ -167,9 +167,10 @@ def series_chart(
         index, label = marker
         frame.add(
             '<circle cx="{}" cy="{}" r="6" fill="#d62728" stroke="#fff" stroke-width="2"><title>{}</title></circle>'
-            '<text x="{}" y="{}" font-size="11" font-weight="bold" fill="#d62728" text-anchor="end">{}</text>',
+            '<text x="{}" y="{}" font-size="11" font-weight="bold" fill="#d62728" text-anchor="end" '
+            'stroke="#fff" stroke-width="3" paint-order="stroke">{}</text>',
             f"{frame.x(index):.1f}", f"{frame.y(values[index]):.1f}", label,
-            f"{frame.x(index) - 8:.1f}", f"{frame.y(values[index]) + 18:.1f}", label,
+            f"{frame.x(index) - 8:.1f}", f"{frame.y(values[index]) - 10:.1f}", label,
         )  # fmt: skip
     return frame.svg(title)
 

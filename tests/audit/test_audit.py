@@ -1,4 +1,5 @@
 import datetime as dt
+from zoneinfo import ZoneInfo
 
 import pytest
 from django.db import transaction
@@ -97,3 +98,12 @@ def test_audit_admin__read_only_and_filterable(client, operator, trail):
     assert b'name="_save"' not in detail.content
     assert client.post(f"/admin/audit/auditevent/{trail[1].pk}/delete/", {"post": "yes"}).status_code == 403
     assert AuditEvent.objects.count() == 3
+
+
+def test_audit_admin__times_shown_with_the_business_time_zone(client, operator, trail, settings):
+    settings.TIME_ZONE = settings.GOVERNANCE_TIME_ZONE = "America/New_York"
+    client.force_login(operator)
+    page = client.get(f"/admin/audit/auditevent/{trail[0].pk}/change/").content.decode()
+    local = trail[0].created_at.astimezone(ZoneInfo("America/New_York"))
+    assert local.strftime("%Y-%m-%d %H:%M") in page
+    assert " EST" in page or " EDT" in page

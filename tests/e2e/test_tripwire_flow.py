@@ -1,23 +1,19 @@
 """After the guided demo, an operator reviews the control plane, reads a tripwire's chart, resets it,
 and tunes its policy, in a real browser."""
 
-import importlib
 import io
 
 import pytest
-from django.apps import apps
 from django.core.management import call_command
 from selenium.webdriver.support.ui import Select
 
 from regression.models import RegressionState
 
 pytestmark = pytest.mark.django_db(transaction=True)
-seed = importlib.import_module("regression.migrations.0002_seed_policies")
 
 
 @pytest.fixture
 def demo(operator):
-    seed.seed_policies(apps, None)  # the live-server tests empty the tables, migrations' rows too
     call_command("demo", stdout=io.StringIO())
     return RegressionState.objects.get(policy__domain="WHOLESALE", policy__metric="contract_rate")
 

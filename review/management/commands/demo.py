@@ -29,6 +29,16 @@ WHOLESALE_CAPS = {
     "max_action_amount": "50000",
 }
 CAPITAL_CAPS = {**WHOLESALE_CAPS, "max_open_exposure": "1000000", "max_action_amount": "200000"}
+# The seeded tripwires' settings (stated here too, so the demo works wherever the seeds were edited
+# or are missing), with a 100-event window so that 75% is a whole number of events.
+CONTRACT_RATE_TRIPWIRE = {
+    "kind": "SUCCESS_RATE", "action": "THROTTLE", "max_drop_fraction": 0.20, "window_events": 100,
+    "baseline_events": 200, "lookback_days": 30,
+}  # fmt: skip
+ROI_TRIPWIRE = {
+    "kind": "MEAN_VALUE", "action": "KILL_SWITCH", "max_drop_fraction": 0.30, "window_events": 50,
+    "baseline_events": 200, "lookback_days": 30,
+}  # fmt: skip
 
 
 def samples_at_rate(rate: float, count: int, rng: random.Random) -> list[bool]:
@@ -105,7 +115,7 @@ class Command(BaseCommand):
 
         self.step(4, "Enable the WHOLESALE/contract_rate tripwire (window 100, THROTTLE on a drop over 20%); evaluate")
         regression.upsert_policy(domain="WHOLESALE", metric="contract_rate",
-                                 changes={"enabled": True, "window_events": 100, "baseline_events": 200},
+                                 changes={**CONTRACT_RATE_TRIPWIRE, "enabled": True},
                                  actor=ACTOR, reason="Demo: watch contract rate")  # fmt: skip
         state = regression.evaluate(domain="WHOLESALE", metric="contract_rate", actor=ACTOR)
         self.say(
@@ -123,7 +133,7 @@ class Command(BaseCommand):
         baseline = [round(rng.gauss(0.04, 0.01), 4) for _ in range(200)]
         crash = [round(rng.gauss(-0.02, 0.01), 4) for _ in range(50)]
         self.record("CAPITAL", "roi_event", baseline + crash)
-        regression.upsert_policy(domain="CAPITAL", metric="roi_event", changes={"enabled": True},
+        regression.upsert_policy(domain="CAPITAL", metric="roi_event", changes={**ROI_TRIPWIRE, "enabled": True},
                                  actor=ACTOR, reason="Demo: watch ROI")  # fmt: skip
         state = regression.evaluate(domain="CAPITAL", metric="roi_event", actor=ACTOR)
         self.say(
