@@ -8,7 +8,7 @@ from django.db import models
 from django.db.models import Count, Q
 from django.utils import timezone
 
-from governance_site.audit.models import AppendOnlyError
+from governance_site.audit.models import AppendOnlyModel, AppendOnlyQuerySet
 from governance_site.fields import normalize_domain
 
 MAX_TRIAL_WINDOW_DAYS = 365
@@ -86,19 +86,13 @@ class HeimdallPolicy(DomainModel):
         return f"Heimdall policy {self.domain}"
 
 
-class SandboxTrialQuerySet(models.QuerySet):
-    def update(self, **kwargs):
-        raise AppendOnlyError("Sandbox trials cannot be changed.")
-
-    def delete(self):
-        raise AppendOnlyError("Sandbox trials cannot be deleted.")
-
+class SandboxTrialQuerySet(AppendOnlyQuerySet):
     def tally(self) -> dict:
         """{"trials": n, "successes": k} over this queryset."""
         return self.aggregate(trials=Count("pk"), successes=Count("pk", filter=Q(success=True)))
 
 
-class SandboxTrial(DomainModel):
+class SandboxTrial(AppendOnlyModel, DomainModel):
     """One AI recommendation tried in the sandbox, and whether it succeeded. Append-only."""
 
     model_version = models.CharField(max_length=64, blank=True, help_text="Empty when not given.")
@@ -124,11 +118,3 @@ class SandboxTrial(DomainModel):
     def __str__(self):
         version = f" {self.model_version}" if self.model_version else ""
         return f"{self.domain}{version} trial {'succeeded' if self.success else 'failed'}"
-
-    def save(self, *args, **kwargs):
-        if self.pk is not None:
-            raise AppendOnlyError("Sandbox trials cannot be changed.")
-        super().save(*args, **kwargs)
-
-    def delete(self, *args, **kwargs):
-        raise AppendOnlyError("Sandbox trials cannot be deleted.")

@@ -5,7 +5,7 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
-from governance_site.audit.models import AppendOnlyError
+from governance_site.audit.models import AppendOnlyModel
 from governance_site.fields import DOMAIN_RE, DOMAIN_RULE
 
 METRIC_RE = r"^[a-z0-9_]{1,64}$"
@@ -33,15 +33,7 @@ class TripwireStatus(models.TextChoices):
     DISABLED = "disabled"
 
 
-class KpiEventQuerySet(models.QuerySet):
-    def update(self, **kwargs):
-        raise AppendOnlyError("KPI events cannot be changed.")
-
-    def delete(self):
-        raise AppendOnlyError("KPI events cannot be deleted.")
-
-
-class KpiEvent(models.Model):
+class KpiEvent(AppendOnlyModel):
     """One business outcome an engine reported. Never changed once stored."""
 
     domain = models.CharField(max_length=64, validators=[domain_validator])
@@ -53,8 +45,6 @@ class KpiEvent(models.Model):
     event_id = models.CharField(max_length=128, null=True, blank=True, unique=True)
     occurred_at = models.DateTimeField(default=timezone.now)
     created_at = models.DateTimeField(auto_now_add=True)
-
-    objects = KpiEventQuerySet.as_manager()
 
     class Meta:
         verbose_name = "KPI event"
@@ -81,14 +71,6 @@ class KpiEvent(models.Model):
     def __str__(self):
         outcome = self.value if self.success is None else self.success
         return f"{self.domain}.{self.metric} {outcome} at {self.occurred_at:%Y-%m-%d %H:%M:%S}"
-
-    def save(self, *args, **kwargs):
-        if self.pk is not None:
-            raise AppendOnlyError("KPI events cannot be changed.")
-        super().save(*args, **kwargs)
-
-    def delete(self, *args, **kwargs):
-        raise AppendOnlyError("KPI events cannot be deleted.")
 
 
 class RegressionPolicy(models.Model):

@@ -3,6 +3,7 @@
 from django.conf import settings
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import models
+from django.utils.text import capfirst
 
 
 class Lever(models.TextChoices):
@@ -13,18 +14,39 @@ class Lever(models.TextChoices):
 
 
 class AppendOnlyError(Exception):
-    """Raised on any attempt to change or delete an audit event."""
+    """Raised on any attempt to change or delete an append-only record."""
 
 
-class AuditEventQuerySet(models.QuerySet):
+def _refuse(model: type[models.Model], verb: str):
+    raise AppendOnlyError(f"{capfirst(model._meta.verbose_name_plural)} cannot be {verb}.")
+
+
+class AppendOnlyQuerySet(models.QuerySet):
     def update(self, **kwargs):
-        raise AppendOnlyError("Audit events cannot be changed.")
+        _refuse(self.model, "changed")
 
     def delete(self):
-        raise AppendOnlyError("Audit events cannot be deleted.")
+        _refuse(self.model, "deleted")
 
 
-class AuditEvent(models.Model):
+class AppendOnlyModel(models.Model):
+    """A record written once and never changed or deleted (audit events, KPI events, trials)."""
+
+    objects = AppendOnlyQuerySet.as_manager()
+
+    class Meta:
+        abstract = True
+
+    def save(self, *args, **kwargs):
+        if self.pk is not None:
+            _refuse(type(self), "changed")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        _refuse(type(self), "deleted")
+
+
+class AuditEvent(AppendOnlyModel):
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
     # The actor's name: a username, or a named system actor such as "tripwire/beat".
     actor = models.CharField(max_length=150, db_index=True)
@@ -40,8 +62,6 @@ class AuditEvent(models.Model):
     after = models.JSONField(null=True, blank=True, encoder=DjangoJSONEncoder)
     reason = models.TextField(blank=True)
 
-    objects = AuditEventQuerySet.as_manager()
-
     class Meta:
         ordering = ["-created_at", "-id"]
         indexes = [
@@ -51,11 +71,3 @@ class AuditEvent(models.Model):
 
     def __str__(self):
         return f"{self.created_at:%Y-%m-%d %H:%M} {self.actor} {self.action} {self.object_repr}"
-
-    def save(self, *args, **kwargs):
-        if self.pk is not None:
-            raise AppendOnlyError("Audit events cannot be changed.")
-        super().save(*args, **kwargs)
-
-    def delete(self, *args, **kwargs):
-        raise AppendOnlyError("Audit events cannot be deleted.")
