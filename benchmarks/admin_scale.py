@@ -22,30 +22,21 @@ import os
 import statistics
 import sys
 import time
-from pathlib import Path
 from urllib.parse import urlencode
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "governance_site.settings.test")
-os.environ.setdefault("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/governance_bench_admin")
-os.environ.setdefault("DEBUG", "false")  # DEBUG keeps every query in memory
+import common
+
 os.environ["SECURE_SSL_REDIRECT"] = "false"  # the test client speaks plain http
+common.start_django("postgres://postgres@127.0.0.1:5432/governance_bench_admin")
 
-import django  # noqa: E402
-
-django.setup()
-
-import psycopg  # noqa: E402
 from django.conf import settings  # noqa: E402
 from django.contrib import admin  # noqa: E402
 from django.contrib.auth import get_user_model  # noqa: E402
-from django.core.management import call_command  # noqa: E402
-from django.db import connection, connections  # noqa: E402
+from django.db import connection  # noqa: E402
 from django.test import Client  # noqa: E402
 from django.test.utils import CaptureQueriesContext  # noqa: E402
 from django.urls import reverse  # noqa: E402
 from django.utils import timezone  # noqa: E402
-from psycopg import sql  # noqa: E402
 
 from golive import services as golive  # noqa: E402
 from governance_site.business_day import business_date, day_bounds  # noqa: E402
@@ -79,29 +70,6 @@ LARGE = {"kpi": 1_000_000, "today": 20_000, "past": 80_000, "audit": 20_000, "tr
 
 
 # Database ------------------------------------------------------------------------------------
-
-
-def fresh_database() -> None:
-    db = connection.settings_dict
-    if connection.vendor != "postgresql":
-        sys.exit("benchmarks/admin_scale.py needs PostgreSQL: set DATABASE_URL=postgres://…")
-    if "bench" not in db["NAME"]:
-        sys.exit(f"benchmarks/admin_scale.py drops its database: {db['NAME']!r} does not look like a bench database")
-    connections.close_all()
-    server = {"host": db["HOST"], "port": db["PORT"] or 5432, "user": db["USER"], "password": db["PASSWORD"]}
-    with psycopg.connect(dbname="postgres", autocommit=True, **server) as admin_db:
-        name = sql.Identifier(db["NAME"])
-        admin_db.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(name))
-        admin_db.execute(sql.SQL("CREATE DATABASE {}").format(name))
-    call_command("migrate", verbosity=0)
-
-
-def drop_database() -> None:
-    db = connection.settings_dict
-    connections.close_all()
-    server = {"host": db["HOST"], "port": db["PORT"] or 5432, "user": db["USER"], "password": db["PASSWORD"]}
-    with psycopg.connect(dbname="postgres", autocommit=True, **server) as admin_db:
-        admin_db.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(db["NAME"])))
 
 
 def execute(statement: str, params: dict | None = None) -> None:
@@ -315,7 +283,7 @@ def main() -> None:
     started = time.time()
     keep = "--keep" in sys.argv
     settings.ALLOWED_HOSTS = ["testserver"]
-    fresh_database()
+    common.prepare_database(fresh=True)
     version = connection.cursor().connection.info.server_version
     print(f"PostgreSQL {version // 10000}.{version % 10000}, database {connection.settings_dict['NAME']}")
     user = get_user_model().objects.create_superuser("bench-admin", "bench@example.com", "unused")
@@ -357,7 +325,7 @@ def main() -> None:
     if keep:
         print(f"\nkept the database {connection.settings_dict['NAME']}")
     else:
-        drop_database()
+        common.drop_database()
     print(f"\n({time.time() - started:.0f} s)")
     if slow:
         sys.exit(f"{len(slow)} admin page(s) took a second or more: {', '.join(slow)}")

@@ -15,27 +15,16 @@ DATABASE_URL names the bench database (default postgres://postgres@127.0.0.1:543
 governance_bench_regression), created and migrated here when missing. Its KPI table is emptied.
 """
 
-import os
 import statistics
-import sys
 import time
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "governance_site.settings.test")
-os.environ.setdefault("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/governance_bench_regression")
-os.environ.setdefault("DEBUG", "false")  # DEBUG keeps every query in memory
+import common
 
-import django  # noqa: E402
+common.start_django("postgres://postgres@127.0.0.1:5432/governance_bench_regression")
 
-django.setup()
-
-import psycopg  # noqa: E402
-from django.core.management import call_command  # noqa: E402
 from django.db import connection  # noqa: E402
 from django.test.utils import CaptureQueriesContext  # noqa: E402
 from django.utils import timezone  # noqa: E402
-from psycopg import sql  # noqa: E402
 
 from regression import selectors, services  # noqa: E402
 from regression.models import KpiEvent, PolicyKind  # noqa: E402
@@ -55,23 +44,6 @@ SELECT 'BENCH_' || mod(g / 5, 4), 'metric_' || mod(g, 5),
        'bench', %(end)s - (%(n)s - g) * interval '100 milliseconds', %(end)s
 FROM generate_series(1, %(n)s) AS g
 """
-
-
-def server() -> dict:
-    """psycopg's connection arguments for the bench database's server (add dbname)."""
-    db = connection.settings_dict
-    return {"host": db["HOST"], "port": db["PORT"] or 5432, "user": db["USER"], "password": db["PASSWORD"]}
-
-
-def prepare_database() -> None:
-    """Create the bench database when missing, and migrate it (also used by kpi_ingest.py)."""
-    if connection.vendor != "postgresql":
-        sys.exit("The regression benchmarks need PostgreSQL: set DATABASE_URL=postgres://…")
-    name = connection.settings_dict["NAME"]
-    with psycopg.connect(dbname="postgres", autocommit=True, **server()) as admin:
-        if not admin.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone():
-            admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-    call_command("migrate", verbosity=0)
 
 
 def load(rows: int) -> float:
@@ -130,7 +102,7 @@ def rows_read() -> str:
 
 
 def main() -> None:
-    prepare_database()
+    common.prepare_database()
     for domain, metric in PAIRS:
         services.upsert_policy(
             domain=domain, metric=metric, changes={"enabled": True, "kind": PolicyKind.SUCCESS_RATE}, actor=ACTOR

@@ -19,21 +19,14 @@ rounds, so that the machine's load drift hits them alike.
 
 import datetime as dt
 import json
-import os
-import sys
 import time
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "governance_site.settings.test")
-os.environ.setdefault("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/governance_bench_regression")
-os.environ.setdefault("DEBUG", "false")  # DEBUG keeps every query in memory
+import common
 
-import django  # noqa: E402
-
-django.setup()
+common.start_django("postgres://postgres@127.0.0.1:5432/governance_bench_regression")
 
 import psycopg  # noqa: E402
+from common import prepare_database, server  # noqa: E402
 from django.contrib.auth import get_user_model  # noqa: E402
 from django.contrib.auth.models import Group  # noqa: E402
 from django.db import connection  # noqa: E402
@@ -41,7 +34,6 @@ from django.utils import timezone  # noqa: E402
 from rest_framework.authtoken.models import Token  # noqa: E402
 from rest_framework.test import APIClient  # noqa: E402
 
-from benchmarks.evaluate import prepare_database, server  # noqa: E402
 from governance_site import roles  # noqa: E402
 
 DOMAIN = "BENCH_INGEST"

@@ -17,25 +17,15 @@ import os
 import re
 import statistics
 import subprocess
-import sys
 import time
 from decimal import Decimal
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "governance_site.settings.test")
-os.environ.setdefault("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/governance_bench")
-os.environ.setdefault("DEBUG", "false")  # DEBUG keeps every query in memory
+import common
 
-import django  # noqa: E402
+common.start_django("postgres://postgres@127.0.0.1:5432/governance_bench")
 
-django.setup()
-
-import psycopg  # noqa: E402
-from django.core.management import call_command  # noqa: E402
 from django.db import connection, connections  # noqa: E402
 from django.db.models import F  # noqa: E402
-from psycopg import sql  # noqa: E402
 
 from golive import services as golive  # noqa: E402
 from governance_site.business_day import business_date  # noqa: E402
@@ -58,14 +48,7 @@ UNLIMITED = {
 
 
 def prepare_database() -> None:
-    db = connection.settings_dict
-    if connection.vendor != "postgresql":
-        sys.exit("benchmarks/risk_reserve.py needs PostgreSQL: set DATABASE_URL=postgres://…")
-    server = {"host": db["HOST"], "port": db["PORT"] or 5432, "user": db["USER"], "password": db["PASSWORD"]}
-    with psycopg.connect(dbname="postgres", autocommit=True, **server) as admin:
-        if not admin.execute("SELECT 1 FROM pg_database WHERE datname = %s", [db["NAME"]]).fetchone():
-            admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(db["NAME"])))
-    call_command("migrate", verbosity=0)
+    common.prepare_database()
     golive.get_state()
     golive.set_go_live(enabled=True, reason="risk benchmark", actor=ACTOR)
 

@@ -1,0 +1,61 @@
+"""What every benchmark starts with: the project on sys.path, Django on the test settings against a
+PostgreSQL bench database (DATABASE_URL, or the script's default), and that database prepared."""
+
+import os
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+
+def start_django(default_database_url: str) -> None:
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "governance_site.settings.test")
+    os.environ.setdefault("DATABASE_URL", default_database_url)
+    os.environ.setdefault("DEBUG", "false")  # DEBUG keeps every query in memory
+    import django
+
+    django.setup()
+
+
+def server() -> dict:
+    """psycopg's connection arguments for the bench database's server (add dbname)."""
+    from django.db import connection
+
+    db = connection.settings_dict
+    return {"host": db["HOST"], "port": db["PORT"] or 5432, "user": db["USER"], "password": db["PASSWORD"]}
+
+
+def _admin_connection():
+    import psycopg
+
+    return psycopg.connect(dbname="postgres", autocommit=True, **server())
+
+
+def prepare_database(*, fresh: bool = False) -> None:
+    """Create the bench database when missing (drop it first when `fresh`), and migrate it."""
+    from django.core.management import call_command
+    from django.db import connection, connections
+    from psycopg import sql
+
+    name = connection.settings_dict["NAME"]
+    if connection.vendor != "postgresql":
+        sys.exit(f"{sys.argv[0]} needs PostgreSQL: set DATABASE_URL=postgres://…")
+    if fresh and "bench" not in name:
+        sys.exit(f"{sys.argv[0]} drops its database: {name!r} does not look like a bench database")
+    connections.close_all()
+    with _admin_connection() as admin:
+        if fresh:
+            admin.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+        if not admin.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone():
+            admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    call_command("migrate", verbosity=0)
+
+
+def drop_database() -> None:
+    from django.db import connection, connections
+    from psycopg import sql
+
+    name = connection.settings_dict["NAME"]
+    connections.close_all()
+    with _admin_connection() as admin:
+        admin.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
