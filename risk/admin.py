@@ -17,6 +17,7 @@ from django.utils.html import format_html
 from governance_site import charts
 from governance_site.admin_tools import AppendOnlyAdminMixin, EstimatedCountPaginator, ReasonForm
 from governance_site.fields import normalize_domain
+from governance_site.formatting import money
 
 from . import selectors, services
 from .models import Reservation, RiskPolicy, Status, net_loss
@@ -46,7 +47,7 @@ class RiskPolicyForm(forms.ModelForm):
 
 def usage(used: int | Decimal, cap: int | Decimal):
     """`used` of `cap` as a bar and figures (a cap of 0 allows nothing: shown full)."""
-    shown = f"{used:,.2f} / {cap:,.2f}" if isinstance(cap, Decimal) else f"{used} / {cap}"
+    shown = f"{money(used)} / {money(cap)}" if isinstance(cap, Decimal) else f"{used} / {cap}"
     return format_html("{} {}", charts.usage_bar(used / cap if cap else 1.0, shown), shown)
 
 

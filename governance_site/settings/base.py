@@ -101,6 +101,8 @@ USE_TZ = True
 # The business day ("today" in every ledger and scorecard) and the time zone the admin shows.
 GOVERNANCE_TIME_ZONE = env.str("GOVERNANCE_TIME_ZONE", default="UTC")
 TIME_ZONE = GOVERNANCE_TIME_ZONE
+# The currency amounts are shown in (amounts themselves are plain decimals in the API).
+GOVERNANCE_CURRENCY = env.str("GOVERNANCE_CURRENCY", default="USD")
 # Times in the admin read like 2026-11-26 17:09:04 EST: always with the time zone.
 FORMAT_MODULE_PATH = ["governance_site.formats"]
 

@@ -64,7 +64,7 @@ def test_scorecard_page__drop_from_yesterday__highlighted(admin_client_for, oper
     add_trials("WHOLESALE", failures=1, at=now)
     page = admin_client_for(operator).get(SCORECARD).content.decode()
     assert 'id="scorecard-WHOLESALE" class="drop"' in page
-    assert "-0.5" in page
+    assert "−50.0 pp ▼" in page
 
 
 def test_trials__never_added_changed_or_deleted_in_admin(admin_client_for, operator, superuser, some_data):

@@ -26,7 +26,7 @@ def test_policy_list__operator__usage_of_each_cap_today(client, operator, busy_d
     response = client.get(POLICIES)
     assert response.status_code == 200
     content = response.content.decode()
-    for shown, share in (("3 / 4", "75%"), ("300.00 / 1,000.00", "30%"), ("50.00 / 100.00", "50%")):
+    for shown, share in (("3 / 4", "75%"), ("300.00 USD / 1,000.00 USD", "30%"), ("50.00 USD / 100.00 USD", "50%")):
         assert f"<title>{shown}</title>" in content and f">{share}</text></svg> {shown}" in content
     assert "ENABLED" in content
 
