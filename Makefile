@@ -49,7 +49,7 @@ format: $(VENV)/.installed
 # Benchmarks print ratios against a baseline measured in the same run; they need PostgreSQL.
 BENCH_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/governance_bench
 bench: $(VENV)/.installed
-	@for script in benchmarks/*.py; do \
+	@for script in benchmarks/[!_]*.py; do \
 		echo "== $$script"; \
 		DATABASE_URL=$(BENCH_DATABASE_URL) $(BIN)/python $$script || exit 1; \
 	done

@@ -24,7 +24,7 @@ import sys
 import time
 from urllib.parse import urlencode
 
-import common
+import _common as common
 
 os.environ["SECURE_SSL_REDIRECT"] = "false"  # the test client speaks plain http
 common.start_django("postgres://postgres@127.0.0.1:5432/governance_bench_admin")

@@ -18,7 +18,7 @@ governance_bench_regression), created and migrated here when missing. Its KPI ta
 import statistics
 import time
 
-import common
+import _common as common
 
 common.start_django("postgres://postgres@127.0.0.1:5432/governance_bench_regression")
 

@@ -21,12 +21,12 @@ import datetime as dt
 import json
 import time
 
-import common
+import _common as common
 
 common.start_django("postgres://postgres@127.0.0.1:5432/governance_bench_regression")
 
 import psycopg  # noqa: E402
-from common import prepare_database, server  # noqa: E402
+from _common import prepare_database, server  # noqa: E402
 from django.contrib.auth import get_user_model  # noqa: E402
 from django.contrib.auth.models import Group  # noqa: E402
 from django.db import connection  # noqa: E402

@@ -20,7 +20,7 @@ import subprocess
 import time
 from decimal import Decimal
 
-import common
+import _common as common
 
 common.start_django("postgres://postgres@127.0.0.1:5432/governance_bench")
 
