@@ -9,7 +9,8 @@ from rest_framework import serializers
 from .business_day import business_date
 from .errors import InvalidInput
 
-DOMAIN_RE = re.compile(r"^[A-Z0-9_]{1,64}$")
+DOMAIN_RE = re.compile(r"\A[A-Z0-9_]{1,64}\Z")
+_DOMAIN_INPUT = re.compile(r"\A[A-Za-z0-9_]{1,64}\Z")  # ASCII only: "ß".upper() is "SS"
 DOMAIN_RULE = "upper-case letters, digits and _, 1 to 64 characters"
 
 
@@ -17,10 +18,9 @@ def normalize_domain(value) -> str:
     """Upper-case a domain identifier and check it, raising ValueError with the rule."""
     if not isinstance(value, str):
         raise ValueError(f"must be a string of {DOMAIN_RULE}")
-    domain = value.strip().upper()
-    if not DOMAIN_RE.match(domain):
+    if not _DOMAIN_INPUT.match(value):
         raise ValueError(f"must be {DOMAIN_RULE}")
-    return domain
+    return value.upper()
 
 
 def clean_domain(value) -> str:
@@ -35,7 +35,7 @@ class DomainField(serializers.CharField):
     """An engine's identifier: `wholesale` becomes `WHOLESALE`; anything off the rule is a 400."""
 
     def __init__(self, **kwargs):
-        kwargs.setdefault("trim_whitespace", True)
+        kwargs.setdefault("trim_whitespace", False)  # " WHOLESALE" is off the rule, not WHOLESALE
         super().__init__(**kwargs)
 
     def to_internal_value(self, data):

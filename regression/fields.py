@@ -4,23 +4,26 @@ import re
 
 from rest_framework import serializers
 
-from .models import METRIC_RE, METRIC_RULE
+from .models import METRIC_RULE
 
-_METRIC = re.compile(METRIC_RE)
+_METRIC_INPUT = re.compile(r"\A[A-Za-z0-9_]{1,64}\Z")  # ASCII only, before lower-casing
 
 
 def normalize_metric(value) -> str:
     """Lower-case a metric name and check it, raising ValueError with the rule."""
     if not isinstance(value, str):
         raise ValueError(f"must be a string of {METRIC_RULE}")
-    metric = value.strip().lower()
-    if not _METRIC.match(metric):
+    if not _METRIC_INPUT.match(value):
         raise ValueError(f"must be {METRIC_RULE}")
-    return metric
+    return value.lower()
 
 
 class MetricField(serializers.CharField):
     """A KPI name; anything off the rule is a 400 naming the field."""
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("trim_whitespace", False)
+        super().__init__(**kwargs)
 
     def to_internal_value(self, data):
         try:

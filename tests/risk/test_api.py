@@ -268,3 +268,12 @@ def test_ledger__today_and_by_date__shape(api, viewer, reserved, clock):
 def test_ledger__bad_date__400_naming_date(api, viewer, value):
     response = api(viewer).get(LEDGER, {"date": value})
     assert (response.status_code, response.json()["field"]) == (400, "date")
+
+
+@pytest.mark.parametrize("domain", ["wholesaleß", "ıd", "ﬀ", "WHOLESALE\n", " WHOLESALE"])
+def test_policy_upsert__domain_off_the_ascii_rule__400_naming_domain(api, operator, domain):
+    response = api(operator).post(
+        "/api/governance/risk/policies/upsert", {"domain": domain, "enabled": True}, format="json"
+    )
+    assert response.status_code == 400
+    assert response.json()["field"] == "domain"
