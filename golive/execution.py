@@ -24,12 +24,24 @@ def execution_class(klass: ExecutionClass | str):
     return decorate
 
 
+def _under_api_view(view_class) -> ExecutionClass | None:
+    """A declaration on the function that DRF's @api_view wrapped: the decorator may sit under
+    @api_view (the usual DRF order), where api_view keeps the function only in its handlers."""
+    for method in getattr(view_class, "http_method_names", ()):
+        for cell in getattr(getattr(view_class, method, None), "__closure__", None) or ():
+            declared = getattr(cell.cell_contents, "execution_class", None)
+            if declared is not None:
+                return declared
+    return None
+
+
 def declared_class(view_func) -> ExecutionClass | None:
-    """The class declared on a function view or on a DRF/class-based view's class."""
+    """The class declared on a function view, on a DRF/class-based view's class, or on a function
+    wrapped by @api_view."""
     declared = getattr(view_func, "execution_class", None)
     if declared is None:
         view_class = getattr(view_func, "cls", None) or getattr(view_func, "view_class", None)
-        declared = getattr(view_class, "execution_class", None)
+        declared = getattr(view_class, "execution_class", None) or _under_api_view(view_class)
     return ExecutionClass(declared) if declared is not None else None
 
 

@@ -151,6 +151,10 @@ def _original(*, domain: str, amount: Decimal, idempotency_key: str, ref: str) -
 
 
 def _decide(*, domain: str, amount: Decimal, idempotency_key: str | None, ref: str, actor) -> Reservation:
+    # The domain's policy row is locked first: it serialises the domain's decisions, and the
+    # production state, the time and the totals are read after it, so a reserve that waited for
+    # the lock still sees a kill switch engaged meanwhile.
+    policy = RiskPolicy.objects.select_for_update().filter(domain=domain).first()
     now = timezone.now()
     entry = Reservation(
         domain=domain,
@@ -160,7 +164,7 @@ def _decide(*, domain: str, amount: Decimal, idempotency_key: str | None, ref: s
         actor=audit.actor_name(actor),
         business_date=business_date(now),
     )
-    reason, policy, totals = _first_denial(entry, now)
+    reason, totals = _first_denial(entry, policy, now)
     if reason:
         entry.status, entry.reason = Status.DENIED, reason
         entry.save()
@@ -174,28 +178,29 @@ def _decide(*, domain: str, amount: Decimal, idempotency_key: str | None, ref: s
     return entry
 
 
-def _first_denial(entry: Reservation, now: dt.datetime) -> tuple[str | None, RiskPolicy | None, DailyTotals | None]:
-    """The first reason to deny `entry` (None: approve), with the locked policy and today's totals."""
+def _first_denial(
+    entry: Reservation, policy: RiskPolicy | None, now: dt.datetime
+) -> tuple[str | None, DailyTotals | None]:
+    """The first reason to deny `entry` (None: approve), with today's locked totals when read."""
     decision = golive.may_execute()
     if not decision.ok:
-        return decision.reason, None, None
-    policy = RiskPolicy.objects.select_for_update().filter(domain=entry.domain).first()
+        return decision.reason, None
     if policy is None:
-        return reasons.NO_POLICY, None, None
+        return reasons.NO_POLICY, None
     if not policy.enabled:
-        return reasons.POLICY_DISABLED, policy, None
+        return reasons.POLICY_DISABLED, None
     if policy.max_action_amount is not None and entry.amount > policy.max_action_amount:
-        return reasons.MAX_ACTION_AMOUNT, policy, None
+        return reasons.MAX_ACTION_AMOUNT, None
     totals, _ = DailyTotals.objects.select_for_update().get_or_create(
         domain=entry.domain, business_date=entry.business_date
     )
     if totals.approved_count + 1 > policy.max_daily_actions:
-        return reasons.MAX_DAILY_ACTIONS, policy, totals
+        return reasons.MAX_DAILY_ACTIONS, totals
     if not _has_room(entry, policy, now):
-        return reasons.MAX_OPEN_EXPOSURE, policy, totals
+        return reasons.MAX_OPEN_EXPOSURE, totals
     if totals.net_loss >= policy.max_daily_loss:
-        return reasons.MAX_DAILY_LOSS, policy, totals
-    return None, policy, totals
+        return reasons.MAX_DAILY_LOSS, totals
+    return None, totals
 
 
 def _has_room(entry: Reservation, policy: RiskPolicy, now: dt.datetime) -> bool:

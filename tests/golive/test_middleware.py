@@ -14,9 +14,14 @@ def test_prod_exec_view__kill_switch_engaged__refused_on_next_request(client, op
     assert response.json() == {"ok": False, "reason": "kill_switch"}
 
 
-def test_prod_exec_drf_view__go_live_disabled__423(client):
-    response = client.post("/engine/route-capital")
+@pytest.mark.parametrize("path", ["/engine/route-capital", "/engine/match-buyer"])
+def test_prod_exec_drf_view__go_live_disabled__423(client, path):
+    response = client.post(path)
     assert (response.status_code, response.json()["reason"]) == (423, "go_live_disabled")
+
+
+def test_prod_exec_under_api_view__live__served(client, live):
+    assert client.post("/engine/match-buyer").json() == {"matched": True}
 
 
 def test_prod_exec_header__kill_switch_engaged__refused_on_next_request(client, operator, live):

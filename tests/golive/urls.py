@@ -3,6 +3,7 @@
 from django.http import JsonResponse
 from django.urls import include, path
 from django.views.decorators.csrf import csrf_exempt
+from rest_framework.decorators import api_view, authentication_classes, permission_classes
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -35,10 +36,19 @@ class RouteCapitalApi(APIView):
         return Response({"routed": True})
 
 
+@api_view(["POST"])
+@authentication_classes([])
+@permission_classes([AllowAny])
+@execution_class(ExecutionClass.PROD_EXEC)
+def match_buyer(request):
+    return Response({"matched": True})
+
+
 urlpatterns = [
     path("engine/place-offer", place_offer),
     path("engine/offers", read_offers),
     path("engine/sandbox-offer", sandbox_offer),
     path("engine/route-capital", RouteCapitalApi.as_view()),
+    path("engine/match-buyer", match_buyer),
     path("", include("governance_site.urls")),
 ]

@@ -1,13 +1,16 @@
 """Real threads against PostgreSQL: caps and idempotency hold however many reserves race."""
 
+import threading
+import time
 from collections import Counter
 from decimal import Decimal
 
 import pytest
+from django.db import transaction
 
 from golive import services as golive
 from risk import reasons, selectors, services
-from risk.models import DailyTotals, Reservation, Status
+from risk.models import DailyTotals, Reservation, RiskPolicy, Status
 from tests import concurrency
 from tests.conftest import requires_postgres
 
@@ -48,7 +51,7 @@ def test_32_racing_retries__one_idempotency_key__one_reservation(live, make_poli
 
 
 def test_racing_retries__denied_decision__one_entry(make_policy):
-    golive.get_state()  # production off: denied before the policy lock, so the unique key decides
+    golive.get_state()  # production off: every one is denied, so the unique key alone decides
     make_policy()
     entries = race(lambda i: reserve("100", idempotency_key="retry-me"))
     assert {(entry.pk, entry.reason) for entry in entries} == {(entries[0].pk, "go_live_disabled")}
@@ -77,3 +80,31 @@ def test_concurrent_reserve_settle_release__totals_agree_with_entries(live, make
         day["realized_pnl"],
     )
     assert day["open_exposure"] == 0 and day["approved_count"] == day["settled_count"] + day["released_count"]
+
+
+def test_reserve_waiting_for_the_domain_lock__kill_switch_engaged_meanwhile__denied(live, make_policy, operator):
+    """A reserve queued behind another one on the domain's lock reads the switch after the lock."""
+    make_policy()
+    lock_held, kill_committed = threading.Event(), threading.Event()
+
+    def work(i):
+        if i == 0:  # another reserve in flight: holds the domain's policy row
+            with transaction.atomic():
+                RiskPolicy.objects.select_for_update().get(domain="WHOLESALE")
+                lock_held.set()
+                kill_committed.wait(timeout=10)
+            return None
+        lock_held.wait(timeout=10)
+        return reserve("100")
+
+    def engage_when_waiting():
+        lock_held.wait(timeout=10)
+        time.sleep(0.3)  # let the reserve reach the lock
+        golive.set_kill_switch(engaged=True, reason="test: stop", actor=operator)
+        kill_committed.set()
+
+    engager = threading.Thread(target=engage_when_waiting)
+    engager.start()
+    _, entry = race(work, threads=2)
+    engager.join()
+    assert (entry.status, entry.reason) == (Status.DENIED, "kill_switch")
