@@ -38,6 +38,9 @@ class GoLiveStateAdmin(admin.ModelAdmin):
     def has_add_permission(self, request):
         return False
 
+    def has_change_permission(self, request, obj=None):
+        return False  # the switches change only through the actions below, with a reason
+
     def has_delete_permission(self, request, obj=None):
         return False
 

@@ -1,3 +1,4 @@
+from django.db import DatabaseError
 from rest_framework import serializers
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -5,7 +6,7 @@ from rest_framework.views import APIView
 from governance_site.openapi import document
 from governance_site.permissions import IsOperator
 
-from . import services
+from . import reasons, services
 from .middleware import refusal
 from .models import GoLiveState
 
@@ -80,3 +81,10 @@ class GoLiveCheckApi(APIView):
     def get(self, request):
         decision = services.may_execute()
         return Response(status=204) if decision.ok else refusal(decision.reason)
+
+    def handle_exception(self, exc):
+        # Authenticating the token needs the database too: when it is down, answer as the gate
+        # does (fail closed), not with a 500 a proxy might not treat as "no".
+        if isinstance(exc, DatabaseError):
+            return refusal(reasons.STATE_UNAVAILABLE)
+        return super().handle_exception(exc)

@@ -21,8 +21,6 @@ class ExecutionClassMiddleware:
         return self.get_response(request)
 
     def process_view(self, request, view_func, view_args, view_kwargs):
-        if request.path.startswith(tuple(settings.GOVERNANCE_UNGATED_PATH_PREFIXES)):
-            return None  # the admin and the governance API stay reachable so operators can recover
         raw = request.headers.get(HEADER)
         header = None
         if raw is not None:
@@ -31,6 +29,8 @@ class ExecutionClassMiddleware:
             except ValueError:
                 allowed = ", ".join(ExecutionClass.values)
                 return JsonResponse({"detail": f"{HEADER} must be one of {allowed}.", "field": HEADER}, status=400)
+        if request.path.startswith(tuple(settings.GOVERNANCE_UNGATED_PATH_PREFIXES)):
+            return None  # the admin and the governance API stay reachable so operators can recover
         request.execution_class = effective_class(declared_class(view_func), header)
         if request.execution_class != ExecutionClass.PROD_EXEC:
             return None

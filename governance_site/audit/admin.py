@@ -11,7 +11,7 @@ class AuditEventAdmin(AppendOnlyAdminMixin, admin.ModelAdmin):
     """Read-only: the trail is written by the services and never edited."""
 
     list_display = ["created_at", "lever", "actor", "action", "object_repr", "reason"]
-    list_filter = ["lever", "action", "created_at"]
+    list_filter = ["lever", ("actor", admin.AllValuesFieldListFilter), "action", "created_at"]
     search_fields = ["actor", "object_repr", "reason"]
     date_hierarchy = "created_at"
     show_full_result_count = False

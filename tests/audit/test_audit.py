@@ -89,6 +89,8 @@ def test_audit_api__anonymous_401_and_no_role_403(api, nobody):
 
 def test_audit_admin__read_only_and_filterable(client, operator, trail):
     client.force_login(operator)
+    by_actor = client.get("/admin/audit/auditevent/", {"actor": "tripwire/beat"})
+    assert [event.action for event in by_actor.context["cl"].result_list] == ["x"]
     listing = client.get("/admin/audit/auditevent/?lever__exact=golive")
     assert listing.status_code == 200
     assert b"kill_switch.engage" in listing.content

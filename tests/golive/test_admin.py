@@ -70,3 +70,12 @@ def test_switch__viewer__403(client, viewer):
     response = client.post("/admin/golive/golivestate/switch/engage-kill-switch/", {"reason": "x"})
     assert response.status_code == 403
     assert not services.get_state().kill_switch_engaged
+
+
+def test_state_change_form__post__refused_and_nothing_saved(client, operator):
+    client.force_login(operator)
+    before = services.get_state().updated_at
+    response = client.post(STATE_PAGE, {"reason": "sneaky"})
+    assert response.status_code == 403
+    assert services.get_state().updated_at == before
+    assert not AuditEvent.objects.exists()

@@ -1,3 +1,5 @@
+import contextlib
+
 import pytest
 from django.db import connection
 
@@ -62,9 +64,9 @@ def test_admin_and_governance_api__prod_exec_header__never_blocked(api, operator
     assert client.get("/admin/", HTTP_X_EXECUTION_CLASS="PROD_EXEC").status_code == 200
 
 
-@pytest.mark.django_db(transaction=True)
-def test_prod_exec__database_unreachable__refused_state_unavailable(client, operator, live):
-    assert client.post("/engine/place-offer").status_code == 200
+@contextlib.contextmanager
+def unreachable_database():
+    """The default connection pointed at a database that cannot be reached, then restored."""
     settings_dict = connection.settings_dict
     saved = {key: settings_dict[key] for key in ("NAME", "PORT", "HOST")}
     connection.close()
@@ -73,10 +75,32 @@ def test_prod_exec__database_unreachable__refused_state_unavailable(client, oper
     else:
         settings_dict.update(HOST="127.0.0.1", PORT="1")
     try:
-        response = client.post("/engine/place-offer")
+        yield
     finally:
         connection.close()
         settings_dict.update(saved)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_prod_exec__database_unreachable__refused_state_unavailable(client, operator, live):
+    assert client.post("/engine/place-offer").status_code == 200
+    with unreachable_database():
+        response = client.post("/engine/place-offer")
     assert response.status_code == 423
     assert response.json() == {"ok": False, "reason": "state_unavailable"}
     assert client.post("/engine/place-offer").status_code == 200
+
+
+@pytest.mark.django_db(transaction=True)
+def test_check_endpoint__database_unreachable__423_state_unavailable_not_500(api, engine, live):
+    client = api(engine)
+    assert client.get("/api/governance/go-live/check").status_code == 204
+    with unreachable_database():
+        response = client.get("/api/governance/go-live/check")
+    assert response.status_code == 423
+    assert response.json() == {"ok": False, "reason": "state_unavailable"}
+
+
+def test_unknown_header_value__on_the_admin_too__400(client, operator):
+    client.force_login(operator)
+    assert client.get("/admin/", HTTP_X_EXECUTION_CLASS="bogus").status_code == 400
