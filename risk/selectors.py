@@ -14,16 +14,25 @@ from .models import DailyTotals, Reservation, RiskPolicy, Status
 ZERO = Value(Decimal(0), output_field=DecimalField(max_digits=20, decimal_places=4))
 
 
+COUNTS = ("approved_count", "denied_count", "settled_count", "released_count", "expired_count")
+
+
 def _count(status: Status) -> Count:
     return Count("id", filter=Q(status=status))
 
 
 def ledger(*, day: dt.date | None = None, domain: str | None = None) -> dict:
-    """The ledger of a business day (default today): per domain, what was approved, denied and why."""
+    """The ledger of a business day (default today): per domain, what was approved, denied and why.
+
+    Counts and exposure are of the entries reserved that day; `realized_pnl` is the pnl realized
+    (settled) that day, whichever day its reservation was made: the figure max_daily_loss checks.
+    """
     day = day or business_date()
     entries = Reservation.objects.filter(business_date=day)
+    totals = DailyTotals.objects.filter(business_date=day)
     if domain is not None:
-        entries = entries.filter(domain=domain)
+        entries, totals = entries.filter(domain=domain), totals.filter(domain=domain)
+    realized = dict(totals.values_list("domain", "realized_pnl"))
     denied = entries.filter(status=Status.DENIED)
     by_reason = defaultdict(dict)
     for row in denied.values("domain", "reason").annotate(n=Count("id")).order_by("domain", "reason"):
@@ -40,19 +49,22 @@ def ledger(*, day: dt.date | None = None, domain: str | None = None) -> dict:
             settled_count=_count(Status.SETTLED),
             released_count=_count(Status.RELEASED),
             expired_count=_count(Status.EXPIRED),
-            realized_pnl=Coalesce(Sum("realized_pnl", filter=Q(status=Status.SETTLED)), ZERO),
         )
         .order_by("domain")
     )
+    by_domain = {row["domain"]: row for row in rows}
+    for settled_only in sorted(d for d, pnl in realized.items() if pnl and d not in by_domain):
+        by_domain[settled_only] = {"domain": settled_only, **dict.fromkeys(COUNTS, 0), "open_exposure": Decimal(0)}
     return {
         "date": day,
         "domains": [
             {
                 **row,
-                "denial_count_by_reason": by_reason[row["domain"]],
-                "denied_ids": denied_ids[row["domain"]],
+                "realized_pnl": realized.get(name, Decimal(0)),
+                "denial_count_by_reason": by_reason[name],
+                "denied_ids": denied_ids[name],
             }
-            for row in rows
+            for name, row in sorted(by_domain.items())
         ],
     }
 

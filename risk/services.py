@@ -237,7 +237,8 @@ def risk_reserve_or_raise(
 
 
 def _close(*, reservation_id: int, status: Status, actor, realized_pnl: Decimal | None = None) -> Reservation:
-    """Close an open entry as `status`: frees its exposure and books `realized_pnl` on its day.
+    """Close an open entry as `status`: frees its exposure (on the day it was reserved) and books
+    `realized_pnl` on today's business day.
 
     The same close again returns the entry unchanged; any other change of a closed entry, or of
     one past its expiry, is a Conflict (409). The entry is locked after its domain's policy.
@@ -268,9 +269,13 @@ def _close(*, reservation_id: int, status: Status, actor, realized_pnl: Decimal 
     )  # fmt: skip
     entry.save(update_fields=["status", "realized_pnl", "settled_at", "settled_by"])
     DailyTotals.objects.filter(domain=entry.domain, business_date=entry.business_date).update(
-        open_exposure=F("open_exposure") - entry.amount,
-        realized_pnl=F("realized_pnl") + (realized_pnl or 0),
+        open_exposure=F("open_exposure") - entry.amount
     )
+    if realized_pnl:
+        # The pnl counts on the business day it was realized (today), whatever day the action was
+        # reserved: a loss settled after midnight counts against today's max_daily_loss.
+        today, _ = DailyTotals.objects.get_or_create(domain=entry.domain, business_date=business_date(now))
+        DailyTotals.objects.filter(pk=today.pk).update(realized_pnl=F("realized_pnl") + realized_pnl)
     return entry
 
 

@@ -124,3 +124,32 @@ def test_business_day__utc__same_moments_one_day(settings, live, make_policy, cl
         clock.set(moment)
         reserve("WHOLESALE")
     assert set(Reservation.objects.values_list("business_date", flat=True)) == {dt.date(2026, 3, 10)}
+
+
+def test_loss_settled_after_midnight__counts_on_the_day_it_was_realized(settings, live, make_policy, clock):
+    settings.GOVERNANCE_TIME_ZONE = "America/New_York"
+    make_policy(max_daily_loss="100", reservation_ttl_seconds=86400)
+    clock.set(dt.datetime(2026, 11, 25, 23, 50, tzinfo=NEW_YORK))
+    yesterdays = reserve("WHOLESALE", "500")
+    clock.set(dt.datetime(2026, 11, 26, 0, 10, tzinfo=NEW_YORK))
+    services.settle(reservation_id=yesterdays.pk, realized_pnl="-1000", actor=ENGINE)
+    assert reserve("WHOLESALE").reason == reasons.MAX_DAILY_LOSS
+    [today] = selectors.ledger()["domains"]
+    assert (today["realized_pnl"], today["denied_count"], today["settled_count"]) == (Decimal(-1000), 1, 0)
+    [reserved_day] = selectors.ledger(day=dt.date(2026, 11, 25))["domains"]
+    assert (reserved_day["realized_pnl"], reserved_day["settled_count"]) == (Decimal(0), 1)
+
+
+def test_ledger__domain_with_only_a_settlement_that_day__listed_with_its_pnl(settings, live, make_policy, clock):
+    make_policy(reservation_ttl_seconds=86400)
+    clock.set(dt.datetime(2026, 11, 25, 23, 0, tzinfo=dt.UTC))
+    entry = reserve("WHOLESALE", "500")
+    clock.set(dt.datetime(2026, 11, 26, 1, 0, tzinfo=dt.UTC))
+    services.settle(reservation_id=entry.pk, realized_pnl="42.5", actor=ENGINE)
+    assert selectors.ledger()["domains"] == [
+        {
+            "domain": "WHOLESALE", "approved_count": 0, "denied_count": 0, "settled_count": 0, "released_count": 0,
+            "expired_count": 0, "open_exposure": Decimal(0), "realized_pnl": Decimal("42.5"),
+            "denial_count_by_reason": {}, "denied_ids": [],
+        }
+    ]  # fmt: skip
