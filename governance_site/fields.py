@@ -1,5 +1,6 @@
 """Input rules shared by every lever: domain identifiers, finite decimals, fractions."""
 
+import datetime as dt
 import math
 import re
 from decimal import Decimal, InvalidOperation
@@ -92,7 +93,22 @@ class BusinessDayQuery(serializers.Serializer):
         required=False, input_formats=["%Y-%m-%d"], help_text="A business day (YYYY-MM-DD); default today."
     )
 
+    earliest = dt.date(2000, 1, 1)
+
     def validate_date(self, value):
         if value > business_date():
             raise serializers.ValidationError("must not be after today's business date")
+        if value < self.earliest:
+            raise serializers.ValidationError(f"must not be before {self.earliest}")
         return value
+
+
+class DateTimeField(serializers.DateTimeField):
+    """DRF's DateTimeField, but a time that cannot be made aware (a naive year-1 time east of UTC)
+    is a 400 naming the field rather than an OverflowError."""
+
+    def to_internal_value(self, value):
+        try:
+            return super().to_internal_value(value)
+        except OverflowError as exc:
+            raise serializers.ValidationError("is out of range") from exc

@@ -48,7 +48,8 @@ def upsert(
         setattr(instance, field, value)
     instance.changed_by = audit.actor_name(actor)
     try:
-        instance.full_clean(validate_unique=False)
+        # Field rules only: uniqueness and constraints are the database's (a racing create is retried below).
+        instance.full_clean(validate_unique=False, validate_constraints=False)
     except ValidationError as exc:
         raise _first_validation_error(exc) from exc
     try:

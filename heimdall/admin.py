@@ -7,12 +7,12 @@ from django.contrib import admin
 from django.core.exceptions import PermissionDenied
 from django.template.response import TemplateResponse
 from django.urls import path
-from django.utils.dateparse import parse_date
 from django.utils.html import format_html
 
 from governance_site.admin_tools import AppendOnlyAdminMixin, EstimatedCountPaginator
 from governance_site.business_day import business_date
 from governance_site.charts import Series, multi_series_chart
+from governance_site.fields import BusinessDayQuery
 
 from . import selectors, services
 from .models import HeimdallPolicy, SandboxTrial
@@ -77,8 +77,8 @@ class HeimdallPolicyAdmin(admin.ModelAdmin):
         if not self.has_view_permission(request):
             raise PermissionDenied
         today = business_date()
-        day = parse_date(request.GET.get("date") or "") or today
-        day = min(day, today)
+        query = BusinessDayQuery(data={"date": request.GET["date"]} if request.GET.get("date") else {})
+        day = query.validated_data.get("date", today) if query.is_valid() else today
         dates, rates = selectors.daily_success_rates(days=CHART_DAYS, until=day)
         chart = None
         if rates:

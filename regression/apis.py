@@ -9,7 +9,7 @@ from rest_framework.parsers import FormParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from governance_site.fields import DomainField, FiniteFloatField, FractionField
+from governance_site.fields import DateTimeField, DomainField, FiniteFloatField, FractionField
 from governance_site.openapi import document
 from governance_site.parsers import NonStrictJSONParser
 from governance_site.permissions import IsEngineOrOperator, IsOperator
@@ -20,6 +20,7 @@ from .models import MAX_EVENTS, PolicyAction, PolicyKind, RegressionPolicy, Regr
 
 MAX_BATCH = 10_000
 MAX_ABS_VALUE = 1e15  # keeps every mean and drop of the stored values finite
+OLDEST_EVENT = dt.timedelta(days=3650)  # the longest lookback_days a policy may have
 CLOCK_SKEW = dt.timedelta(minutes=5)  # how far in the future an engine's occurred_at may be
 TAGS = ["regression"]
 
@@ -75,11 +76,14 @@ class KpiInput(PolicyKeyInput):
     value = FiniteFloatField(required=False, allow_null=True, min_value=-MAX_ABS_VALUE, max_value=MAX_ABS_VALUE)
     actor = serializers.CharField(max_length=150, required=False)
     event_id = serializers.CharField(max_length=128, required=False)
-    occurred_at = serializers.DateTimeField(required=False)
+    occurred_at = DateTimeField(required=False)
 
     def validate_occurred_at(self, value):
-        if value > timezone.now() + CLOCK_SKEW:
+        now = timezone.now()
+        if value > now + CLOCK_SKEW:
             raise serializers.ValidationError("must not be in the future")
+        if value < now - OLDEST_EVENT:
+            raise serializers.ValidationError("must be within the longest lookback (3650 days)")
         return value
 
     def validate(self, attrs):

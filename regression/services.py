@@ -8,6 +8,7 @@ latch and the action commit together or not at all.
 import datetime as dt
 import logging
 import math
+import statistics
 from dataclasses import dataclass
 from functools import partial
 
@@ -28,7 +29,7 @@ logger = logging.getLogger(__name__)
 
 BULK_INSERT_ROWS = 2000
 LOOKUP_CHUNK = 900  # event_ids per IN (...) query: under SQLite's oldest parameter limit
-# A baseline within ZERO_TOLERANCE × max(1, largest |value| in it) of zero counts as zero.
+# Rounding bound of the zero-baseline rule (see _drop_fraction).
 ZERO_TOLERANCE = 1e-9
 # Values closer than this (relative) to the threshold count as equal to it, so float rounding of
 # an exact 20% drop never crosses a strict 20% threshold.
@@ -180,17 +181,19 @@ def _mean(values: list[float]) -> float | None:
 
 
 def _drop_fraction(baseline: list[float], window: list[float]) -> float | None:
-    """(baseline_rate − current_rate) / |baseline_rate|; None when the baseline rate is zero.
+    """(baseline_rate − current_rate) / |baseline_rate|; None when the baseline rate is about zero.
 
-    The zero-baseline rule: a baseline rate within ZERO_TOLERANCE × max(1, largest |value| in the
-    baseline) of zero has no scale to measure a relative drop against (a success rate of 0% cannot
-    fall; dividing by a mean of about zero would turn any noise into an unbounded drop). The drop
-    is then undefined (null) and the tripwire does not trigger on it. The same bound keeps every
-    reported drop finite.
+    The zero-baseline rule: a baseline rate that cannot be told from zero has no scale to measure
+    a relative drop against (a success rate of 0% cannot fall; dividing by a mean of about zero
+    turns noise into an unbounded drop). "Cannot be told from zero" is: within one standard error
+    of the baseline's mean (its standard deviation / √n) of zero, or within ZERO_TOLERANCE ×
+    max(1, largest |value|) for rounding. The drop is then undefined (null) and the tripwire does
+    not trigger on it. The same bound keeps every reported drop finite.
     """
     baseline_rate, current_rate = _mean(baseline), _mean(window)
     scale = max(1.0, max(abs(value) for value in baseline))
-    if abs(baseline_rate) <= ZERO_TOLERANCE * scale:
+    standard_error = statistics.pstdev(baseline) / math.sqrt(len(baseline))
+    if abs(baseline_rate) <= max(ZERO_TOLERANCE * scale, standard_error):
         return None
     return (baseline_rate - current_rate) / abs(baseline_rate)
 

@@ -337,3 +337,12 @@ def test_writes__by_role__403_unless_allowed(api, request, role, path, allowed):
 def test_reads__anonymous_401_and_no_role_403(api, nobody, path):
     assert api(None).get(path).status_code == 401
     assert api(nobody).get(path).status_code == 403
+
+
+@pytest.mark.parametrize("zone", ["Asia/Tokyo", "UTC", "America/New_York"])
+def test_kpi__occurred_at_in_year_one__400_naming_occurred_at(api, engine, settings, zone):
+    settings.TIME_ZONE = settings.GOVERNANCE_TIME_ZONE = zone
+    body = {"domain": "RX", "metric": "m", "success": True, "occurred_at": "0001-01-01T00:00:00"}
+    response = api(engine).post("/api/governance/regression/kpi", body, format="json")
+    assert response.status_code == 400
+    assert response.json()["field"] == "occurred_at"

@@ -102,7 +102,14 @@ def test_admin_landing_page__is_the_review_with_links(client, operator, walkthro
 @pytest.mark.parametrize(
     "path", [REVIEW, "/api/governance/risk/ledger/today", "/api/governance/heimdall/scorecard/today"]
 )
-def test_business_day_query__after_today__400_naming_date(api, viewer, path):
-    response = api(viewer).get(path, {"date": "2999-01-01"})
+@pytest.mark.parametrize("date", ["2999-01-01", "0001-01-01", "2024-02-30"])
+def test_business_day_query__after_today_or_ancient_or_impossible__400_naming_date(api, viewer, path, date):
+    response = api(viewer).get(path, {"date": date})
     assert response.status_code == 400
     assert response.json()["field"] == "date"
+
+
+@pytest.mark.parametrize("date", ["2024-02-30", "0001-01-01", "nonsense"])
+def test_scorecard_admin_page__bad_date__today_not_500(client, operator, date):
+    client.force_login(operator)
+    assert client.get("/admin/heimdall/heimdallpolicy/scorecard/", {"date": date}).status_code == 200
