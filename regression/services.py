@@ -130,11 +130,7 @@ def record_kpi_batch(*, events: list[dict], actor) -> BatchResult:
         if event.event_id:
             first_seen[event.event_id] = index
     ids = list(first_seen)
-    stored = {
-        event.event_id: event
-        for start in range(0, len(ids), LOOKUP_CHUNK)
-        for event in KpiEvent.objects.filter(event_id__in=ids[start : start + LOOKUP_CHUNK])
-    }
+    stored = _stored_by_event_id(ids)
     duplicates = []
     for index, event in enumerate(built):
         if event.event_id in stored:
@@ -142,7 +138,25 @@ def record_kpi_batch(*, events: list[dict], actor) -> BatchResult:
             duplicates.append(index)
     new = [event for event in built if event.event_id not in stored]
     KpiEvent.objects.bulk_create(new, batch_size=BULK_INSERT_ROWS, ignore_conflicts=bool(ids))
-    return BatchResult(created=len(new), duplicates=duplicates)
+    if ids:
+        # A racing request may have stored some of these event_ids between the look-up and the
+        # insert, which then skipped them: find those (their stored created_at is not ours) and
+        # treat them as repeats too, a 422 (the whole batch undone) when they differ.
+        raced = _stored_by_event_id([event.event_id for event in new if event.event_id])
+        for index, event in enumerate(built):
+            winner = raced.get(event.event_id)
+            if winner is not None and event.event_id not in stored and winner.created_at != event.created_at:
+                _replayed(winner, event, index=index)
+                duplicates.append(index)
+    return BatchResult(created=len(built) - len(duplicates), duplicates=sorted(duplicates))
+
+
+def _stored_by_event_id(ids: list[str]) -> dict[str, KpiEvent]:
+    return {
+        event.event_id: event
+        for start in range(0, len(ids), LOOKUP_CHUNK)
+        for event in KpiEvent.objects.filter(event_id__in=ids[start : start + LOOKUP_CHUNK])
+    }
 
 
 # --- Policies ------------------------------------------------------------------------------------

@@ -4,8 +4,9 @@ import pytest
 
 from golive import services as golive
 from governance_site.audit.models import AuditEvent
+from governance_site.errors import Unprocessable
 from regression import reasons, services
-from regression.models import PolicyAction, PolicyKind
+from regression.models import KpiEvent, PolicyAction, PolicyKind
 from risk.models import RiskPolicy
 from tests import concurrency
 from tests.conftest import requires_postgres
@@ -48,3 +49,25 @@ def test_8_concurrent_evaluations__kill_switch__engaged_once(tripwire, feed, liv
     assert AuditEvent.objects.filter(action="tripwire.trigger").count() == 1
     assert AuditEvent.objects.filter(action="kill_switch.engage").count() == 1
     assert golive.get_state().kill_switch_engaged
+
+
+def test_racing_batches__same_event_ids__stored_once_counted_once_conflicts_refused():
+    def batch(i):
+        events = [
+            {"domain": "WHOLESALE", "metric": "contract_rate", "success": i % 2 == 0, "event_id": f"ev-{n}"}
+            for n in range(300)
+        ]
+        try:
+            return services.record_kpi_batch(events=events, actor=f"engine/{i}")
+        except Unprocessable as exc:
+            return exc
+
+    results = race(batch, threads=4)
+    stored = KpiEvent.objects.filter(event_id__startswith="ev-")
+    assert stored.count() == 300
+    winner = stored.first().success
+    for i, result in enumerate(results):
+        if (i % 2 == 0) != winner:  # told another event is stored under its event_ids
+            assert isinstance(result, Unprocessable) and result.reason == "event_id_reused"
+    created = [r.created for r in results if not isinstance(r, Unprocessable)]
+    assert sum(created) == 300 and sorted(created)[-1] == 300
