@@ -46,14 +46,22 @@ class DomainField(serializers.CharField):
             raise serializers.ValidationError(str(exc)) from exc
 
 
+NON_FINITE = {"nan", "-nan", "+nan", "inf", "-inf", "+inf", "infinity", "-infinity", "+infinity"}
+
+
 class FiniteDecimalField(serializers.DecimalField):
-    """A Decimal given as a JSON number or string; NaN and infinities are refused."""
+    """A Decimal given as a JSON number or a plain decimal string ("1200.50", "-3", "1e3"); NaN,
+    infinities and what only Python's Decimal reads ("1_000", non-ASCII digits) are refused."""
+
+    PLAIN = re.compile(r"\A[+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+)([eE][+-]?[0-9]+)?\Z")
 
     def __init__(self, *, max_digits=20, decimal_places=4, **kwargs):
         super().__init__(max_digits=max_digits, decimal_places=decimal_places, **kwargs)
 
     def to_internal_value(self, data):
         if isinstance(data, bool):
+            self.fail("invalid")
+        if isinstance(data, str) and not self.PLAIN.match(data.strip()) and data.strip().lower() not in NON_FINITE:
             self.fail("invalid")
         try:
             candidate = Decimal(str(data).strip())

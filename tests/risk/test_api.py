@@ -277,3 +277,12 @@ def test_policy_upsert__domain_off_the_ascii_rule__400_naming_domain(api, operat
     )
     assert response.status_code == 400
     assert response.json()["field"] == "domain"
+
+
+@pytest.mark.parametrize("amount", ["1_000", "١٠", "0x10", "1,000", "12 50"])
+def test_reserve__amount_only_python_reads__400_naming_amount(api, engine, amount):
+    response = api(engine).post(
+        "/api/governance/risk/reserve", {"domain": "WHOLESALE", "amount": amount}, format="json"
+    )
+    assert response.status_code == 400
+    assert response.json()["field"] == "amount"
