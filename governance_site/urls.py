@@ -3,11 +3,14 @@ from django.urls import include, path
 from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
+from governance_site.alerts.apis import AlertListApi
 from governance_site.audit.apis import AuditListApi
 from review.apis import ReviewApi
 
 api_patterns = [
     path("audit", AuditListApi.as_view(), name="audit-list"),
+    path("alerts", AlertListApi.as_view(), name="alerts-list"),
+    path("alerts/", include("governance_site.alerts.urls")),
     path("review", ReviewApi.as_view(), name="review"),
     path("go-live/", include("golive.urls")),
     path("risk/", include("risk.urls")),

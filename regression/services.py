@@ -17,6 +17,7 @@ from django.utils import timezone
 
 from golive import services as golive
 from governance_site import policies
+from governance_site.alerts import services as alerts
 from governance_site.audit import services as audit
 from governance_site.audit.models import Lever
 from governance_site.errors import Conflict, InvalidInput, NotFound, Unprocessable
@@ -328,7 +329,8 @@ def evaluate_all(*, actor) -> dict[str, str]:
 
 @transaction.atomic
 def reset(*, domain: str, metric: str, reason: str, actor) -> RegressionState:
-    """Release a triggered tripwire's latch (409 `not_triggered` when it is not triggered); audited.
+    """Release a triggered tripwire's latch (409 `not_triggered` when it is not triggered, 409
+    `not_acknowledged` while its trigger's alert awaits acknowledgement); audited.
 
     The action it took is not undone: re-enabling the risk policy or releasing the kill switch is
     a separate, deliberate step on those levers. The next evaluation decides afresh, and triggers
@@ -344,6 +346,7 @@ def reset(*, domain: str, metric: str, reason: str, actor) -> RegressionState:
             field=None,
             reason=reasons.NOT_TRIGGERED,
         )
+    alerts.require_acknowledged(instance=state)  # 409 not_acknowledged until an operator has seen it
     before = audit.snapshot(state)
     state.triggered, state.triggered_at, state.action_taken = False, None, ""
     state.status = _quiet_status(state)
