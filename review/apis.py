@@ -22,8 +22,12 @@ class ReviewApi(APIView):
                 allow_null=True, help_text="kill_switch or go_live_disabled; null while production may execute."
             )
 
+            unacknowledged_alert_id = serializers.IntegerField(
+                allow_null=True, help_text="The kill switch's alert awaiting acknowledgement, if any."
+            )
+
             class Meta(GoLiveStateOutput.Meta):
-                fields = [*GoLiveStateOutput.Meta.fields, "may_execute", "blocked_reason"]
+                fields = [*GoLiveStateOutput.Meta.fields, "may_execute", "blocked_reason", "unacknowledged_alert_id"]
 
         class TripwireOutput(serializers.Serializer):
             id = serializers.IntegerField()
@@ -38,6 +42,16 @@ class ReviewApi(APIView):
             max_drop_fraction = serializers.FloatField()
             triggered_at = serializers.DateTimeField(allow_null=True)
             evaluated_at = serializers.DateTimeField(allow_null=True)
+            unacknowledged_alert_id = serializers.IntegerField(
+                allow_null=True, help_text="Its trigger's alert awaiting acknowledgement (these come first)."
+            )
+
+        class AlertOutput(serializers.Serializer):
+            id = serializers.IntegerField()
+            created_at = serializers.DateTimeField()
+            severity = serializers.CharField()
+            title = serializers.CharField()
+            reason = serializers.CharField()
 
         class ScorecardRowOutput(ScorecardApi.OutputSerializer):
             dropped = serializers.BooleanField(help_text="Today's success rate is below yesterday's.")
@@ -51,6 +65,7 @@ class ReviewApi(APIView):
         go_live = GoLiveOutput()
         risk_ledger = LedgerApi.OutputSerializer.DomainOutput(many=True)
         triggered_tripwires = TripwireOutput(many=True)
+        unacknowledged_alerts = AlertOutput(many=True)
         heimdall_scorecard = ScorecardRowOutput(many=True)
         recent_audit = AuditOutput(many=True)
 
@@ -61,7 +76,8 @@ class ReviewApi(APIView):
         tags=["review"],
         summary="The Monday control-plane review",
         description="Go-live state and kill switch (who, why); the day's risk ledger per domain with denials "
-        "by reason; triggered tripwires with baseline, current and drop; the Heimdall scorecard (today "
+        "by reason; triggered tripwires with baseline, current and drop, unacknowledged first; alerts "
+        "awaiting acknowledgement; the Heimdall scorecard (today "
         "against yesterday); the latest audit events.",
     )
     def get(self, request):

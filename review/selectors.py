@@ -9,6 +9,7 @@ import datetime as dt
 from django.conf import settings
 
 from golive import services as golive
+from governance_site.alerts import selectors as alerts
 from governance_site.audit.models import AuditEvent
 from governance_site.business_day import business_date
 from heimdall import selectors as heimdall
@@ -23,7 +24,10 @@ def control_plane_review(*, day: dt.date | None = None) -> dict:
     day = day or business_date()
     state = golive.get_state()
     decision = golive.decision_from_state(state)
-    triggered = regression.states().filter(triggered=True).order_by("-triggered_at")
+    triggered = list(regression.states().filter(triggered=True).order_by("-triggered_at"))
+    awaiting = alerts.unacknowledged_by_object(type(triggered[0])) if triggered else {}
+    triggered.sort(key=lambda tripwire: str(tripwire.pk) not in awaiting)  # unacknowledged first (stable)
+    kill_switch_alert = alerts.unacknowledged_for(state).order_by("created_at").first()
     return {
         "date": day,
         "time_zone": settings.GOVERNANCE_TIME_ZONE,
@@ -35,6 +39,7 @@ def control_plane_review(*, day: dt.date | None = None) -> dict:
             "reason": state.reason,
             "changed_by": state.changed_by,
             "updated_at": state.updated_at,
+            "unacknowledged_alert_id": kill_switch_alert.pk if kill_switch_alert else None,
         },
         "risk_ledger": risk.ledger(day=day)["domains"],
         "triggered_tripwires": [
@@ -51,9 +56,13 @@ def control_plane_review(*, day: dt.date | None = None) -> dict:
                 "max_drop_fraction": tripwire.policy.max_drop_fraction,
                 "triggered_at": tripwire.triggered_at,
                 "evaluated_at": tripwire.evaluated_at,
+                "unacknowledged_alert_id": awaiting[str(tripwire.pk)].pk if str(tripwire.pk) in awaiting else None,
             }
             for tripwire in triggered
         ],
+        "unacknowledged_alerts": list(
+            alerts.unacknowledged().order_by("created_at").values("id", "created_at", "severity", "title", "reason")
+        ),
         "heimdall_scorecard": [
             {**dataclasses.asdict(row), "dropped": row.dropped} for row in heimdall.scorecard(day=day)
         ],

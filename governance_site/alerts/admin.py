@@ -191,10 +191,14 @@ class DestinationAdmin(admin.ModelAdmin):
         return redirect(reverse("admin:alerts_destination_change", args=[destination_id]))
 
 
-class DeliveryAttemptInline(AppendOnlyAdminMixin, admin.TabularInline):
+class DeliveryAttemptInline(admin.TabularInline):
     model = DeliveryAttempt
     fields = readonly_fields = ["attempted_at", "ok", "status_code", "error"]
     extra = 0
+    can_delete = False
+
+    def has_add_permission(self, request, obj=None):
+        return False
 
 
 @admin.register(Delivery)

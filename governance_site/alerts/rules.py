@@ -15,7 +15,7 @@ from .models import Severity
 @dataclass(frozen=True)
 class Rule:
     severity: Severity
-    title: str  # formatted with the event's object_repr as {object}
+    title: str  # formatted with the event's object_repr as {object} (a tripwire's reads "D.metric status")
     requires_ack: bool = False
     when: Callable[[AuditEvent], bool] = lambda event: True
 
@@ -39,11 +39,11 @@ RULES: dict[tuple[str, str], list[Rule]] = {
         Rule(Severity.HIGH, "{object} throttled (risk policy disabled)", when=_after("enabled", False)),
         Rule(Severity.INFO, "{object} re-enabled (risk policy enabled)", when=_after("enabled", True)),
     ],
-    (Lever.REGRESSION, "tripwire.trigger"): [Rule(Severity.HIGH, "Tripwire triggered: {object}", requires_ack=True)],
-    (Lever.REGRESSION, "tripwire.escalate"): [Rule(Severity.INFO, "Tripwire escalated: {object}")],
-    (Lever.REGRESSION, "tripwire.reset"): [Rule(Severity.INFO, "Tripwire reset: {object}")],
+    (Lever.REGRESSION, "tripwire.trigger"): [Rule(Severity.HIGH, "Tripwire {object}", requires_ack=True)],
+    (Lever.REGRESSION, "tripwire.escalate"): [Rule(Severity.INFO, "Tripwire escalated ({object})")],
+    (Lever.REGRESSION, "tripwire.reset"): [Rule(Severity.INFO, "Tripwire reset ({object})")],
     (Lever.REGRESSION, "tripwire.status"): [
-        Rule(Severity.INFO, "Tripwire cannot judge: {object}", when=_after("status", "stale", "undecidable")),
+        Rule(Severity.INFO, "Tripwire cannot judge ({object})", when=_after("status", "stale", "undecidable")),
     ],
 }
 

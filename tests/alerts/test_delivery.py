@@ -2,6 +2,8 @@
 
 import datetime as dt
 import json
+import re
+from pathlib import Path
 
 import pytest
 from django.db import transaction
@@ -199,3 +201,18 @@ def test_broker_down_at_commit__the_change_commits_and_the_sweep_sends_later(rec
     monkeypatch.undo()
     services.dispatch_due(now=timezone.now() + services.DISPATCH_GRACE + dt.timedelta(seconds=1))
     assert len(receiver.received) == 1
+
+
+def test_readme_snippet__accepts_a_real_delivery_and_rejects_tampering(receiver, webhook):
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    snippet = re.search(r"```python\n(import hashlib.*?def verify_governance_webhook.*?)```", readme, re.S).group(1)
+    namespace = {}
+    exec(snippet, namespace)  # the documented code, as a receiver would paste it
+    verify = namespace["verify_governance_webhook"]
+    services.attempt_delivery(delivery_id=engage().pk)
+    [received] = receiver.received
+    timestamp, header = received.headers[signing.TIMESTAMP_HEADER], received.headers[signing.SIGNATURE_HEADER]
+    assert verify("s3cret", received.body, timestamp, header)
+    assert not verify("s3cret", received.body + b"x", timestamp, header)
+    old = str(int(timestamp) - 301)  # correctly signed, but too old: a replay
+    assert not verify("s3cret", received.body, old, signing.signature("s3cret", old, received.body))

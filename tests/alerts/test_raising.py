@@ -35,7 +35,7 @@ def test_tripwire_throttles__high_alerts_for_the_trigger_and_the_throttle(tripwi
     state = regression.evaluate(domain="WHOLESALE", metric="contract_rate", actor="tripwire/beat")
     trigger = Alert.objects.get(event="tripwire.trigger")
     assert (trigger.severity, trigger.requires_ack, trigger.object_id) == (Severity.HIGH, True, str(state.pk))
-    assert trigger.title == "Tripwire triggered: WHOLESALE.contract_rate triggered"
+    assert trigger.title == "Tripwire WHOLESALE.contract_rate triggered"
     throttle = Alert.objects.get(event="policy.update")
     assert (throttle.severity, throttle.lever, throttle.requires_ack) == (Severity.HIGH, "risk", False)
     assert "throttled" in throttle.title
