@@ -10,6 +10,7 @@ from django.db import DatabaseError, transaction
 
 from governance_site.audit import services as audit
 from governance_site.audit.models import Lever
+from governance_site.changes import require_approval
 from governance_site.errors import Conflict, InvalidInput
 
 from . import reasons
@@ -83,8 +84,12 @@ def _apply(state: GoLiveState, *, action: str, changes: dict, reason: str, actor
 
 @transaction.atomic
 def set_kill_switch(*, engaged: bool, reason: str, actor) -> GoLiveState:
-    """Engage (which also turns go-live off) or release (which leaves go-live off) the kill switch."""
+    """Engage (which also turns go-live off) or release (which leaves go-live off) the kill switch.
+
+    Releasing loosens: with four-eyes approvals on it needs an approved change request."""
     reason = _require_reason(reason)
+    if not engaged:
+        require_approval(what="Releasing the kill switch")
     state = _locked_state()
     if engaged:
         changes = {"kill_switch_engaged": True, "go_live_enabled": False}
@@ -97,8 +102,11 @@ def set_kill_switch(*, engaged: bool, reason: str, actor) -> GoLiveState:
 
 @transaction.atomic
 def set_go_live(*, enabled: bool, reason: str, actor) -> GoLiveState:
-    """Turn production on or off. Turning it on while the kill switch is engaged is a Conflict."""
+    """Turn production on or off. Turning it on while the kill switch is engaged is a Conflict;
+    turning it on loosens (with four-eyes approvals on it needs an approved change request)."""
     reason = _require_reason(reason)
+    if enabled:
+        require_approval(what="Enabling go-live")
     state = _locked_state()
     if enabled and state.kill_switch_engaged:
         raise Conflict(

@@ -3,6 +3,7 @@ from django.urls import include, path
 from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
+from approvals.apis import ChangeListApi
 from governance_site.alerts.apis import AlertListApi
 from governance_site.audit.apis import AuditListApi
 from review.apis import ReviewApi
@@ -11,6 +12,8 @@ api_patterns = [
     path("audit", AuditListApi.as_view(), name="audit-list"),
     path("alerts", AlertListApi.as_view(), name="alerts-list"),
     path("alerts/", include("governance_site.alerts.urls")),
+    path("changes", ChangeListApi.as_view(), name="changes-list"),
+    path("changes/", include("approvals.urls")),
     path("review", ReviewApi.as_view(), name="review"),
     path("go-live/", include("golive.urls")),
     path("risk/", include("risk.urls")),

@@ -20,6 +20,7 @@ from governance_site import policies
 from governance_site.alerts import services as alerts
 from governance_site.audit import services as audit
 from governance_site.audit.models import Lever
+from governance_site.changes import require_approval
 from governance_site.errors import Conflict, InvalidInput, NotFound, Unprocessable
 from risk import services as risk
 
@@ -347,6 +348,8 @@ def reset(*, domain: str, metric: str, reason: str, actor) -> RegressionState:
             reason=reasons.NOT_TRIGGERED,
         )
     alerts.require_acknowledged(instance=state)  # 409 not_acknowledged until an operator has seen it
+    if state.action_taken == PolicyAction.KILL_SWITCH:
+        require_approval(what=f"Resetting {state.policy} (a KILL_SWITCH tripwire)")
     before = audit.snapshot(state)
     state.triggered, state.triggered_at, state.action_taken = False, None, ""
     state.status = _quiet_status(state)

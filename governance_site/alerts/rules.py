@@ -30,7 +30,7 @@ def _after(field: str, *values) -> Callable[[AuditEvent], bool]:
     return changed
 
 
-RULES: dict[tuple[str, str], list[Rule]] = {
+RULES: dict[tuple[str | None, str], list[Rule]] = {
     (Lever.GOLIVE, "kill_switch.engage"): [Rule(Severity.CRITICAL, "Kill switch engaged", requires_ack=True)],
     (Lever.GOLIVE, "kill_switch.release"): [Rule(Severity.INFO, "Kill switch released")],
     (Lever.GOLIVE, "go_live.enable"): [Rule(Severity.INFO, "Go-live enabled")],
@@ -45,8 +45,12 @@ RULES: dict[tuple[str, str], list[Rule]] = {
     (Lever.REGRESSION, "tripwire.status"): [
         Rule(Severity.INFO, "Tripwire cannot judge ({object})", when=_after("status", "stale", "undecidable")),
     ],
+    # Any lever (four-eyes approvals, see approvals/):
+    (None, "change.request"): [Rule(Severity.INFO, "Change request waiting for approval: {object}")],
+    (None, "change.bypass"): [Rule(Severity.CRITICAL, "Emergency bypass, applied without approval: {object}")],
 }
 
 
 def rule_for(event: AuditEvent) -> Rule | None:
-    return next((rule for rule in RULES.get((event.lever, event.action), []) if rule.when(event)), None)
+    candidates = RULES.get((event.lever, event.action)) or RULES.get((None, event.action), [])
+    return next((rule for rule in candidates if rule.when(event)), None)

@@ -46,6 +46,7 @@ INSTALLED_APPS = [
     "heimdall",
     "regression",
     "review",
+    "approvals",
 ]
 
 MIDDLEWARE = [
@@ -199,6 +200,15 @@ ALERTS_SITE_URL = env.str("ALERTS_SITE_URL", default="")
 vars().update(env.email_url("EMAIL_URL", default="consolemail://"))
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="governance@localhost")
 EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT", default=10)
+
+# Four-eyes approvals of loosening changes (approvals app). Off by default: one operator may do
+# everything, as in the spec. On: releasing the kill switch, enabling go-live, raising or removing a
+# cap, lowering a Heimdall gate, raising a tripwire's threshold or disabling it, re-enabling a
+# throttled policy and resetting a KILL_SWITCH tripwire need a change request approved by this many
+# other operators; a request expires after this many hours.
+GOVERNANCE_APPROVALS_REQUIRED = env.bool("GOVERNANCE_APPROVALS_REQUIRED", default=False)
+GOVERNANCE_APPROVALS_COUNT = env.int("GOVERNANCE_APPROVALS_COUNT", default=1)
+GOVERNANCE_APPROVALS_EXPIRE_HOURS = env.float("GOVERNANCE_APPROVALS_EXPIRE_HOURS", default=24.0)
 
 # Production hardening: active whenever DEBUG is off (`check --deploy` passes with real values).
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
