@@ -6,7 +6,7 @@ from rest_framework.views import APIView
 from governance_site.openapi import document
 from governance_site.permissions import IsOperator
 
-from . import services
+from . import selectors, services
 from .models import ChangeRequest, Kind
 
 
@@ -61,7 +61,7 @@ class ChangeListApi(ListAPIView):
     def get_queryset(self):
         filters = ChangeFilter(data=self.request.query_params)
         filters.is_valid(raise_exception=True)
-        return services.changes_in_state(filters.validated_data.get("status"))
+        return selectors.changes_in_state(filters.validated_data.get("status"))
 
 
 class ChangeDetailApi(APIView):
@@ -76,7 +76,7 @@ class ChangeDetailApi(APIView):
 
     @document(responses={200: ChangeOutput}, errors=(404,), tags=["changes"], summary="One change request")
     def get(self, request, change_id: int):
-        return Response(ChangeOutput(services.get_change(change_id)).data)
+        return Response(ChangeOutput(selectors.get_change(change_id)).data)
 
     @document(request=InputSerializer, responses={200: ChangeOutput}, errors=(400, 404, 409), tags=["changes"],
               summary="Edit a change request (its requester): a new revision, approvals voided")  # fmt: skip
@@ -94,7 +94,7 @@ class ChangeStepApi(APIView):
     step = ""
 
     class InputSerializer(serializers.Serializer):
-        note = serializers.CharField(max_length=2000, required=False, default="")
+        note = serializers.CharField(max_length=2000, required=False, default="", allow_blank=True)
         emergency = serializers.BooleanField(
             required=False, default=False, help_text="apply only: the audited emergency bypass (needs its permission)."
         )

@@ -22,24 +22,6 @@ from .models import Approval, ChangeRequest, Status
 EMERGENCY_PERMISSION = "approvals.emergency_bypass"
 
 
-def get_change(change_id: int) -> ChangeRequest:
-    change = ChangeRequest.objects.filter(pk=change_id).first()
-    if change is None:
-        raise NotFound(f"No change request {change_id}.")
-    return change
-
-
-def changes_in_state(state: str | None = None):
-    """Change requests, newest first; `state` pending (not expired), expired, applied or rejected."""
-    queryset = ChangeRequest.objects.prefetch_related("approvals")
-    now = timezone.now()
-    if state == "pending":
-        return queryset.filter(status=Status.PENDING, expires_at__gt=now)
-    if state == "expired":
-        return queryset.filter(status=Status.PENDING, expires_at__lte=now)
-    return queryset.filter(status=state) if state else queryset
-
-
 def _text(value, field: str) -> str:
     value = value.strip() if isinstance(value, str) else ""
     if not value:

@@ -5,6 +5,7 @@ from functools import cached_property
 from django import forms
 from django.core.paginator import Paginator
 from django.db import connections
+from django.utils.html import format_html
 
 
 class ReasonForm(forms.Form):
@@ -50,3 +51,9 @@ class EstimatedCountPaginator(Paginator):
             if row and row[0] > self.estimate_above:
                 return row[0]
         return super().count
+
+
+def badge(colour: str, text: str):
+    """A status in white on `colour`, for list_display columns."""
+    return format_html('<strong style="color:#fff;background:{};padding:2px 8px;border-radius:3px">{}</strong>',
+                       colour, text)  # fmt: skip

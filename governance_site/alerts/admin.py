@@ -10,7 +10,7 @@ from django.urls import path, reverse
 from django.utils.html import format_html
 
 from governance_site import roles
-from governance_site.admin_tools import AppendOnlyAdminMixin
+from governance_site.admin_tools import AppendOnlyAdminMixin, badge
 from governance_site.audit.models import Lever
 from governance_site.errors import ServiceError
 
@@ -22,11 +22,6 @@ DELIVERY_COLOURS = {
     DeliveryStatus.DELIVERED: "#1b7f3b", DeliveryStatus.FAILED: "#b00020", DeliveryStatus.RETRYING: "#c25e00",
     DeliveryStatus.PENDING: "#8a6d00", DeliveryStatus.SENDING: "#8a6d00", DeliveryStatus.SKIPPED: "#666666",
 }  # fmt: skip
-
-
-def _badge(colour: str, text: str):
-    return format_html('<strong style="color:#fff;background:{};padding:2px 8px;border-radius:3px">{}</strong>',
-                       colour, text)  # fmt: skip
 
 
 class NoteForm(forms.Form):
@@ -68,14 +63,14 @@ class AlertAdmin(AppendOnlyAdminMixin, admin.ModelAdmin):
 
     @admin.display(description="Severity", ordering="severity")
     def coloured_severity(self, alert):
-        return _badge(SEVERITY_COLOURS[alert.severity], alert.get_severity_display())
+        return badge(SEVERITY_COLOURS[alert.severity], alert.get_severity_display())
 
     @admin.display(description="Acknowledged")
     def acknowledgement(self, alert):
         if not alert.requires_ack:
             return "—"
         if alert.acknowledged_at is None:
-            return _badge(SEVERITY_COLOURS[Severity.CRITICAL], "AWAITING")
+            return badge(SEVERITY_COLOURS[Severity.CRITICAL], "AWAITING")
         return f"{alert.acknowledged_by}: {alert.ack_note}"
 
     def get_urls(self):
@@ -217,7 +212,7 @@ class DeliveryAdmin(AppendOnlyAdminMixin, admin.ModelAdmin):
 
     @admin.display(description="Status", ordering="status")
     def coloured_status(self, delivery):
-        return _badge(DELIVERY_COLOURS[delivery.status], delivery.get_status_display())
+        return badge(DELIVERY_COLOURS[delivery.status], delivery.get_status_display())
 
     @admin.action(description="Redeliver", permissions=["operate"])
     def redeliver(self, request, queryset):

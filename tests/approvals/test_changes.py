@@ -5,7 +5,7 @@ import datetime as dt
 import pytest
 from django.utils import timezone
 
-from approvals import reasons, services
+from approvals import reasons, selectors, services
 from approvals.models import ChangeRequest
 from golive import services as golive
 from governance_site import changes
@@ -102,8 +102,8 @@ def test_expiry__approve_and_apply_refused_and_listed_as_expired(approvals_on, o
     ChangeRequest.objects.filter(pk=change.pk).update(expires_at=timezone.now() - dt.timedelta(seconds=1))
     refused(reasons.EXPIRED, services.approve, change_id=change.pk, actor=second_operator)
     refused(reasons.EXPIRED, services.apply, change_id=change.pk, actor=operator)
-    assert list(services.changes_in_state("expired")) == [change]
-    assert list(services.changes_in_state("pending")) == []
+    assert list(selectors.changes_in_state("expired")) == [change]
+    assert list(selectors.changes_in_state("pending")) == []
 
 
 def test_apply__world_changed_since_the_request__conflict_nothing_applied(approvals_on, operator, second_operator,
