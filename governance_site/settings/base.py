@@ -157,7 +157,10 @@ SPECTACULAR_SETTINGS = {
     "COMPONENT_SPLIT_REQUEST": True,
     "SERVE_INCLUDE_SCHEMA": False,
     # Two choice sets are called "kind": name each after what it is.
-    "ENUM_NAME_OVERRIDES": {"ChangeKindEnum": "approvals.models.Kind", "PolicyKindEnum": "regression.models.PolicyKind"},
+    "ENUM_NAME_OVERRIDES": {
+        "ChangeKindEnum": "approvals.models.Kind",
+        "PolicyKindEnum": "regression.models.PolicyKind",
+    },
 }
 
 # Paths the PROD_EXEC gate never blocks, so operators can always recover.
