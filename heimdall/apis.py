@@ -1,11 +1,12 @@
 from rest_framework import serializers, status
-from rest_framework.generics import ListAPIView
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from governance_site.fields import BusinessDayQuery, DomainField, FractionField
+from governance_site import policy_apis
+from governance_site.fields import BusinessDayQuery, FractionField
+from governance_site.identifiers import DomainField
 from governance_site.openapi import document
-from governance_site.permissions import IsEngineOrOperator, IsOperator
+from governance_site.permissions import IsEngineOrOperator
 
 from . import selectors, services
 from .models import HeimdallPolicy, SandboxTrial
@@ -21,51 +22,31 @@ REASONS_HELP = (
 class PolicyOutput(serializers.ModelSerializer):
     class Meta:
         model = HeimdallPolicy
-        fields = ["domain", *services.POLICY_FIELDS, "changed_by", "updated_at"]
+        fields = policy_apis.output_fields(services.POLICY)
 
 
-class PolicyListApi(ListAPIView):
+class PolicyListApi(policy_apis.PolicyListApi):
+    queryset = selectors.policy_list()
     serializer_class = PolicyOutput
-
-    @document(responses={200: PolicyOutput(many=True)}, tags=TAGS, summary="Every domain's Heimdall policy")
-    def get(self, request, *args, **kwargs):
-        return super().get(request, *args, **kwargs)
-
-    def get_queryset(self):
-        return selectors.policy_list()
+    summary = "Every domain's Heimdall policy"
+    tags = TAGS
 
 
-class PolicyUpsertApi(APIView):
-    permission_classes = [IsOperator]
+class PolicyUpsertApi(policy_apis.PolicyUpsertApi):
+    service = staticmethod(services.upsert_policy)
+    contract = services.POLICY
+    OutputSerializer = PolicyOutput
+    summary = "Create or change a domain's Heimdall policy"
+    description = "Settings left out keep their value (their default, for a new policy)."
+    tags = TAGS
 
-    class InputSerializer(serializers.Serializer):
+    class InputSerializer(policy_apis.PolicyInput):
         domain = DomainField()
         enabled = serializers.BooleanField(required=False)
         min_confidence_prod = FractionField(required=False)
         min_sandbox_trials = serializers.IntegerField(required=False)
         min_success_rate = FractionField(required=False)
         trial_window_days = serializers.IntegerField(required=False)
-        reason = serializers.CharField(max_length=2000, required=False, allow_blank=True)
-
-    @document(
-        request=InputSerializer,
-        responses={200: PolicyOutput, 201: PolicyOutput},
-        errors=(400,),
-        tags=TAGS,
-        summary="Create (201) or change (200) a domain's policy (operators); audited",
-        description="Settings left out keep their value (their default, for a new policy).",
-    )
-    def post(self, request):
-        data = self.InputSerializer(data=request.data)
-        data.is_valid(raise_exception=True)
-        changes = dict(data.validated_data)
-        policy, created = services.upsert_policy(
-            domain=changes.pop("domain"),
-            reason=changes.pop("reason", ""),
-            changes=changes,
-            actor=request.user,
-        )
-        return Response(PolicyOutput(policy).data, status=status.HTTP_201_CREATED if created else status.HTTP_200_OK)
 
 
 class TrialRecordApi(APIView):

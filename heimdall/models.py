@@ -9,7 +9,7 @@ from django.db.models import Count, Q
 from django.utils import timezone
 
 from governance_site.audit.models import AppendOnlyModel, AppendOnlyQuerySet
-from governance_site.fields import normalize_domain
+from governance_site.identifiers import DOMAIN
 
 MAX_TRIAL_WINDOW_DAYS = 365
 
@@ -35,7 +35,7 @@ class DomainModel(models.Model):
     def clean(self):
         super().clean()
         try:
-            self.domain = normalize_domain(self.domain)
+            self.domain = DOMAIN.normalize(self.domain)
         except ValueError as exc:
             raise ValidationError({"domain": str(exc)}) from exc
 

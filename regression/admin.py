@@ -3,8 +3,7 @@
 from functools import partial
 from itertools import accumulate
 
-from django import forms
-from django.contrib import admin, messages
+from django.contrib import admin
 from django.contrib.admin import helpers
 from django.template.response import TemplateResponse
 from django.utils import timezone
@@ -13,12 +12,15 @@ from django.utils.html import format_html
 from django.utils.safestring import SafeString
 
 from governance_site import charts, roles
-from governance_site.admin_tools import AppendOnlyAdminMixin, EstimatedCountPaginator, ReasonForm
-from governance_site.errors import ServiceError
-from governance_site.fields import normalize_domain
+from governance_site.admin_tools import (
+    AppendOnlyAdminMixin,
+    EstimatedCountPaginator,
+    PolicyAdminMixin,
+    ReasonForm,
+    apply_to_selection,
+)
 
 from . import selectors, services
-from .fields import normalize_metric
 from .models import KpiEvent, PolicyKind, RegressionPolicy, RegressionState, TripwireStatus
 
 STATUS_COLOURS = {
@@ -28,55 +30,16 @@ STATUS_COLOURS = {
     TripwireStatus.DISABLED: "#666666",
 }
 CHART_WIDTH = 680  # px: the chart and its summary side by side next to the admin's navigation
-POLICY_FIELDS = [
-    "enabled", "kind", "window_events", "baseline_events", "lookback_days", "max_drop_fraction", "action",
-]  # fmt: skip
-
-
-class PolicyForm(forms.ModelForm):
-    reason = ReasonForm.base_fields["reason"]
-
-    class Meta:
-        model = RegressionPolicy
-        fields = ["domain", "metric", *POLICY_FIELDS]
-
-    def _normalized(self, name: str, normalize) -> str:
-        try:
-            return normalize(self.cleaned_data[name])
-        except ValueError as exc:
-            raise forms.ValidationError(str(exc)) from exc
-
-    def clean_domain(self):
-        return self._normalized("domain", normalize_domain)
-
-    def clean_metric(self):
-        return self._normalized("metric", normalize_metric)
 
 
 @admin.register(RegressionPolicy)
-class RegressionPolicyAdmin(admin.ModelAdmin):
-    form = PolicyForm
+class RegressionPolicyAdmin(PolicyAdminMixin, admin.ModelAdmin):
+    contract = services.POLICY
+    upsert_service = staticmethod(services.upsert_policy)
     list_display = ["__str__", "enabled", "kind", "window_events", "baseline_events", "lookback_days",
                     "max_drop_fraction", "action", "changed_by", "updated_at"]  # fmt: skip
     list_filter = ["enabled", "kind", "action", "domain"]
     search_fields = ["domain", "metric"]
-
-    def get_readonly_fields(self, request, obj=None):
-        identity = ["domain", "metric"] if obj else []
-        return [*identity, "changed_by", "updated_at"]
-
-    def has_delete_permission(self, request, obj=None):
-        return False  # disable a policy instead: its state and history stay
-
-    def save_model(self, request, obj, form, change):
-        policy, _ = services.upsert_policy(
-            domain=obj.domain,
-            metric=obj.metric,
-            changes={name: form.cleaned_data[name] for name in POLICY_FIELDS},
-            actor=request.user,
-            reason=form.cleaned_data["reason"],
-        )
-        obj.pk = policy.pk
 
 
 def _number(value: float | None, kind: str) -> str:
@@ -192,18 +155,12 @@ class RegressionStateAdmin(AppendOnlyAdminMixin, admin.ModelAdmin):
         )
 
     def _each(self, request, queryset, service, done: str, **kwargs) -> None:
-        """Call `service` for each selected tripwire; one message for the successes, one per refusal."""
-        names = []
-        for state in queryset:
-            policy = state.policy
-            try:
-                service(domain=policy.domain, metric=policy.metric, actor=request.user, **kwargs)
-            except ServiceError as exc:
-                self.message_user(request, f"{policy}: {exc.detail}", messages.WARNING)
-            else:
-                names.append(str(policy))
-        if names:
-            self.message_user(request, f"{done}: {', '.join(names)}.")
+        """Call `service` for each selected tripwire, all in one transaction (apply_to_selection)."""
+
+        def call(state):
+            service(domain=state.policy.domain, metric=state.policy.metric, actor=request.user, **kwargs)
+
+        apply_to_selection(self, request, queryset, call, done=done, label=lambda state: str(state.policy))
 
     @admin.action(description="Evaluate now", permissions=["operate"])
     def evaluate_now(self, request, queryset):

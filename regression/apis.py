@@ -9,17 +9,18 @@ from rest_framework.parsers import FormParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from governance_site.fields import DateTimeField, DomainField, FiniteFloatField, FractionField
+from governance_site import policy_apis
+from governance_site.fields import DateTimeField, FiniteFloatField, FractionField
+from governance_site.identifiers import DomainField, MetricField
 from governance_site.openapi import document
 from governance_site.parsers import NonStrictJSONParser
 from governance_site.permissions import IsEngineOrOperator, IsOperator
 
 from . import selectors, services
-from .fields import MetricField
 from .models import MAX_EVENTS, PolicyAction, PolicyKind, RegressionPolicy, RegressionState
+from .services import MAX_ABS_VALUE
 
 MAX_BATCH = 10_000
-MAX_ABS_VALUE = 1e15  # keeps every mean and drop of the stored values finite
 OLDEST_EVENT = dt.timedelta(days=3650)  # the longest lookback_days a policy may have
 CLOCK_SKEW = dt.timedelta(minutes=5)  # how far in the future an engine's occurred_at may be
 TAGS = ["regression"]
@@ -33,10 +34,7 @@ class PolicyKeyInput(serializers.Serializer):
 class PolicyOutput(serializers.ModelSerializer):
     class Meta:
         model = RegressionPolicy
-        fields = [
-            "domain", "metric", "enabled", "kind", "window_events", "baseline_events",
-            "lookback_days", "max_drop_fraction", "action", "changed_by", "updated_at",
-        ]  # fmt: skip
+        fields = policy_apis.output_fields(services.POLICY)
 
 
 class StateOutput(serializers.ModelSerializer):
@@ -100,21 +98,25 @@ class BatchOutput(serializers.Serializer):
     )
 
 
-class PolicyListApi(ListAPIView):
+class PolicyListApi(policy_apis.PolicyListApi):
+    queryset = selectors.policies()
     serializer_class = PolicyOutput
-
-    @document(responses={200: PolicyOutput(many=True)}, tags=TAGS, summary="Every regression tripwire policy")
-    def get(self, request, *args, **kwargs):
-        return super().get(request, *args, **kwargs)
-
-    def get_queryset(self):
-        return selectors.policies()
+    summary = "Every regression tripwire policy"
+    tags = TAGS
 
 
-class PolicyUpsertApi(APIView):
-    permission_classes = [IsOperator]
+class PolicyUpsertApi(policy_apis.PolicyUpsertApi):
+    service = staticmethod(services.upsert_policy)
+    contract = services.POLICY
+    OutputSerializer = PolicyOutput
+    summary = "Create or change a (domain, metric) tripwire"
+    description = (
+        "Fields left out keep their value (their default, for a new policy: disabled, SUCCESS_RATE, "
+        "window 50, baseline 200, lookback 30 days, max drop 0.20, THROTTLE)."
+    )
+    tags = TAGS
 
-    class InputSerializer(PolicyKeyInput):
+    class InputSerializer(PolicyKeyInput, policy_apis.PolicyInput):
         enabled = serializers.BooleanField(required=False)
         kind = serializers.ChoiceField(choices=PolicyKind.choices, required=False)
         window_events = serializers.IntegerField(min_value=1, max_value=MAX_EVENTS, required=False)
@@ -122,26 +124,6 @@ class PolicyUpsertApi(APIView):
         lookback_days = serializers.IntegerField(min_value=1, max_value=3650, required=False)
         max_drop_fraction = FractionField(required=False)
         action = serializers.ChoiceField(choices=PolicyAction.choices, required=False)
-        reason = serializers.CharField(max_length=2000, required=False, allow_blank=True)
-
-    @document(
-        request=InputSerializer,
-        responses={200: PolicyOutput, 201: PolicyOutput},
-        errors=(400,),
-        tags=TAGS,
-        summary="Create (201) or change (200) a (domain, metric) tripwire (operators); audited",
-        description="Fields left out keep their value (their default, for a new policy: disabled, "
-        "SUCCESS_RATE, window 50, baseline 200, lookback 30 days, max drop 0.20, THROTTLE).",
-    )
-    def post(self, request):
-        data = self.InputSerializer(data=request.data)
-        data.is_valid(raise_exception=True)
-        changes = dict(data.validated_data)
-        domain, metric, reason = changes.pop("domain"), changes.pop("metric"), changes.pop("reason", "")
-        policy, created = services.upsert_policy(
-            domain=domain, metric=metric, changes=changes, reason=reason, actor=request.user
-        )
-        return Response(PolicyOutput(policy).data, status=status.HTTP_201_CREATED if created else 200)
 
 
 class StateListApi(ListAPIView):

@@ -1,13 +1,14 @@
 """The Risk Guard's API: parse, call a service or selector, shape. A denial is a 200 with ok: false."""
 
 from rest_framework import serializers
-from rest_framework.generics import ListAPIView
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from governance_site.fields import BusinessDayQuery, DomainField, FiniteDecimalField
+from governance_site import policy_apis
+from governance_site.fields import BusinessDayQuery, FiniteDecimalField
+from governance_site.identifiers import DomainField
 from governance_site.openapi import document
-from governance_site.permissions import IsEngineOrOperator, IsOperator
+from governance_site.permissions import IsEngineOrOperator
 
 from . import reasons, selectors, services
 from .models import Reservation, RiskPolicy
@@ -19,7 +20,7 @@ TAGS = ["risk"]
 class PolicyOutput(serializers.ModelSerializer):
     class Meta:
         model = RiskPolicy
-        fields = ["domain", *services.POLICY_FIELDS, "changed_by", "updated_at"]
+        fields = policy_apis.output_fields(services.POLICY)
 
 
 class EntryOutput(serializers.ModelSerializer):
@@ -37,21 +38,27 @@ class ReservationIdInput(serializers.Serializer):
     reservation_id = serializers.IntegerField(min_value=1, max_value=MAX_ID)
 
 
-class PolicyListApi(ListAPIView):
+class PolicyListApi(policy_apis.PolicyListApi):
     queryset = RiskPolicy.objects.all()
     serializer_class = PolicyOutput
-
-    @document(responses={200: PolicyOutput(many=True)}, tags=TAGS, summary="Every domain's risk policy")
-    def get(self, request, *args, **kwargs):
-        return super().get(request, *args, **kwargs)
+    summary = "Every domain's risk policy"
+    tags = TAGS
 
 
-class PolicyUpsertApi(APIView):
+class PolicyUpsertApi(policy_apis.PolicyUpsertApi):
     """Create a domain's policy or change any subset of its fields."""
 
-    permission_classes = [IsOperator]
+    service = staticmethod(services.upsert_policy)
+    contract = services.POLICY
+    OutputSerializer = PolicyOutput
+    summary = "Create or change a domain's risk policy"
+    description = (
+        "Give `domain` and any subset of the policy fields. A cap of 0 allows nothing; "
+        "`max_action_amount: null` removes the one-action limit."
+    )
+    tags = TAGS
 
-    class InputSerializer(serializers.Serializer):
+    class InputSerializer(policy_apis.PolicyInput):
         domain = DomainField()
         enabled = serializers.BooleanField(required=False)
         max_daily_loss = FiniteDecimalField(required=False)
@@ -59,24 +66,6 @@ class PolicyUpsertApi(APIView):
         max_daily_actions = serializers.IntegerField(required=False, min_value=0, max_value=2**31 - 1)
         max_action_amount = FiniteDecimalField(required=False, allow_null=True)
         reservation_ttl_seconds = serializers.IntegerField(required=False, min_value=1, max_value=2**31 - 1)
-        reason = serializers.CharField(required=False, allow_blank=True, max_length=2000)
-
-    @document(
-        request=InputSerializer,
-        responses={200: PolicyOutput},
-        errors=(400,),
-        tags=TAGS,
-        summary="Create or change a domain's risk policy (operators)",
-        description="Give `domain` and any subset of the policy fields; the change is audited with "
-        "`reason`. A cap of 0 allows nothing; `max_action_amount: null` removes the one-action limit.",
-    )
-    def post(self, request):
-        data = self.InputSerializer(data=request.data)
-        data.is_valid(raise_exception=True)
-        changes = dict(data.validated_data)
-        domain, reason = changes.pop("domain"), changes.pop("reason", "")
-        policy = services.upsert_policy(domain=domain, changes=changes, actor=request.user, reason=reason)
-        return Response(PolicyOutput(policy).data)
 
 
 class ReserveApi(APIView):
