@@ -1,4 +1,5 @@
 from django.db import DatabaseError
+from drf_spectacular.utils import OpenApiResponse
 from rest_framework import serializers
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -67,12 +68,16 @@ class GoLiveEnableApi(APIView):
         return Response(GoLiveStateOutput(state).data)
 
 
+class RefusalBody(serializers.Serializer):
+    ok = serializers.BooleanField(help_text="Always false.")
+    reason = serializers.ChoiceField(choices=reasons.REFUSALS, help_text="Why production may not execute now.")
+
+
 class GoLiveCheckApi(APIView):
     """204 while production may execute, else 423 {"ok": false, "reason": ...} (nginx auth_request)."""
 
     @document(
-        responses={204: None},
-        errors=(423,),
+        responses={204: None, 423: OpenApiResponse(RefusalBody, "Production may not execute now.")},
         tags=["go-live"],
         summary="May production execute now?",
         description="204 while it may; else 423 with reason `kill_switch`, `go_live_disabled` or "

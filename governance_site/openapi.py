@@ -34,14 +34,6 @@ class ErrorBody(serializers.Serializer):
     reason = serializers.CharField(required=False, help_text="A reason code, where the rule has one.")
 
 
-class RefusalBody(serializers.Serializer):
-    ok = serializers.BooleanField(help_text="Always false.")
-    reason = serializers.ChoiceField(
-        choices=["kill_switch", "go_live_disabled", "state_unavailable"],
-        help_text="Why production may not execute now.",
-    )
-
-
 ERROR_DESCRIPTIONS = {
     400: "Bad input: the body or query names the field at fault. Nothing was written.",
     401: "No or bad credentials.",
@@ -49,15 +41,11 @@ ERROR_DESCRIPTIONS = {
     404: "No such object.",
     409: "The change conflicts with the current state (the reason says which).",
     422: "The idempotency key was used before with other values.",
-    423: "Production may not execute now.",
 }
 
 
 def error_responses(*codes: int) -> dict:
-    responses = {code: OpenApiResponse(ErrorBody, ERROR_DESCRIPTIONS[code]) for code in (401, *codes)}
-    if 423 in codes:
-        responses[423] = OpenApiResponse(RefusalBody, ERROR_DESCRIPTIONS[423])
-    return responses
+    return {code: OpenApiResponse(ErrorBody, ERROR_DESCRIPTIONS[code]) for code in (401, *codes)}
 
 
 def document(*, responses: dict, errors: tuple[int, ...] = (), request=None, tags=None, **kwargs):

@@ -8,15 +8,19 @@ from governance_site.identifiers import DomainField
 from governance_site.openapi import document
 from governance_site.permissions import IsEngineOrOperator
 
-from . import selectors, services
+from . import reasons, selectors, services
 from .models import HeimdallPolicy, SandboxTrial
 
 TAGS = ["heimdall"]
-REASONS_HELP = (
-    "null when eligible, else the first that applies: kill_switch, go_live_disabled, "
-    "state_unavailable, no_policy, policy_disabled, confidence_below_min, insufficient_trials, "
-    "success_rate_below_min."
-)
+
+
+def eligibility_reason() -> serializers.ChoiceField:
+    """The reason of a "no", an enum in the schema: null when eligible, else the first that applies."""
+    return serializers.ChoiceField(
+        choices=reasons.ELIGIBILITY_REASONS,
+        allow_null=True,
+        help_text="null when eligible, else the first that applies: " + ", ".join(reasons.ELIGIBILITY_REASONS),
+    )
 
 
 class PolicyOutput(serializers.ModelSerializer):
@@ -93,7 +97,7 @@ class CheckApi(APIView):
 
     class OutputSerializer(serializers.Serializer):
         prod_eligible = serializers.BooleanField()
-        reason = serializers.CharField(allow_null=True, help_text=REASONS_HELP)
+        reason = eligibility_reason()
         trials = serializers.IntegerField(allow_null=True, help_text="In the policy window; null without one.")
         success_rate = serializers.FloatField(allow_null=True, help_text="0–1; null without trials.")
 
@@ -112,22 +116,26 @@ class CheckApi(APIView):
         return Response(self.OutputSerializer(services.check_prod_eligible(**data.validated_data)).data)
 
 
+class ScorecardRowOutput(serializers.Serializer):
+    """One domain's row of the scorecard (also in the control-plane review)."""
+
+    domain = serializers.CharField()
+    trials_today = serializers.IntegerField()
+    successes_today = serializers.IntegerField()
+    success_rate_today = serializers.FloatField(allow_null=True)
+    success_rate_yesterday = serializers.FloatField(allow_null=True)
+    success_rate_change = serializers.FloatField(allow_null=True)
+    trials_in_window = serializers.IntegerField(allow_null=True)
+    success_rate_in_window = serializers.FloatField(allow_null=True)
+    prod_eligible = serializers.BooleanField(help_text="Now, at the policy's minimum confidence.")
+    reason = eligibility_reason()
+
+
 class ScorecardApi(APIView):
     """The scorecard of today's business day, or of `?date=YYYY-MM-DD` (not after today)."""
 
     FilterSerializer = BusinessDayQuery
-
-    class OutputSerializer(serializers.Serializer):
-        domain = serializers.CharField()
-        trials_today = serializers.IntegerField()
-        successes_today = serializers.IntegerField()
-        success_rate_today = serializers.FloatField(allow_null=True)
-        success_rate_yesterday = serializers.FloatField(allow_null=True)
-        success_rate_change = serializers.FloatField(allow_null=True)
-        trials_in_window = serializers.IntegerField(allow_null=True)
-        success_rate_in_window = serializers.FloatField(allow_null=True)
-        prod_eligible = serializers.BooleanField(help_text="Now, at the policy's minimum confidence.")
-        reason = serializers.CharField(allow_null=True, help_text=REASONS_HELP)
+    OutputSerializer = ScorecardRowOutput
 
     @document(
         responses={200: OutputSerializer(many=True)},

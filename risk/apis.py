@@ -1,5 +1,6 @@
 """The Risk Guard's API: parse, call a service or selector, shape. A denial is a 200 with ok: false."""
 
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -85,6 +86,7 @@ class ReserveApi(APIView):
             model = Reservation
             fields = ["ok", "reason", "reservation_id", "expires_at"]
 
+        @extend_schema_field(serializers.ChoiceField(choices=reasons.DENIAL_REASONS, allow_null=True))
         def get_reason(self, entry) -> str | None:
             return entry.reason or None
 
@@ -147,26 +149,31 @@ class ReleaseApi(APIView):
         return Response(EntryOutput(entry).data)
 
 
+class LedgerDomainOutput(serializers.Serializer):
+    """One domain's day in the ledger (also in the control-plane review)."""
+
+    domain = serializers.CharField()
+    approved_count = serializers.IntegerField()
+    denied_count = serializers.IntegerField()
+    denial_count_by_reason = serializers.DictField(
+        child=serializers.IntegerField(), help_text="Keyed by reason: " + ", ".join(reasons.DENIAL_REASONS)
+    )
+    denied_ids = serializers.ListField(child=serializers.IntegerField())
+    open_exposure = serializers.DecimalField(max_digits=20, decimal_places=4)
+    settled_count = serializers.IntegerField()
+    released_count = serializers.IntegerField()
+    expired_count = serializers.IntegerField()
+    realized_pnl = serializers.DecimalField(max_digits=20, decimal_places=4)
+
+
 class LedgerApi(APIView):
     """The ledger of today's business day, or of `?date=YYYY-MM-DD`."""
 
     FilterSerializer = BusinessDayQuery
 
     class OutputSerializer(serializers.Serializer):
-        class DomainOutput(serializers.Serializer):
-            domain = serializers.CharField()
-            approved_count = serializers.IntegerField()
-            denied_count = serializers.IntegerField()
-            denial_count_by_reason = serializers.DictField(child=serializers.IntegerField())
-            denied_ids = serializers.ListField(child=serializers.IntegerField())
-            open_exposure = serializers.DecimalField(max_digits=20, decimal_places=4)
-            settled_count = serializers.IntegerField()
-            released_count = serializers.IntegerField()
-            expired_count = serializers.IntegerField()
-            realized_pnl = serializers.DecimalField(max_digits=20, decimal_places=4)
-
         date = serializers.DateField()
-        domains = DomainOutput(many=True)
+        domains = LedgerDomainOutput(many=True)
 
     @document(
         request=None,

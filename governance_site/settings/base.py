@@ -156,6 +156,12 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    # Each lever's reason codes, from its reasons module, as one named enum clients can generate.
+    "ENUM_NAME_OVERRIDES": {
+        "RefusalReasonEnum": "golive.reasons.REFUSALS",
+        "DenialReasonEnum": "risk.reasons.DENIAL_REASONS",
+        "EligibilityReasonEnum": "heimdall.reasons.ELIGIBILITY_REASONS",
+    },
     "SERVE_INCLUDE_SCHEMA": False,
 }
 
