@@ -1,17 +1,11 @@
 """Tripwire policies (edited through the service), their states (evaluate / reset), KPI events (read-only)."""
 
-from functools import partial
-from itertools import accumulate
-
 from django.contrib import admin
 from django.contrib.admin import helpers
 from django.template.response import TemplateResponse
-from django.utils import timezone
-from django.utils.formats import date_format
 from django.utils.html import format_html
-from django.utils.safestring import SafeString
 
-from governance_site import charts, roles
+from governance_site import roles
 from governance_site.admin_tools import (
     AppendOnlyAdminMixin,
     EstimatedCountPaginator,
@@ -20,8 +14,8 @@ from governance_site.admin_tools import (
     apply_to_selection,
 )
 
-from . import selectors, services
-from .models import KpiEvent, PolicyKind, RegressionPolicy, RegressionState, TripwireStatus
+from . import charts, selectors, services
+from .models import KpiEvent, RegressionPolicy, RegressionState, TripwireStatus
 
 STATUS_COLOURS = {
     TripwireStatus.OK: "#1b7f3b",
@@ -29,7 +23,6 @@ STATUS_COLOURS = {
     TripwireStatus.INSUFFICIENT_DATA: "#8a6d00",
     TripwireStatus.DISABLED: "#666666",
 }
-CHART_WIDTH = 680  # px: the chart and its summary side by side next to the admin's navigation
 
 
 @admin.register(RegressionPolicy)
@@ -40,64 +33,6 @@ class RegressionPolicyAdmin(PolicyAdminMixin, admin.ModelAdmin):
                     "max_drop_fraction", "action", "changed_by", "updated_at"]  # fmt: skip
     list_filter = ["enabled", "kind", "action", "domain"]
     search_fields = ["domain", "metric"]
-
-
-def _number(value: float | None, kind: str) -> str:
-    if value is None:
-        return "—"
-    return f"{value:.1%}" if kind == PolicyKind.SUCCESS_RATE else f"{value:.4g}"
-
-
-def _rolling_mean(values: list[float], size: int) -> list[float | None]:
-    """The mean of each value and the `size - 1` before it; None until `size` values are in."""
-    sums = list(accumulate(values, initial=0.0))
-    return [None if end < size else (sums[end] - sums[end - size]) / size for end in range(1, len(sums))]
-
-
-def _when(moment) -> str:
-    return date_format(timezone.localtime(moment), "Y-m-d H:i T")
-
-
-def _percent(fraction: float | None) -> str:
-    return "—" if fraction is None else f"{fraction:.1%}"
-
-
-def tripwire_chart(state: RegressionState) -> tuple[str, SafeString]:
-    """(title, SVG): the metric over the events an evaluation reads now, the baseline and window
-    spans with their rates, the threshold line, and the trigger point on the newest event when
-    the state is triggered."""
-    policy = state.policy
-    history = selectors.tripwire_history(policy)
-    number = partial(_number, kind=policy.kind)
-    if policy.kind == PolicyKind.SUCCESS_RATE:  # 0/1 per event: a rolling rate shows the trend
-        size = min(max(5, policy.window_events // 5), len(history.values)) or 1
-        values, y_range, y_format = _rolling_mean(history.values, size), (0.0, 1.0), charts.percent
-        title = f"{policy}: success rate, rolling over {size} events"
-    else:
-        values, y_range, y_format = history.values, None, number
-        title = f"{policy}: value of each event"
-    spans = [
-        charts.Span(part.start, part.stop, f"{name} {number(rate)}", color, level=rate)
-        for name, part, rate, color in [
-            ("baseline", history.baseline, history.baseline_rate, "#1f77b4"),
-            ("window", history.window, history.current_rate, "#d62728"),
-        ]
-        if part
-    ]
-    threshold = history.threshold
-    rules = [] if threshold is None else [charts.Rule(threshold, f"threshold {number(threshold)}")]
-    marker = (len(values) - 1, f"triggered {_when(state.triggered_at)}") if state.triggered and values else None
-    return title, charts.series_chart(
-        title=title,
-        values=values,
-        x_labels=[str(index - len(values) + 1) for index in range(len(values))],
-        spans=spans,
-        rules=rules,
-        marker=marker,
-        y_range=y_range,
-        y_format=y_format,
-        width=CHART_WIDTH,
-    )
 
 
 @admin.register(RegressionState)
@@ -126,23 +61,23 @@ class RegressionStateAdmin(AppendOnlyAdminMixin, admin.ModelAdmin):
     def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):
         if obj is not None:
             kind = obj.policy.kind
-            title, chart = tripwire_chart(obj)
+            title, chart = charts.tripwire_chart(obj)
             context["tripwire"] = {
                 "title": title,
                 "chart": chart,
                 "status": self.coloured_status(obj),
-                "baseline": _number(obj.baseline_rate, kind),
-                "current": _number(obj.current_rate, kind),
-                "drop": _percent(obj.drop_fraction),
-                "max_drop": _percent(obj.policy.max_drop_fraction),
+                "baseline": charts.number(obj.baseline_rate, kind),
+                "current": charts.number(obj.current_rate, kind),
+                "drop": charts.percent_or_dash(obj.drop_fraction),
+                "max_drop": charts.percent_or_dash(obj.policy.max_drop_fraction),
                 "trips_below": (
                     "—"
                     if obj.baseline_rate is None
-                    else _number(selectors.drop_threshold(obj.policy, obj.baseline_rate), kind)
+                    else charts.number(selectors.drop_threshold(obj.policy, obj.baseline_rate), kind)
                 ),
                 "action_taken": obj.action_taken or "none",
-                "triggered_at": obj.triggered_at and _when(obj.triggered_at),
-                "evaluated_at": obj.evaluated_at and _when(obj.evaluated_at),
+                "triggered_at": obj.triggered_at and charts.when(obj.triggered_at),
+                "evaluated_at": obj.evaluated_at and charts.when(obj.evaluated_at),
             }
         return super().render_change_form(request, context, add, change, form_url, obj)
 
@@ -150,8 +85,8 @@ class RegressionStateAdmin(AppendOnlyAdminMixin, admin.ModelAdmin):
     def comparison(self, state):
         kind = state.policy.kind
         return (
-            f"{_number(state.baseline_rate, kind)} → {_number(state.current_rate, kind)} "
-            f"({_percent(state.drop_fraction)} / {state.policy.max_drop_fraction:.0%})"
+            f"{charts.number(state.baseline_rate, kind)} → {charts.number(state.current_rate, kind)} "
+            f"({charts.percent_or_dash(state.drop_fraction)} / {state.policy.max_drop_fraction:.0%})"
         )
 
     def _each(self, request, queryset, service, done: str, **kwargs) -> None:
