@@ -1,7 +1,6 @@
 """Admin building blocks shared by the levers: the reason form, the policy admin, bulk actions and
 the append-only record admin."""
 
-from collections.abc import Callable
 from functools import cached_property
 
 from django import forms
@@ -77,11 +76,10 @@ class PolicyForm(forms.ModelForm):
 class PolicyAdminMixin:
     """The admin of a lever's policy, from its contract: operators (governance_site.roles) add and
     change, everyone else with a governance role views; nothing is deleted (a policy is disabled);
-    a save calls the lever's upsert service with only the fields the operator changed, against the
+    a save calls the contract's upsert with only the fields the operator changed, against the
     version the form was rendered from."""
 
     contract: PolicyContract
-    upsert_service: Callable[..., tuple]  # the lever's `upsert_policy` (a staticmethod): (policy, created)
     form = PolicyForm
 
     def get_form(self, request, obj=None, change=False, **kwargs):
@@ -106,8 +104,8 @@ class PolicyAdminMixin:
         return False  # disable a policy instead: its ledger, state and audit trail refer to it
 
     def save_model(self, request, obj, form, change):
-        policy, _ = self.upsert_service(
-            **{name: getattr(obj, name) for name in self.contract.key_names},
+        policy, _ = self.contract.upsert(
+            key={name: getattr(obj, name) for name in self.contract.key_names},
             changes={name: form.cleaned_data[name] for name in self.contract.fields if name in form.changed_data},
             actor=request.user,
             reason=form.cleaned_data["reason"],

@@ -65,8 +65,10 @@ class PolicyContract:
     lever: str
     keys: tuple[Identifier, ...]
     fields: tuple[str, ...]
+    title: str  # "risk policy": in the API's summaries and the admin's messages
     require_reason: bool = False  # False: the GOVERNANCE_REQUIRE_REASON setting decides
     check: Callable[[models.Model], None] | None = None  # rules across fields; raises InvalidInput
+    after_save: Callable[[models.Model, bool], None] | None = None  # (policy, created), same transaction
 
     @property
     def key_names(self) -> tuple[str, ...]:
@@ -84,12 +86,12 @@ class PolicyContract:
             if name in self.key_names:
                 raise InvalidInput(f"{name}: identifies the policy and is never changed; create another.", field=name)
             if name not in self.fields:
-                raise InvalidInput(f"{name}: not a field of a {self.lever} policy.", field=name)
+                raise InvalidInput(f"{name}: not a field of a {self.title}.", field=name)
         return dict(changes)
 
     def clean_reason(self, reason) -> str:
         if self.reason_required:
-            return required_reason(reason, what=f"change a {self.lever} policy")
+            return required_reason(reason, what=f"change a {self.title}")
         if reason is not None and not isinstance(reason, str):
             raise InvalidInput("reason: must be a string.", field="reason")
         return (reason or "").strip()
@@ -144,4 +146,6 @@ class PolicyContract:
             actor=actor, lever=self.lever, instance=instance, action=action, before=before,
             after=audit.snapshot(instance), reason=reason,
         )  # fmt: skip
+        if self.after_save:
+            self.after_save(instance, created)
         return instance, created

@@ -1,22 +1,15 @@
-"""The list and upsert API of every lever's policy. A lever's apis.py declares only what differs:
+"""The list and upsert API of every lever's policy, built from its contract. A lever's apis.py
+declares only its input (the key and the editable fields, with their serializer fields):
 
-    class PolicyListApi(policy_apis.PolicyListApi):
-        queryset = RiskPolicy.objects.all()
-        serializer_class = PolicyOutput
-        summary = "Every domain's risk policy"
-        tags = ["risk"]
+    class PolicyInput(policy_apis.PolicyInput):
+        domain = DomainField()
+        enabled = serializers.BooleanField(required=False)
+        ...
 
-    class PolicyUpsertApi(policy_apis.PolicyUpsertApi):
-        service = staticmethod(services.upsert_policy)
-        contract = services.POLICY
-        class InputSerializer(policy_apis.PolicyInput): ...  # the key and the editable fields
-        OutputSerializer = PolicyOutput
-        summary, description, tags = ...
+    PolicyListApi, PolicyUpsertApi = policy_apis.views(services.POLICY, PolicyInput)
 
-The upsert answers 201 with the new policy, 200 with the changed one, everywhere.
+The upsert answers 201 with a new policy and 200 with a changed one, everywhere.
 """
-
-from collections.abc import Callable
 
 from rest_framework import serializers, status
 from rest_framework.generics import ListAPIView
@@ -28,63 +21,58 @@ from .permissions import IsOperator
 from .policies import PolicyContract
 
 
-def output_fields(contract: PolicyContract) -> list[str]:
-    """The fields a policy is answered with: its key, what may be changed, who changed it when."""
-    return [*contract.key_names, *contract.fields, "changed_by", "updated_at"]
-
-
 class PolicyInput(serializers.Serializer):
     reason = serializers.CharField(
-        max_length=2000, required=False, allow_blank=True, help_text="Why; recorded in the audit trail."
+        max_length=2000,
+        required=False,
+        allow_blank=True,
+        help_text="Why; recorded in the audit trail. Without one the change is recorded as unexplained "
+        "(GOVERNANCE_REQUIRE_REASON makes it mandatory).",
     )
 
 
-class PolicyListApi(ListAPIView):
-    summary = ""
-    tags: list[str] = []
+def _defaults(contract: PolicyContract) -> str:
+    fields = [contract.model._meta.get_field(name) for name in contract.fields]
+    return ", ".join(f"`{field.name}` {field.get_default()}" for field in fields)
 
-    def __init_subclass__(cls, **kwargs):
-        super().__init_subclass__(**kwargs)
 
+def views(contract: PolicyContract, input_serializer: type[PolicyInput]) -> tuple[type, type]:
+    """(list view, upsert view) of `contract`'s policy, named and documented in the lever's module."""
+    module = input_serializer.__module__
+    tags = [module.partition(".")[0]]
+    meta = type("Meta", (), {"model": contract.model, "fields": [*contract.key_names, *contract.fields, "changed_by",
+                                                                    "updated_at"]})  # fmt: skip
+    output = type("PolicyOutput", (serializers.ModelSerializer,), {"Meta": meta, "__module__": module})
+
+    class PolicyListApi(ListAPIView):
+        queryset = contract.model.objects.all()
+        serializer_class = output
+
+        @document(responses={200: output(many=True)}, tags=tags, summary=f"Every {contract.title}")
         def get(self, request, *args, **kwargs):
-            return ListAPIView.get(self, request, *args, **kwargs)
+            return super().get(request, *args, **kwargs)
 
-        cls.get = document(responses={200: cls.serializer_class(many=True)}, tags=cls.tags, summary=cls.summary)(get)
+    class PolicyUpsertApi(APIView):
+        permission_classes = [IsOperator]
 
-
-class PolicyUpsertApi(APIView):
-    permission_classes = [IsOperator]
-    contract: PolicyContract
-    InputSerializer: type[PolicyInput]
-    OutputSerializer: type[serializers.Serializer]
-    summary = description = ""
-    tags: list[str] = []
-
-    service: Callable[..., tuple]  # the lever's `upsert_policy` (a staticmethod): (policy, created)
-
-    def __init_subclass__(cls, **kwargs):
-        super().__init_subclass__(**kwargs)
-
-        def post(self, request):
-            return PolicyUpsertApi.post(self, request)
-
-        cls.post = document(
-            request=cls.InputSerializer,
-            responses={201: cls.OutputSerializer, 200: cls.OutputSerializer},
+        @document(
+            request=input_serializer,
+            responses={201: output, 200: output},
             errors=(400,),
-            tags=cls.tags,
-            summary=f"{cls.summary} (operators): 201 created, 200 changed; audited",
-            description=cls.description + " A `reason` is recorded in the audit trail; without one the change "
-            "is recorded as unexplained (GOVERNANCE_REQUIRE_REASON makes it mandatory).",
-        )(post)
-
-    def post(self, request):
-        data = self.InputSerializer(data=request.data)
-        data.is_valid(raise_exception=True)
-        changes = dict(data.validated_data)
-        key = {name: changes.pop(name) for name in self.contract.key_names}
-        reason = changes.pop("reason", "")
-        policy, created = self.service(**key, changes=changes, reason=reason, actor=request.user)
-        return Response(
-            self.OutputSerializer(policy).data, status=status.HTTP_201_CREATED if created else status.HTTP_200_OK
+            tags=tags,
+            summary=f"Create (201) or change (200) a {contract.title} (operators); audited",
+            description=f"Give {', '.join(f'`{name}`' for name in contract.key_names)} and any subset of the "
+            f"other fields: those left out keep their value (for a new policy, their default: {_defaults(contract)}).",
         )
+        def post(self, request):
+            data = input_serializer(data=request.data)
+            data.is_valid(raise_exception=True)
+            changes = dict(data.validated_data)
+            key = {name: changes.pop(name) for name in contract.key_names}
+            reason = changes.pop("reason", "")
+            policy, created = contract.upsert(key=key, changes=changes, reason=reason, actor=request.user)
+            return Response(output(policy).data, status=status.HTTP_201_CREATED if created else status.HTTP_200_OK)
+
+    for view in (PolicyListApi, PolicyUpsertApi):
+        view.__module__ = module
+    return PolicyListApi, PolicyUpsertApi

@@ -26,7 +26,6 @@ def _status(ok: bool, text: str):
 @admin.register(HeimdallPolicy)
 class HeimdallPolicyAdmin(PolicyAdminMixin, admin.ModelAdmin):
     contract = services.POLICY
-    upsert_service = staticmethod(services.upsert_policy)
     list_display = [
         "domain", "status", "min_confidence_prod", "min_sandbox_trials", "min_success_rate",
         "trial_window_days", "changed_by", "updated_at",

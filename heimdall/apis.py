@@ -9,7 +9,7 @@ from governance_site.openapi import document
 from governance_site.permissions import IsEngineOrOperator
 
 from . import reasons, selectors, services
-from .models import HeimdallPolicy, SandboxTrial
+from .models import SandboxTrial
 
 TAGS = ["heimdall"]
 
@@ -23,34 +23,16 @@ def eligibility_reason() -> serializers.ChoiceField:
     )
 
 
-class PolicyOutput(serializers.ModelSerializer):
-    class Meta:
-        model = HeimdallPolicy
-        fields = policy_apis.output_fields(services.POLICY)
+class PolicyInput(policy_apis.PolicyInput):
+    domain = DomainField()
+    enabled = serializers.BooleanField(required=False)
+    min_confidence_prod = FractionField(required=False)
+    min_sandbox_trials = serializers.IntegerField(required=False)
+    min_success_rate = FractionField(required=False)
+    trial_window_days = serializers.IntegerField(required=False)
 
 
-class PolicyListApi(policy_apis.PolicyListApi):
-    queryset = selectors.policy_list()
-    serializer_class = PolicyOutput
-    summary = "Every domain's Heimdall policy"
-    tags = TAGS
-
-
-class PolicyUpsertApi(policy_apis.PolicyUpsertApi):
-    service = staticmethod(services.upsert_policy)
-    contract = services.POLICY
-    OutputSerializer = PolicyOutput
-    summary = "Create or change a domain's Heimdall policy"
-    description = "Settings left out keep their value (their default, for a new policy)."
-    tags = TAGS
-
-    class InputSerializer(policy_apis.PolicyInput):
-        domain = DomainField()
-        enabled = serializers.BooleanField(required=False)
-        min_confidence_prod = FractionField(required=False)
-        min_sandbox_trials = serializers.IntegerField(required=False)
-        min_success_rate = FractionField(required=False)
-        trial_window_days = serializers.IntegerField(required=False)
+PolicyListApi, PolicyUpsertApi = policy_apis.views(services.POLICY, PolicyInput)
 
 
 class TrialRecordApi(APIView):

@@ -30,6 +30,7 @@ RATE_DECIMALS = 4
 POLICY = PolicyContract(
     model=HeimdallPolicy,
     lever=Lever.HEIMDALL,
+    title="Heimdall policy",
     keys=(DOMAIN,),
     fields=("enabled", "min_confidence_prod", "min_sandbox_trials", "min_success_rate", "trial_window_days"),
 )

@@ -28,7 +28,6 @@ STATUS_COLOURS = {
 @admin.register(RegressionPolicy)
 class RegressionPolicyAdmin(PolicyAdminMixin, admin.ModelAdmin):
     contract = services.POLICY
-    upsert_service = staticmethod(services.upsert_policy)
     list_display = ["__str__", "enabled", "kind", "window_events", "baseline_events", "lookback_days",
                     "max_drop_fraction", "action", "changed_by", "updated_at"]  # fmt: skip
     list_filter = ["enabled", "kind", "action", "domain"]

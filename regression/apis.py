@@ -17,7 +17,7 @@ from governance_site.parsers import NonStrictJSONParser
 from governance_site.permissions import IsEngineOrOperator, IsOperator
 
 from . import selectors, services
-from .models import MAX_EVENTS, PolicyAction, PolicyKind, RegressionPolicy, RegressionState
+from .models import MAX_EVENTS, PolicyAction, PolicyKind, RegressionState
 from .services import MAX_ABS_VALUE
 
 MAX_BATCH = 10_000
@@ -29,12 +29,6 @@ TAGS = ["regression"]
 class PolicyKeyInput(serializers.Serializer):
     domain = DomainField()
     metric = MetricField()
-
-
-class PolicyOutput(serializers.ModelSerializer):
-    class Meta:
-        model = RegressionPolicy
-        fields = policy_apis.output_fields(services.POLICY)
 
 
 class StateOutput(serializers.ModelSerializer):
@@ -98,32 +92,17 @@ class BatchOutput(serializers.Serializer):
     )
 
 
-class PolicyListApi(policy_apis.PolicyListApi):
-    queryset = selectors.policies()
-    serializer_class = PolicyOutput
-    summary = "Every regression tripwire policy"
-    tags = TAGS
+class PolicyInput(PolicyKeyInput, policy_apis.PolicyInput):
+    enabled = serializers.BooleanField(required=False)
+    kind = serializers.ChoiceField(choices=PolicyKind.choices, required=False)
+    window_events = serializers.IntegerField(min_value=1, max_value=MAX_EVENTS, required=False)
+    baseline_events = serializers.IntegerField(min_value=1, max_value=MAX_EVENTS, required=False)
+    lookback_days = serializers.IntegerField(min_value=1, max_value=3650, required=False)
+    max_drop_fraction = FractionField(required=False)
+    action = serializers.ChoiceField(choices=PolicyAction.choices, required=False)
 
 
-class PolicyUpsertApi(policy_apis.PolicyUpsertApi):
-    service = staticmethod(services.upsert_policy)
-    contract = services.POLICY
-    OutputSerializer = PolicyOutput
-    summary = "Create or change a (domain, metric) tripwire"
-    description = (
-        "Fields left out keep their value (their default, for a new policy: disabled, SUCCESS_RATE, "
-        "window 50, baseline 200, lookback 30 days, max drop 0.20, THROTTLE)."
-    )
-    tags = TAGS
-
-    class InputSerializer(PolicyKeyInput, policy_apis.PolicyInput):
-        enabled = serializers.BooleanField(required=False)
-        kind = serializers.ChoiceField(choices=PolicyKind.choices, required=False)
-        window_events = serializers.IntegerField(min_value=1, max_value=MAX_EVENTS, required=False)
-        baseline_events = serializers.IntegerField(min_value=1, max_value=MAX_EVENTS, required=False)
-        lookback_days = serializers.IntegerField(min_value=1, max_value=3650, required=False)
-        max_drop_fraction = FractionField(required=False)
-        action = serializers.ChoiceField(choices=PolicyAction.choices, required=False)
+PolicyListApi, PolicyUpsertApi = policy_apis.views(services.POLICY, PolicyInput)
 
 
 class StateListApi(ListAPIView):

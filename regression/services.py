@@ -39,11 +39,19 @@ REPLAY_FIELDS = ("domain", "metric", "success", "value")
 MAX_ABS_VALUE = 1e15  # keeps every mean and drop of the stored values finite
 MAX_EVENT_ID = KpiEvent._meta.get_field("event_id").max_length
 
+
+def _with_state(policy: RegressionPolicy, created: bool) -> None:
+    """A new tripwire starts with its state."""
+    RegressionState.objects.get_or_create(policy=policy)
+
+
 POLICY = PolicyContract(
     model=RegressionPolicy,
     lever=Lever.REGRESSION,
+    title="regression tripwire",
     keys=(DOMAIN, METRIC),
     fields=("enabled", "kind", "window_events", "baseline_events", "lookback_days", "max_drop_fraction", "action"),
+    after_save=_with_state,
 )
 
 
@@ -181,16 +189,13 @@ def _stored_by_event_id(ids: list[str]) -> dict[str, KpiEvent]:
 # --- Policies ------------------------------------------------------------------------------------
 
 
-@transaction.atomic
 def upsert_policy(
     *, domain: str, metric: str, changes: dict, actor, reason: str = "", version: str | None = None
 ) -> tuple[RegressionPolicy, bool]:
     """Create the (domain, metric) policy, or change the given fields of it; audited. A new
     policy starts with its state. Returns (policy, created)."""
     key = {"domain": domain, "metric": metric}
-    policy, created = POLICY.upsert(key=key, changes=changes, actor=actor, reason=reason, version=version)
-    RegressionState.objects.get_or_create(policy=policy)
-    return policy, created
+    return POLICY.upsert(key=key, changes=changes, actor=actor, reason=reason, version=version)
 
 
 # --- Evaluation ----------------------------------------------------------------------------------

@@ -43,7 +43,6 @@ def usage(used: int | Decimal, cap: int | Decimal):
 @admin.register(RiskPolicy)
 class RiskPolicyAdmin(PolicyAdminMixin, admin.ModelAdmin):
     contract = services.POLICY
-    upsert_service = staticmethod(services.upsert_policy)
     list_display = [
         "domain", "enabled_label", "actions_today", "exposure_now", "loss_today", "max_action_amount",
         "reservation_ttl_seconds", "changed_by", "updated_at", "today_link",

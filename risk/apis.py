@@ -12,16 +12,10 @@ from governance_site.openapi import document
 from governance_site.permissions import IsEngineOrOperator
 
 from . import reasons, selectors, services
-from .models import Reservation, RiskPolicy
+from .models import Reservation
 
 MAX_ID = 2**63 - 1
 TAGS = ["risk"]
-
-
-class PolicyOutput(serializers.ModelSerializer):
-    class Meta:
-        model = RiskPolicy
-        fields = policy_apis.output_fields(services.POLICY)
 
 
 class EntryOutput(serializers.ModelSerializer):
@@ -39,34 +33,21 @@ class ReservationIdInput(serializers.Serializer):
     reservation_id = serializers.IntegerField(min_value=1, max_value=MAX_ID)
 
 
-class PolicyListApi(policy_apis.PolicyListApi):
-    queryset = RiskPolicy.objects.all()
-    serializer_class = PolicyOutput
-    summary = "Every domain's risk policy"
-    tags = TAGS
+class PolicyInput(policy_apis.PolicyInput):
+    """A cap of 0 allows nothing."""
 
-
-class PolicyUpsertApi(policy_apis.PolicyUpsertApi):
-    """Create a domain's policy or change any subset of its fields."""
-
-    service = staticmethod(services.upsert_policy)
-    contract = services.POLICY
-    OutputSerializer = PolicyOutput
-    summary = "Create or change a domain's risk policy"
-    description = (
-        "Give `domain` and any subset of the policy fields. A cap of 0 allows nothing; "
-        "`max_action_amount: null` removes the one-action limit."
+    domain = DomainField()
+    enabled = serializers.BooleanField(required=False)
+    max_daily_loss = FiniteDecimalField(required=False)
+    max_open_exposure = FiniteDecimalField(required=False)
+    max_daily_actions = serializers.IntegerField(required=False, min_value=0, max_value=2**31 - 1)
+    max_action_amount = FiniteDecimalField(
+        required=False, allow_null=True, help_text="The one-action (fat-finger) limit; null removes it."
     )
-    tags = TAGS
+    reservation_ttl_seconds = serializers.IntegerField(required=False, min_value=1, max_value=2**31 - 1)
 
-    class InputSerializer(policy_apis.PolicyInput):
-        domain = DomainField()
-        enabled = serializers.BooleanField(required=False)
-        max_daily_loss = FiniteDecimalField(required=False)
-        max_open_exposure = FiniteDecimalField(required=False)
-        max_daily_actions = serializers.IntegerField(required=False, min_value=0, max_value=2**31 - 1)
-        max_action_amount = FiniteDecimalField(required=False, allow_null=True)
-        reservation_ttl_seconds = serializers.IntegerField(required=False, min_value=1, max_value=2**31 - 1)
+
+PolicyListApi, PolicyUpsertApi = policy_apis.views(services.POLICY, PolicyInput)
 
 
 class ReserveApi(APIView):

@@ -28,6 +28,7 @@ from .models import DailyTotals, Reservation, RiskPolicy, Status
 POLICY = PolicyContract(
     model=RiskPolicy,
     lever=Lever.RISK,
+    title="risk policy",
     keys=(DOMAIN,),
     fields=(
         "enabled",

@@ -1,7 +1,7 @@
 import pytest
 
 from governance_site.audit.models import AuditEvent
-from governance_site.policies import version_of
+from governance_site.policies import PolicyContract, version_of
 from risk import reasons, services
 from risk.models import Reservation, RiskPolicy
 
@@ -121,13 +121,14 @@ def test_policy_change__conflict_under_the_lock__refused_with_a_message(client, 
     inside the request, so it is undone with it: what counts is that the form's is not saved)."""
     policy = make_policy(max_daily_actions=5)
     client.force_login(operator)
-    original = services.upsert_policy
+    original = PolicyContract.clean_reason  # runs after the form's check, before the row is locked
 
-    def meanwhile(**kwargs):
+    def meanwhile(contract, reason):
+        monkeypatch.setattr(PolicyContract, "clean_reason", original)
         services.throttle_domain(domain="WHOLESALE", reason="meanwhile", actor="t/b")
-        return original(**kwargs)
+        return original(contract, reason)
 
-    monkeypatch.setattr("risk.admin.RiskPolicyAdmin.upsert_service", staticmethod(meanwhile))
+    monkeypatch.setattr(PolicyContract, "clean_reason", meanwhile)
     body = _change_form(policy, max_daily_actions="7", reason="more room")
     response = client.post(f"{POLICIES}{policy.pk}/change/", body, follow=True)
     assert "Nothing was saved" in response.content.decode() and "since you opened it" in response.content.decode()
