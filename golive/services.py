@@ -69,7 +69,6 @@ def _apply(state: GoLiveState, *, action: str, changes: dict, reason: str, actor
         instance=state,
         action=action,
         before=before,
-        after=audit.snapshot(state),
         reason=reason,
     )
     return state

@@ -142,10 +142,7 @@ class PolicyContract:
             # Another request created the same policy between our look-up and insert: update that one.
             return self._save(key, changes, actor=actor, reason=reason, version=version)
         action = "policy.create" if created else "policy.update"
-        audit.record(
-            actor=actor, lever=self.lever, instance=instance, action=action, before=before,
-            after=audit.snapshot(instance), reason=reason,
-        )  # fmt: skip
+        audit.record(actor=actor, lever=self.lever, instance=instance, action=action, before=before, reason=reason)
         if self.after_save:
             self.after_save(instance, created)
         return instance, created

@@ -11,6 +11,7 @@ declares only its input (the key and the editable fields, with their serializer 
 The upsert answers 201 with a new policy and 200 with a changed one, everywhere.
 """
 
+from django.urls import path
 from rest_framework import serializers, status
 from rest_framework.generics import ListAPIView
 from rest_framework.response import Response
@@ -76,3 +77,13 @@ def views(contract: PolicyContract, input_serializer: type[PolicyInput]) -> tupl
     for view in (PolicyListApi, PolicyUpsertApi):
         view.__module__ = module
     return PolicyListApi, PolicyUpsertApi
+
+
+def paths(apis) -> list:
+    """`policies` and `policies/upsert` of a lever's apis module, named `<lever>-policies` and
+    `<lever>-policy-upsert`."""
+    lever = apis.__name__.partition(".")[0]
+    return [
+        path("policies", apis.PolicyListApi.as_view(), name=f"{lever}-policies"),
+        path("policies/upsert", apis.PolicyUpsertApi.as_view(), name=f"{lever}-policy-upsert"),
+    ]

@@ -5,14 +5,8 @@ from django.contrib.admin import helpers
 from django.template.response import TemplateResponse
 from django.utils.html import format_html
 
-from governance_site import roles
-from governance_site.admin_tools import (
-    AppendOnlyAdminMixin,
-    EstimatedCountPaginator,
-    PolicyAdminMixin,
-    ReasonForm,
-    apply_to_selection,
-)
+from governance_site import admin_tools, roles
+from governance_site.admin_tools import AppendOnlyAdminMixin, EstimatedCountPaginator, PolicyAdminMixin, ReasonForm
 
 from . import charts, selectors, services
 from .models import KpiEvent, RegressionPolicy, RegressionState, TripwireStatus
@@ -94,7 +88,7 @@ class RegressionStateAdmin(AppendOnlyAdminMixin, admin.ModelAdmin):
         def call(state):
             service(domain=state.policy.domain, metric=state.policy.metric, actor=request.user, **kwargs)
 
-        apply_to_selection(self, request, queryset, call, done=done, label=lambda state: str(state.policy))
+        admin_tools.apply_to_selection(self, request, queryset, call, done=done, label=lambda state: str(state.policy))
 
     @admin.action(description="Evaluate now", permissions=["operate"])
     def evaluate_now(self, request, queryset):

@@ -321,7 +321,6 @@ def evaluate(*, domain: str, metric: str, actor) -> RegressionState:
             instance=state,
             action=action,
             before=before,
-            after=audit.snapshot(state),
             reason=reason,
         )
     return state
@@ -373,7 +372,6 @@ def reset(*, domain: str, metric: str, reason: str, actor) -> RegressionState:
         instance=state,
         action="tripwire.reset",
         before=before,
-        after=audit.snapshot(state),
         reason=reason,
     )
     return state

@@ -12,14 +12,8 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html
 
-from governance_site import charts
-from governance_site.admin_tools import (
-    AppendOnlyAdminMixin,
-    EstimatedCountPaginator,
-    PolicyAdminMixin,
-    ReasonForm,
-    apply_to_selection,
-)
+from governance_site import admin_tools, charts
+from governance_site.admin_tools import AppendOnlyAdminMixin, EstimatedCountPaginator, PolicyAdminMixin, ReasonForm
 from governance_site.formatting import money
 
 from . import selectors, services
@@ -90,7 +84,7 @@ class RiskPolicyAdmin(PolicyAdminMixin, admin.ModelAdmin):
         form = ReasonForm(request.POST if "confirm" in request.POST else None)
         if form.is_valid():
             reason = form.cleaned_data["reason"]
-            apply_to_selection(
+            admin_tools.apply_to_selection(
                 self, request, queryset, done=f"{title}d",
                 call=lambda policy: services.set_enabled(
                     domain=policy.domain, enabled=enabled, reason=reason, actor=request.user

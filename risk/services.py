@@ -218,16 +218,10 @@ def _open_exposure(domain: str) -> Decimal:
     return total["s"] or Decimal(0)
 
 
-def reserve_or_raise(
-    *,
-    domain: str,
-    amount: Decimal | int | str,
-    actor,
-    idempotency_key: str | None = None,
-    ref: str | None = None,
-) -> Reservation:
-    """Reserve before a production action, for in-process engines: the entry, or RiskDenied."""
-    entry = reserve(domain=domain, amount=amount, actor=actor, idempotency_key=idempotency_key, ref=ref)
+def reserve_or_raise(**request) -> Reservation:
+    """`reserve` (same keyword arguments) before a production action, for in-process engines: the
+    approved entry, or RiskDenied carrying the reason."""
+    entry = reserve(**request)
     if not entry.ok:
         raise RiskDenied(entry)
     return entry
