@@ -19,7 +19,7 @@ class GoLiveStateOutput(serializers.ModelSerializer):
 
 
 class GoLiveStateApi(APIView):
-    @document(responses={200: GoLiveStateOutput}, tags=["go-live"], summary="The production state")
+    @document(responses={200: GoLiveStateOutput}, summary="The production state")
     def get(self, request):
         return Response(GoLiveStateOutput(services.get_state()).data)
 
@@ -32,10 +32,8 @@ class KillSwitchApi(APIView):
         reason = serializers.CharField(max_length=2000)
 
     @document(
-        request=InputSerializer,
         responses={200: GoLiveStateOutput},
         errors=(400,),
-        tags=["go-live"],
         summary="Engage or release the kill switch (operators)",
         description="Engaging also turns go-live off; releasing leaves go-live off.",
     )
@@ -54,10 +52,8 @@ class GoLiveEnableApi(APIView):
         reason = serializers.CharField(max_length=2000)
 
     @document(
-        request=InputSerializer,
         responses={200: GoLiveStateOutput},
         errors=(400, 409),
-        tags=["go-live"],
         summary="Enable or disable go-live (operators)",
         description="Enabling while the kill switch is engaged is a 409 with reason `kill_switch_engaged`.",
     )
@@ -78,7 +74,6 @@ class GoLiveCheckApi(APIView):
 
     @document(
         responses={204: None, 423: OpenApiResponse(RefusalBody, "Production may not execute now.")},
-        tags=["go-live"],
         summary="May production execute now?",
         description="204 while it may; else 423 with reason `kill_switch`, `go_live_disabled` or "
         "`state_unavailable` (the state cannot be read: fail closed).",

@@ -63,14 +63,7 @@ def _apply(state: GoLiveState, *, action: str, changes: dict, reason: str, actor
     state.reason = reason
     state.changed_by = audit.actor_name(actor)
     state.save()
-    audit.record(
-        actor=actor,
-        lever=Lever.GOLIVE,
-        instance=state,
-        action=action,
-        before=before,
-        reason=reason,
-    )
+    audit.record(actor=actor, lever=Lever.GOLIVE, instance=state, action=action, before=before, reason=reason)
     return state
 
 

@@ -14,7 +14,15 @@ LEVER_APPS = ("golive", "risk", "heimdall", "regression")
 class AutoSchema(openapi.AutoSchema):
     """Names components so that the levers' serializers never collide: a view's nested serializer
     after the view (`KillSwitchApi.InputSerializer` → `KillSwitchInput`), and each lever's after
-    the lever (`risk.apis.PolicyOutput` → `RiskPolicyOutput`)."""
+    the lever (`risk.apis.PolicyOutput` → `RiskPolicyOutput`). A view's `InputSerializer` is its
+    request body unless `document(request=...)` says otherwise; the tag is the path's first part
+    after /api/governance/ (`risk`, `go-live`)."""
+
+    def get_request_serializer(self):
+        return getattr(self.view, "InputSerializer", None) or super().get_request_serializer()
+
+    def get_tags(self):
+        return [self.path.removeprefix("/api/governance/").partition("/")[0]]
 
     def _get_serializer_name(self, serializer, direction, bypass_extensions=False):
         name = super()._get_serializer_name(serializer, direction, bypass_extensions)
@@ -48,6 +56,6 @@ def error_responses(*codes: int) -> dict:
     return {code: OpenApiResponse(ErrorBody, ERROR_DESCRIPTIONS[code]) for code in (401, *codes)}
 
 
-def document(*, responses: dict, errors: tuple[int, ...] = (), request=None, tags=None, **kwargs):
+def document(*, responses: dict, errors: tuple[int, ...] = (), **kwargs):
     """extend_schema with the shared error responses: 401 always, then each code in `errors`."""
-    return extend_schema(request=request, responses={**responses, **error_responses(403, *errors)}, tags=tags, **kwargs)
+    return extend_schema(responses={**responses, **error_responses(403, *errors)}, **kwargs)

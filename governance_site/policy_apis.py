@@ -40,7 +40,6 @@ def _defaults(contract: PolicyContract) -> str:
 def views(contract: PolicyContract, input_serializer: type[PolicyInput]) -> tuple[type, type]:
     """(list view, upsert view) of `contract`'s policy, named and documented in the lever's module."""
     module = input_serializer.__module__
-    tags = [module.partition(".")[0]]
     meta = type("Meta", (), {"model": contract.model, "fields": [*contract.key_names, *contract.fields, "changed_by",
                                                                     "updated_at"]})  # fmt: skip
     output = type("PolicyOutput", (serializers.ModelSerializer,), {"Meta": meta, "__module__": module})
@@ -49,7 +48,7 @@ def views(contract: PolicyContract, input_serializer: type[PolicyInput]) -> tupl
         queryset = contract.model.objects.all()
         serializer_class = output
 
-        @document(responses={200: output(many=True)}, tags=tags, summary=f"Every {contract.title}")
+        @document(responses={200: output(many=True)}, summary=f"Every {contract.title}")
         def get(self, request, *args, **kwargs):
             return super().get(request, *args, **kwargs)
 
@@ -60,7 +59,6 @@ def views(contract: PolicyContract, input_serializer: type[PolicyInput]) -> tupl
             request=input_serializer,
             responses={201: output, 200: output},
             errors=(400,),
-            tags=tags,
             summary=f"Create (201) or change (200) a {contract.title} (operators); audited",
             description=f"Give {', '.join(f'`{name}`' for name in contract.key_names)} and any subset of the "
             f"other fields: those left out keep their value (for a new policy, their default: {_defaults(contract)}).",

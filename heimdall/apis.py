@@ -11,8 +11,6 @@ from governance_site.permissions import IsEngineOrOperator
 from . import reasons, selectors, services
 from .models import SandboxTrial
 
-TAGS = ["heimdall"]
-
 
 def eligibility_reason() -> serializers.ChoiceField:
     """The reason of a "no", an enum in the schema: null when eligible, else the first that applies."""
@@ -54,10 +52,8 @@ class TrialRecordApi(APIView):
             ]  # fmt: skip
 
     @document(
-        request=InputSerializer,
         responses={201: OutputSerializer},
         errors=(400,),
-        tags=TAGS,
         summary="Record a sandbox trial (engines and operators)",
     )
     def post(self, request):
@@ -84,10 +80,8 @@ class CheckApi(APIView):
         success_rate = serializers.FloatField(allow_null=True, help_text="0–1; null without trials.")
 
     @document(
-        request=InputSerializer,
         responses={200: OutputSerializer},
         errors=(400,),
-        tags=TAGS,
         summary="May this recommendation reach production? (engines and operators)",
         description="A no is a 200 with prod_eligible false and the reason. With model_version, only "
         "that version's sandbox trials count.",
@@ -123,7 +117,6 @@ class ScorecardApi(APIView):
         responses={200: OutputSerializer(many=True)},
         errors=(400,),
         parameters=[FilterSerializer],
-        tags=TAGS,
         summary="Per domain: today against yesterday, the policy window, eligibility now",
     )
     def get(self, request):

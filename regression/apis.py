@@ -23,7 +23,6 @@ from .services import MAX_ABS_VALUE
 MAX_BATCH = 10_000
 OLDEST_EVENT = dt.timedelta(days=3650)  # the longest lookback_days a policy may have
 CLOCK_SKEW = dt.timedelta(minutes=5)  # how far in the future an engine's occurred_at may be
-TAGS = ["regression"]
 
 
 class PolicyKeyInput(serializers.Serializer):
@@ -110,7 +109,6 @@ class StateListApi(ListAPIView):
 
     @document(
         responses={200: StateOutput(many=True)},
-        tags=TAGS,
         summary="Every tripwire's state: status, baseline vs current vs drop, the action taken",
     )
     def get(self, request, *args, **kwargs):
@@ -132,10 +130,8 @@ class EvaluateApi(APIView):
         )
 
     @document(
-        request=InputSerializer,
         responses={200: StateOutput},
         errors=(400, 404),
-        tags=TAGS,
         summary="Evaluate one tripwire now (engines and operators); JSON or form-encoded",
         description="A drop strictly above max_drop_fraction on an enabled policy triggers its action once "
         "(THROTTLE: the domain's risk policy is disabled; KILL_SWITCH: the kill switch is engaged) and "
@@ -156,7 +152,6 @@ class KpiRecordApi(APIView):
         request=KpiInput,
         responses={201: KpiOutput, 200: KpiOutput},
         errors=(400, 422),
-        tags=TAGS,
         summary="Record one KPI event (engines and operators)",
         description="201 with the stored event; the same event_id again: 200 with the original event, "
         "nothing duplicated (422 `event_id_reused` if it describes another event).",
@@ -177,7 +172,6 @@ class KpiBatchApi(APIView):
         request=KpiInput(many=True),
         responses={201: BatchOutput},
         errors=(400, 422),
-        tags=TAGS,
         summary=f"Record up to {MAX_BATCH:,} KPI events at once, all or nothing (engines and operators)",
         description="A bad item: 400 with `errors` keyed by the items' indexes, nothing stored. Events whose "
         "event_id is already stored are skipped and listed in `duplicates`.",
@@ -201,10 +195,8 @@ class ResetApi(APIView):
         reason = serializers.CharField(max_length=2000)
 
     @document(
-        request=InputSerializer,
         responses={200: StateOutput},
         errors=(400, 404, 409),
-        tags=TAGS,
         summary="Release a triggered tripwire's latch, with a reason (operators); audited",
         description="409 `not_triggered` when it is not triggered. The action taken is not undone: re-enable "
         "the risk policy or release the kill switch on those levers.",

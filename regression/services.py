@@ -315,14 +315,7 @@ def evaluate(*, domain: str, metric: str, actor) -> RegressionState:
         reason = f"Evaluation: {before['status']} → {state.status}"
     state.save()
     if action:
-        audit.record(
-            actor=actor,
-            lever=Lever.REGRESSION,
-            instance=state,
-            action=action,
-            before=before,
-            reason=reason,
-        )
+        audit.record(actor=actor, lever=Lever.REGRESSION, instance=state, action=action, before=before, reason=reason)
     return state
 
 
@@ -367,11 +360,6 @@ def reset(*, domain: str, metric: str, reason: str, actor) -> RegressionState:
     state.status = _quiet_status(state)
     state.save()
     audit.record(
-        actor=actor,
-        lever=Lever.REGRESSION,
-        instance=state,
-        action="tripwire.reset",
-        before=before,
-        reason=reason,
+        actor=actor, lever=Lever.REGRESSION, instance=state, action="tripwire.reset", before=before, reason=reason
     )
     return state

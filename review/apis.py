@@ -60,7 +60,6 @@ class ReviewApi(APIView):
         responses={200: OutputSerializer},
         errors=(400,),
         parameters=[BusinessDayQuery],
-        tags=["review"],
         summary="The Monday control-plane review",
         description="Go-live state and kill switch (who, why); the day's risk ledger per domain with denials "
         "by reason; triggered tripwires with baseline, current and drop; the Heimdall scorecard (today "

@@ -15,7 +15,6 @@ from . import reasons, selectors, services
 from .models import Reservation
 
 MAX_ID = 2**63 - 1
-TAGS = ["risk"]
 
 
 class EntryOutput(serializers.ModelSerializer):
@@ -72,10 +71,8 @@ class ReserveApi(APIView):
             return entry.reason or None
 
     @document(
-        request=InputSerializer,
         responses={200: OutputSerializer},
         errors=(400, 422),
-        tags=TAGS,
         summary="Reserve exposure before a production action (engines, operators)",
         description="A denial is a 200 with `ok: false` and the first reason that applies, in this order: "
         + ", ".join(f"`{reason}`" for reason in reasons.DENIAL_REASONS)
@@ -96,10 +93,8 @@ class SettleApi(APIView):
         realized_pnl = FiniteDecimalField()
 
     @document(
-        request=InputSerializer,
         responses={200: EntryOutput},
         errors=(400, 404, 409),
-        tags=TAGS,
         summary="Settle a reservation with its realized pnl (engines, operators)",
         description="Frees the exposure and books the pnl (negative is a loss) on the reservation's business "
         "day. The same settle again returns the same entry; any other change of a closed or expired "
@@ -119,7 +114,6 @@ class ReleaseApi(APIView):
         request=ReservationIdInput,
         responses={200: EntryOutput},
         errors=(400, 404, 409),
-        tags=TAGS,
         summary="Release a reservation: the action did not happen (engines, operators)",
         description="Frees the exposure with no pnl. Releasing again returns the same entry.",
     )
@@ -161,7 +155,6 @@ class LedgerApi(APIView):
         parameters=[FilterSerializer],
         responses={200: OutputSerializer},
         errors=(400,),
-        tags=TAGS,
         summary="The ledger of a business day, per domain",
         description="Today in GOVERNANCE_TIME_ZONE, or `?date=YYYY-MM-DD`: approved, denied (by reason, with "
         "the denied entries' ids), open exposure, settled, released and expired counts, realized pnl.",

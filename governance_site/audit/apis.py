@@ -30,7 +30,6 @@ class AuditListApi(ListAPIView):
         responses={200: AuditEventOutput(many=True)},
         errors=(400,),
         parameters=[AuditFilter],
-        tags=["audit"],
         summary="The audit trail, newest first",
     )
     def get(self, request, *args, **kwargs):
