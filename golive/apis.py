@@ -4,6 +4,7 @@ from rest_framework import serializers
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from governance_site.fields import validated
 from governance_site.openapi import document
 from governance_site.permissions import IsOperator
 
@@ -38,9 +39,8 @@ class KillSwitchApi(APIView):
         description="Engaging also turns go-live off; releasing leaves go-live off.",
     )
     def post(self, request):
-        data = self.InputSerializer(data=request.data)
-        data.is_valid(raise_exception=True)
-        state = services.set_kill_switch(actor=request.user, **data.validated_data)
+        data = validated(self.InputSerializer, request.data)
+        state = services.set_kill_switch(actor=request.user, **data)
         return Response(GoLiveStateOutput(state).data)
 
 
@@ -58,9 +58,8 @@ class GoLiveEnableApi(APIView):
         description="Enabling while the kill switch is engaged is a 409 with reason `kill_switch_engaged`.",
     )
     def post(self, request):
-        data = self.InputSerializer(data=request.data)
-        data.is_valid(raise_exception=True)
-        state = services.set_go_live(actor=request.user, **data.validated_data)
+        data = validated(self.InputSerializer, request.data)
+        state = services.set_go_live(actor=request.user, **data)
         return Response(GoLiveStateOutput(state).data)
 
 

@@ -10,6 +10,14 @@ from rest_framework import serializers
 
 from .business_day import business_date
 
+
+def validated(serializer_class: type[serializers.Serializer], data) -> dict:
+    """`data` checked by `serializer_class`: its validated data, or a 400 naming the field."""
+    serializer = serializer_class(data=data)
+    serializer.is_valid(raise_exception=True)
+    return serializer.validated_data
+
+
 NON_FINITE = {"nan", "-nan", "+nan", "inf", "-inf", "+inf", "infinity", "-infinity", "+infinity"}
 
 

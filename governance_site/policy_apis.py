@@ -17,6 +17,7 @@ from rest_framework.generics import ListAPIView
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from .fields import validated
 from .openapi import document
 from .permissions import IsOperator
 from .policies import PolicyContract
@@ -64,9 +65,8 @@ def views(contract: PolicyContract, input_serializer: type[PolicyInput]) -> tupl
             f"other fields: those left out keep their value (for a new policy, their default: {_defaults(contract)}).",
         )
         def post(self, request):
-            data = input_serializer(data=request.data)
-            data.is_valid(raise_exception=True)
-            changes = dict(data.validated_data)
+            data = validated(input_serializer, request.data)
+            changes = dict(data)
             key = {name: changes.pop(name) for name in contract.key_names}
             reason = changes.pop("reason", "")
             policy, created = contract.upsert(key=key, changes=changes, reason=reason, actor=request.user)

@@ -3,7 +3,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from governance_site import policy_apis
-from governance_site.fields import BusinessDayQuery, FractionField
+from governance_site.fields import BusinessDayQuery, FractionField, validated
 from governance_site.identifiers import DomainField
 from governance_site.openapi import document
 from governance_site.permissions import IsEngineOrOperator
@@ -57,9 +57,8 @@ class TrialRecordApi(APIView):
         summary="Record a sandbox trial (engines and operators)",
     )
     def post(self, request):
-        data = self.InputSerializer(data=request.data)
-        data.is_valid(raise_exception=True)
-        trial = services.record_trial(actor=request.user, **data.validated_data)
+        data = validated(self.InputSerializer, request.data)
+        trial = services.record_trial(actor=request.user, **data)
         return Response(self.OutputSerializer(trial).data, status=status.HTTP_201_CREATED)
 
 
@@ -87,9 +86,8 @@ class CheckApi(APIView):
         "that version's sandbox trials count.",
     )
     def post(self, request):
-        data = self.InputSerializer(data=request.data)
-        data.is_valid(raise_exception=True)
-        return Response(self.OutputSerializer(services.check_prod_eligible(**data.validated_data)).data)
+        data = validated(self.InputSerializer, request.data)
+        return Response(self.OutputSerializer(services.check_prod_eligible(**data)).data)
 
 
 class ScorecardRowOutput(serializers.Serializer):
@@ -120,7 +118,6 @@ class ScorecardApi(APIView):
         summary="Per domain: today against yesterday, the policy window, eligibility now",
     )
     def get(self, request):
-        filters = self.FilterSerializer(data=request.query_params)
-        filters.is_valid(raise_exception=True)
-        rows = selectors.scorecard(day=filters.validated_data.get("date"))
+        filters = validated(self.FilterSerializer, request.query_params)
+        rows = selectors.scorecard(day=filters.get("date"))
         return Response(self.OutputSerializer(rows, many=True).data)

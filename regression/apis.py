@@ -10,7 +10,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from governance_site import policy_apis
-from governance_site.fields import DateTimeField, FiniteFloatField, FractionField
+from governance_site.fields import DateTimeField, FiniteFloatField, FractionField, validated
 from governance_site.identifiers import DomainField, MetricField
 from governance_site.openapi import document
 from governance_site.parsers import NonStrictJSONParser
@@ -138,9 +138,7 @@ class EvaluateApi(APIView):
         "latches until an operator resets it. Status: ok, triggered, insufficient_data or disabled.",
     )
     def post(self, request):
-        data = self.InputSerializer(data=request.data)
-        data.is_valid(raise_exception=True)
-        key = data.validated_data
+        key = validated(self.InputSerializer, request.data)
         state = services.evaluate(domain=key["domain"], metric=key["metric"], actor=request.user)
         return Response(StateOutput(state).data)
 
@@ -157,9 +155,7 @@ class KpiRecordApi(APIView):
         "nothing duplicated (422 `event_id_reused` if it describes another event).",
     )
     def post(self, request):
-        data = KpiInput(data=request.data)
-        data.is_valid(raise_exception=True)
-        fields = dict(data.validated_data)
+        fields = dict(validated(KpiInput, request.data))
         actor = fields.pop("actor", None) or request.user
         event, created = services.record_kpi(**fields, actor=actor)
         return Response(KpiOutput(event).data, status=status.HTTP_201_CREATED if created else 200)
@@ -202,7 +198,5 @@ class ResetApi(APIView):
         "the risk policy or release the kill switch on those levers.",
     )
     def post(self, request):
-        data = self.InputSerializer(data=request.data)
-        data.is_valid(raise_exception=True)
-        state = services.reset(**data.validated_data, actor=request.user)
+        state = services.reset(**validated(self.InputSerializer, request.data), actor=request.user)
         return Response(StateOutput(state).data)

@@ -5,7 +5,7 @@ from rest_framework.views import APIView
 from golive import reasons as golive_reasons
 from golive.apis import GoLiveStateOutput
 from governance_site.audit.apis import AuditEventOutput
-from governance_site.fields import BusinessDayQuery
+from governance_site.fields import BusinessDayQuery, validated
 from governance_site.openapi import document
 from heimdall.apis import ScorecardRowOutput as HeimdallScorecardRow
 from regression.models import PolicyAction, PolicyKind
@@ -66,7 +66,6 @@ class ReviewApi(APIView):
         "against yesterday); the latest audit events.",
     )
     def get(self, request):
-        filters = BusinessDayQuery(data=request.query_params)
-        filters.is_valid(raise_exception=True)
-        review = control_plane_review(day=filters.validated_data.get("date"))
+        filters = validated(BusinessDayQuery, request.query_params)
+        review = control_plane_review(day=filters.get("date"))
         return Response(self.OutputSerializer(review).data)

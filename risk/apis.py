@@ -6,7 +6,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from governance_site import policy_apis
-from governance_site.fields import BusinessDayQuery, FiniteDecimalField
+from governance_site.fields import BusinessDayQuery, FiniteDecimalField, validated
 from governance_site.identifiers import DomainField
 from governance_site.openapi import document
 from governance_site.permissions import IsEngineOrOperator
@@ -80,9 +80,8 @@ class ReserveApi(APIView):
         "amount or ref it is a 422.",
     )
     def post(self, request):
-        data = self.InputSerializer(data=request.data)
-        data.is_valid(raise_exception=True)
-        entry = services.reserve(actor=request.user, **data.validated_data)
+        data = validated(self.InputSerializer, request.data)
+        entry = services.reserve(actor=request.user, **data)
         return Response(self.OutputSerializer(entry).data)
 
 
@@ -101,9 +100,8 @@ class SettleApi(APIView):
         "reservation is a 409 (`reservation_closed`, `reservation_expired`).",
     )
     def post(self, request):
-        data = self.InputSerializer(data=request.data)
-        data.is_valid(raise_exception=True)
-        entry = services.settle(actor=request.user, **data.validated_data)
+        data = validated(self.InputSerializer, request.data)
+        entry = services.settle(actor=request.user, **data)
         return Response(EntryOutput(entry).data)
 
 
@@ -118,9 +116,8 @@ class ReleaseApi(APIView):
         description="Frees the exposure with no pnl. Releasing again returns the same entry.",
     )
     def post(self, request):
-        data = ReservationIdInput(data=request.data)
-        data.is_valid(raise_exception=True)
-        entry = services.release(actor=request.user, **data.validated_data)
+        data = validated(ReservationIdInput, request.data)
+        entry = services.release(actor=request.user, **data)
         return Response(EntryOutput(entry).data)
 
 
@@ -160,7 +157,6 @@ class LedgerApi(APIView):
         "the denied entries' ids), open exposure, settled, released and expired counts, realized pnl.",
     )
     def get(self, request):
-        filters = self.FilterSerializer(data=request.query_params)
-        filters.is_valid(raise_exception=True)
-        ledger = selectors.ledger(day=filters.validated_data.get("date"))
+        filters = validated(self.FilterSerializer, request.query_params)
+        ledger = selectors.ledger(day=filters.get("date"))
         return Response(self.OutputSerializer(ledger).data)

@@ -1,6 +1,7 @@
 from rest_framework import serializers
 from rest_framework.generics import ListAPIView
 
+from governance_site.fields import validated
 from governance_site.openapi import document
 
 from .models import AuditEvent, Lever
@@ -36,13 +37,12 @@ class AuditListApi(ListAPIView):
         return super().get(request, *args, **kwargs)
 
     def get_queryset(self):
-        filters = AuditFilter(data=self.request.query_params)
-        filters.is_valid(raise_exception=True)
+        filters = validated(AuditFilter, self.request.query_params)
         queryset = AuditEvent.objects.all()
-        if "lever" in filters.validated_data:
-            queryset = queryset.filter(lever=filters.validated_data["lever"])
-        if "actor" in filters.validated_data:
-            queryset = queryset.filter(actor=filters.validated_data["actor"])
-        if "since" in filters.validated_data:
-            queryset = queryset.filter(created_at__gte=filters.validated_data["since"])
+        if "lever" in filters:
+            queryset = queryset.filter(lever=filters["lever"])
+        if "actor" in filters:
+            queryset = queryset.filter(actor=filters["actor"])
+        if "since" in filters:
+            queryset = queryset.filter(created_at__gte=filters["since"])
         return queryset
