@@ -25,12 +25,15 @@ class GoLiveStateApi(APIView):
         return Response(GoLiveStateOutput(services.get_state()).data)
 
 
+class SwitchInput(serializers.Serializer):
+    reason = serializers.CharField(max_length=2000, help_text="Required: recorded in the audit trail.")
+
+
 class KillSwitchApi(APIView):
     permission_classes = [IsOperator]
 
-    class InputSerializer(serializers.Serializer):
+    class InputSerializer(SwitchInput):
         engaged = serializers.BooleanField()
-        reason = serializers.CharField(max_length=2000)
 
     @document(
         responses={200: GoLiveStateOutput},
@@ -39,17 +42,15 @@ class KillSwitchApi(APIView):
         description="Engaging also turns go-live off; releasing leaves go-live off.",
     )
     def post(self, request):
-        data = validated(self.InputSerializer, request.data)
-        state = services.set_kill_switch(actor=request.user, **data)
+        state = services.set_kill_switch(actor=request.user, **validated(self.InputSerializer, request.data))
         return Response(GoLiveStateOutput(state).data)
 
 
 class GoLiveEnableApi(APIView):
     permission_classes = [IsOperator]
 
-    class InputSerializer(serializers.Serializer):
+    class InputSerializer(SwitchInput):
         enabled = serializers.BooleanField()
-        reason = serializers.CharField(max_length=2000)
 
     @document(
         responses={200: GoLiveStateOutput},
@@ -58,8 +59,7 @@ class GoLiveEnableApi(APIView):
         description="Enabling while the kill switch is engaged is a 409 with reason `kill_switch_engaged`.",
     )
     def post(self, request):
-        data = validated(self.InputSerializer, request.data)
-        state = services.set_go_live(actor=request.user, **data)
+        state = services.set_go_live(actor=request.user, **validated(self.InputSerializer, request.data))
         return Response(GoLiveStateOutput(state).data)
 
 

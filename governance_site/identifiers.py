@@ -34,12 +34,12 @@ class Identifier:
         stored = r"\A[A-Z0-9_]{1,64}\Z" if self.upper else r"\A[a-z0-9_]{1,64}\Z"
         return RegexValidator(re.compile(stored), f"must be {self.rule}")
 
-    def normalize(self, value) -> str:
-        """The value in the identifier's case, or ValueError with the rule."""
+    def normalize(self, value, error: type[Exception] = ValueError) -> str:
+        """The value in the identifier's case, or `error` with the rule."""
         if not isinstance(value, str):
-            raise ValueError(f"must be a string of {self.rule}")
+            raise error(f"must be a string of {self.rule}")
         if not _INPUT.match(value):
-            raise ValueError(f"must be {self.rule}")
+            raise error(f"must be {self.rule}")
         return value.upper() if self.upper else value.lower()
 
     def clean(self, value) -> str:
@@ -66,10 +66,7 @@ class IdentifierField(serializers.CharField):
         super().__init__(**kwargs)
 
     def to_internal_value(self, data):
-        try:
-            return self.identifier.normalize(super().to_internal_value(data))
-        except ValueError as exc:
-            raise serializers.ValidationError(str(exc)) from exc
+        return self.identifier.normalize(super().to_internal_value(data), serializers.ValidationError)
 
 
 class IdentifierFormField(forms.CharField):
@@ -82,10 +79,7 @@ class IdentifierFormField(forms.CharField):
         super().__init__(**kwargs)
 
     def clean(self, value):
-        try:
-            return self.identifier.normalize(super().clean(value))
-        except ValueError as exc:
-            raise forms.ValidationError(str(exc)) from exc
+        return self.identifier.normalize(super().clean(value), forms.ValidationError)
 
 
 DomainField = partial(IdentifierField, DOMAIN)

@@ -57,8 +57,7 @@ class TrialRecordApi(APIView):
         summary="Record a sandbox trial (engines and operators)",
     )
     def post(self, request):
-        data = validated(self.InputSerializer, request.data)
-        trial = services.record_trial(actor=request.user, **data)
+        trial = services.record_trial(actor=request.user, **validated(self.InputSerializer, request.data))
         return Response(self.OutputSerializer(trial).data, status=status.HTTP_201_CREATED)
 
 

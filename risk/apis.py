@@ -80,8 +80,7 @@ class ReserveApi(APIView):
         "amount or ref it is a 422.",
     )
     def post(self, request):
-        data = validated(self.InputSerializer, request.data)
-        entry = services.reserve(actor=request.user, **data)
+        entry = services.reserve(actor=request.user, **validated(self.InputSerializer, request.data))
         return Response(self.OutputSerializer(entry).data)
 
 
@@ -100,8 +99,7 @@ class SettleApi(APIView):
         "reservation is a 409 (`reservation_closed`, `reservation_expired`).",
     )
     def post(self, request):
-        data = validated(self.InputSerializer, request.data)
-        entry = services.settle(actor=request.user, **data)
+        entry = services.settle(actor=request.user, **validated(self.InputSerializer, request.data))
         return Response(EntryOutput(entry).data)
 
 
@@ -116,8 +114,7 @@ class ReleaseApi(APIView):
         description="Frees the exposure with no pnl. Releasing again returns the same entry.",
     )
     def post(self, request):
-        data = validated(ReservationIdInput, request.data)
-        entry = services.release(actor=request.user, **data)
+        entry = services.release(actor=request.user, **validated(ReservationIdInput, request.data))
         return Response(EntryOutput(entry).data)
 
 
