@@ -5,6 +5,7 @@ A lever declares its policy once, in its services.py::
     POLICY = PolicyContract(
         model=HeimdallPolicy,
         lever=Lever.HEIMDALL,
+        title="Heimdall policy",
         keys=(DOMAIN,),  # identify the row: normalised (`wholesale` → `WHOLESALE`), never changed
         fields=("enabled", "min_confidence_prod", ...),  # what an operator may change
     )
@@ -15,13 +16,14 @@ A lever declares its policy once, in its services.py::
 and gets from it: the upsert (normalise the key, whitelist the fields, validate with the model's
 field validators and `full_clean`, lock the row, refuse a stale `version`, save, audit the
 before/after in the same transaction, answer `(policy, created)`), the list/upsert API
-(`governance_site.policy_apis`) and the admin's change form (`admin_tools.PolicyAdminMixin`). A
-new field on every policy is a model field plus its name in `fields`.
+(`governance_site.policy_apis.views`) and the admin's change form (`admin_tools.PolicyAdminMixin`).
+A new field on every policy is a model field plus its name in `fields`. See the README's "Adding a
+lever's policy".
 
 Reasons, one rule everywhere: a switch (kill switch, go-live, enable/disable, tripwire reset)
 needs a reason (`required_reason`). A policy upsert takes an optional one; without it the audit
-event's reason is empty, which the audit trail lists as unexplained (`?reason=` is empty), unless
-`require_reason` or the GOVERNANCE_REQUIRE_REASON setting makes it mandatory.
+event's reason is empty, which the audit trail lists as unexplained (`audit?unexplained=true`),
+unless `require_reason` or the GOVERNANCE_REQUIRE_REASON setting makes it mandatory.
 """
 
 from collections.abc import Callable, Mapping

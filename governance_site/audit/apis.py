@@ -20,10 +20,13 @@ class AuditFilter(serializers.Serializer):
     lever = serializers.ChoiceField(choices=Lever.choices, required=False)
     actor = serializers.CharField(max_length=150, required=False)
     since = serializers.DateTimeField(required=False)
+    unexplained = serializers.BooleanField(
+        required=False, default=None, allow_null=True, help_text="true: only the changes recorded without a reason."
+    )
 
 
 class AuditListApi(ListAPIView):
-    """The audit trail, newest first; filters `lever`, `actor` and `since` (ISO 8601 time)."""
+    """The audit trail, newest first; filters `lever`, `actor`, `since` (ISO 8601 time) and `unexplained`."""
 
     serializer_class = AuditEventOutput
 
@@ -41,6 +44,8 @@ class AuditListApi(ListAPIView):
         queryset = AuditEvent.objects.all()
         if "lever" in filters:
             queryset = queryset.filter(lever=filters["lever"])
+        if filters["unexplained"] is not None:
+            queryset = queryset.filter(reason="") if filters["unexplained"] else queryset.exclude(reason="")
         if "actor" in filters:
             queryset = queryset.filter(actor=filters["actor"])
         if "since" in filters:

@@ -61,6 +61,8 @@ def test_audit_api__newest_first_with_fields(api, viewer, trail):
         ("lever=golive", ["kill_switch.engage", "go_live.enable"]),
         ("actor=tripwire/beat", ["x"]),
         ("actor=op", ["go_live.enable"]),
+        ("unexplained=true", ["x"]),  # recorded without a reason
+        ("unexplained=false", ["kill_switch.engage", "go_live.enable"]),
     ],
 )
 def test_audit_api__filters(api, viewer, trail, query, actions):
