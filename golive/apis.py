@@ -56,7 +56,7 @@ class GoLiveEnableApi(APIView):
         responses={200: GoLiveStateOutput},
         errors=(400, 409),
         summary="Enable or disable go-live (operators)",
-        description="Enabling while the kill switch is engaged is a 409 with reason `kill_switch_engaged`.",
+        description=f"Enabling while the kill switch is engaged is a 409 with reason `{reasons.KILL_SWITCH_ENGAGED}`.",
     )
     def post(self, request):
         state = services.set_go_live(actor=request.user, **validated(self.InputSerializer, request.data))
@@ -74,8 +74,8 @@ class GoLiveCheckApi(APIView):
     @document(
         responses={204: None, 423: OpenApiResponse(RefusalBody, "Production may not execute now.")},
         summary="May production execute now?",
-        description="204 while it may; else 423 with reason `kill_switch`, `go_live_disabled` or "
-        "`state_unavailable` (the state cannot be read: fail closed).",
+        description=f"204 while it may; else 423 with reason `{reasons.KILL_SWITCH}`, `{reasons.GO_LIVE_DISABLED}` "
+        f"or `{reasons.STATE_UNAVAILABLE}` (the state cannot be read: fail closed).",
     )
     def get(self, request):
         decision = services.may_execute()

@@ -16,7 +16,7 @@ from governance_site.openapi import document
 from governance_site.parsers import NonStrictJSONParser
 from governance_site.permissions import IsEngineOrOperator, IsOperator
 
-from . import selectors, services
+from . import reasons, selectors, services
 from .models import MAX_EVENTS, PolicyAction, PolicyKind, RegressionState
 from .services import MAX_ABS_VALUE
 
@@ -152,7 +152,7 @@ class KpiRecordApi(APIView):
         errors=(400, 422),
         summary="Record one KPI event (engines and operators)",
         description="201 with the stored event; the same event_id again: 200 with the original event, "
-        "nothing duplicated (422 `event_id_reused` if it describes another event).",
+        f"nothing duplicated (422 `{reasons.EVENT_ID_REUSED}` if it describes another event).",
     )
     def post(self, request):
         fields = dict(validated(KpiInput, request.data))
@@ -194,8 +194,8 @@ class ResetApi(APIView):
         responses={200: StateOutput},
         errors=(400, 404, 409),
         summary="Release a triggered tripwire's latch, with a reason (operators); audited",
-        description="409 `not_triggered` when it is not triggered. The action taken is not undone: re-enable "
-        "the risk policy or release the kill switch on those levers.",
+        description=f"409 `{reasons.NOT_TRIGGERED}` when it is not triggered. The action taken is not undone: "
+        "re-enable the risk policy or release the kill switch on those levers.",
     )
     def post(self, request):
         state = services.reset(**validated(self.InputSerializer, request.data), actor=request.user)

@@ -96,7 +96,7 @@ class SettleApi(APIView):
         summary="Settle a reservation with its realized pnl (engines, operators)",
         description="Frees the exposure and books the pnl (negative is a loss) on the reservation's business "
         "day. The same settle again returns the same entry; any other change of a closed or expired "
-        "reservation is a 409 (`reservation_closed`, `reservation_expired`).",
+        f"reservation is a 409 (`{reasons.RESERVATION_CLOSED}`, `{reasons.RESERVATION_EXPIRED}`).",
     )
     def post(self, request):
         entry = services.settle(actor=request.user, **validated(self.InputSerializer, request.data))
