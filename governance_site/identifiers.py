@@ -76,6 +76,7 @@ class IdentifierFormField(forms.CharField):
         self.identifier = identifier
         kwargs.setdefault("strip", False)
         kwargs.setdefault("max_length", 64)
+        kwargs.setdefault("help_text", f"{identifier.rule.capitalize()} (any case: stored in this one).")
         super().__init__(**kwargs)
 
     def clean(self, value):

@@ -70,6 +70,8 @@ def _new_event(*, domain, metric, actor, success=None, value=None, event_id=None
         raise InvalidInput(f"value: must be a finite number within ±{MAX_ABS_VALUE:g}.", field="value")
     if event_id is not None and (not isinstance(event_id, str) or len(event_id) > MAX_EVENT_ID):
         raise InvalidInput(f"event_id: must be a string of at most {MAX_EVENT_ID} characters.", field="event_id")
+    if occurred_at is not None and (not isinstance(occurred_at, dt.datetime) or timezone.is_naive(occurred_at)):
+        raise InvalidInput("occurred_at: must be a time with its time zone.", field="occurred_at")
     return KpiEvent(
         domain=DOMAIN.clean(domain),
         metric=METRIC.clean(metric),

@@ -1,5 +1,6 @@
 """The one policy contract, the same for every lever: key, fields, reason rule, 201/200, versions."""
 
+import datetime as dt
 import math
 
 import pytest
@@ -154,6 +155,8 @@ def test_record_kpi__domain_normalised_bad_metric_invalid_naming_field():
         ({"value": True}, "value"),
         ({"success": "yes"}, "success"),
         ({"success": True, "event_id": "x" * 129}, "event_id"),
+        ({"success": True, "occurred_at": "2026-11-30T00:00:00Z"}, "occurred_at"),
+        ({"success": True, "occurred_at": dt.datetime(2026, 11, 30)}, "occurred_at"),  # naive
     ],
 )
 def test_record_kpi__bad_value__invalid_input_not_integrity_error(fields, field):
