@@ -50,11 +50,6 @@ def _inspect(kind: str, params: dict) -> kinds.Inspection:
     return inspection
 
 
-def _audit(change: ChangeRequest, *, actor, action: str, before: dict | None, reason: str) -> None:
-    audit.record(actor=actor, lever=change.lever, instance=change, action=action, before=before,
-                 after=audit.snapshot(change), reason=reason)  # fmt: skip
-
-
 def _locked(change_id: int) -> ChangeRequest:
     change = ChangeRequest.objects.select_for_update().filter(pk=change_id).first()
     if change is None:
@@ -81,7 +76,7 @@ def request_change(*, kind: str, params: dict | None = None, reason: str, actor)
         seen=inspection.seen, reason=reason, requested_by=audit.actor_name(actor), requested_by_user=_user(actor),
         expires_at=_expiry(),
     )  # fmt: skip
-    _audit(change, actor=actor, action="change.request", before=None, reason=reason)
+    audit.record(actor=actor, lever=change.lever, instance=change, action="change.request", before=None, reason=reason)
     return change
 
 
@@ -102,7 +97,8 @@ def edit_change(*, change_id: int, params: dict | None = None, reason: str | Non
     change.revision += 1  # approvals are per revision: the earlier ones no longer count
     change.expires_at = _expiry()
     change.save()
-    _audit(change, actor=actor, action="change.edit", before=before, reason=change.reason)
+    audit.record(actor=actor, lever=change.lever, instance=change, action="change.edit", before=before,
+                 reason=change.reason)  # fmt: skip
     return change
 
 
@@ -120,7 +116,8 @@ def approve(*, change_id: int, note: str = "", actor) -> ChangeRequest:
     before = audit.snapshot(change)
     Approval.objects.create(change_request=change, revision=change.revision, approver=name, approver_user=_user(actor),
                             note=(note or "").strip())  # fmt: skip
-    _audit(change, actor=actor, action="change.approve", before=before, reason=(note or "").strip())
+    audit.record(actor=actor, lever=change.lever, instance=change, action="change.approve", before=before,
+                 reason=(note or "").strip())  # fmt: skip
     return change
 
 
@@ -135,7 +132,7 @@ def reject(*, change_id: int, note: str, actor) -> ChangeRequest:
         Status.REJECTED, audit.actor_name(actor), timezone.now(), note,
     )  # fmt: skip
     change.save()
-    _audit(change, actor=actor, action="change.reject", before=before, reason=note)
+    audit.record(actor=actor, lever=change.lever, instance=change, action="change.reject", before=before, reason=note)
     return change
 
 
@@ -178,5 +175,6 @@ def apply(*, change_id: int, actor, emergency: bool = False, note: str = "") -> 
     change.emergency, change.decision_note = emergency, note
     change.save()
     action = "change.bypass" if emergency else "change.apply"
-    _audit(change, actor=actor, action=action, before=before, reason=note or change.reason)
+    audit.record(actor=actor, lever=change.lever, instance=change, action=action, before=before,
+                 reason=note or change.reason)  # fmt: skip
     return change

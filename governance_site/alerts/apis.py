@@ -12,6 +12,7 @@ from .models import Alert, Severity
 
 class AlertOutput(serializers.ModelSerializer):
     lever = serializers.CharField(help_text="golive, risk, heimdall or regression; empty for the alerts' own.")
+
     class Meta:
         model = Alert
         fields = [

@@ -270,10 +270,7 @@ def acknowledge(*, alert_id: int, note: str, actor) -> Alert:
     before = audit.snapshot(alert)
     alert.acknowledged_at, alert.acknowledged_by, alert.ack_note = timezone.now(), audit.actor_name(actor), note
     alert.save(update_fields=["acknowledged_at", "acknowledged_by", "ack_note"])
-    audit.record(
-        actor=actor, lever=alert.lever, instance=alert, action="alert.acknowledge", before=before,
-        after=audit.snapshot(alert), reason=note,
-    )  # fmt: skip
+    audit.record(actor=actor, lever=alert.lever, instance=alert, action="alert.acknowledge", before=before, reason=note)
     return alert
 
 
