@@ -1,5 +1,7 @@
 """The pending queue (diff, who asked why, approvals), request a change, approve/reject with a note, apply."""
 
+import json
+
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
@@ -21,14 +23,32 @@ STEPS = ("approve", "reject", "apply", "bypass")
 
 class RequestForm(forms.Form):
     kind = forms.ChoiceField(choices=Kind.choices)
-    domain = forms.CharField(required=False, help_text="Tripwire resets: the tripwire's domain.")
-    metric = forms.CharField(required=False, help_text="Tripwire resets: the tripwire's metric.")
+    lever = forms.ChoiceField(choices=[("", "—"), *((lever, lever) for lever in kinds.CONTRACTS)], required=False,
+                              help_text="Policy changes: whose policy.")  # fmt: skip
+    domain = forms.CharField(required=False, help_text="Policy changes and tripwire resets: the domain.")
+    metric = forms.CharField(required=False, help_text="Tripwire policies and resets: the metric.")
+    changes = forms.JSONField(required=False, help_text='Policy changes: {"field": new value, ...}.')
     reason = forms.CharField(widget=forms.Textarea(attrs={"rows": 3, "cols": 80}), max_length=2000,
                              help_text="Why: the approvers read it, and it goes to the audit trail.")  # fmt: skip
 
     def params(self) -> dict:
-        wanted = kinds.spec(self.cleaned_data["kind"]).params
-        return {name: self.cleaned_data[name] for name in wanted}
+        """The service's parameters for the chosen kind (the service checks them)."""
+        data, kind = self.cleaned_data, self.cleaned_data["kind"]
+        identity = {name: data[name] for name in ("domain", "metric") if data[name]}
+        if kind == Kind.TRIPWIRE_RESET:
+            return identity
+        if kind == Kind.POLICY_UPDATE:
+            return {"lever": data["lever"], "key": identity, "changes": data["changes"]}
+        return {}
+
+
+def _initial(query: dict) -> dict:
+    """The request form filled in from the query string (a refused change elsewhere in the admin)."""
+    try:
+        query["changes"] = json.loads(query["changes"]) if "changes" in query else None
+    except ValueError:
+        query.pop("changes")
+    return query
 
 
 class NoteForm(forms.Form):
@@ -98,7 +118,7 @@ class ChangeRequestAdmin(admin.ModelAdmin):
         """Request a change: the path every loosening change takes while approvals are on."""
         if not roles.is_operator(request.user):
             raise PermissionDenied("Only governance operators request changes.")
-        form = RequestForm(request.POST or None, initial=request.GET.dict())
+        form = RequestForm(request.POST or None, initial=_initial(request.GET.dict()))
         if request.method == "POST" and form.is_valid():
             try:
                 change = services.request_change(kind=form.cleaned_data["kind"], params=form.params(),

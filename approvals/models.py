@@ -12,6 +12,7 @@ class Kind(models.TextChoices):
     KILL_SWITCH_RELEASE = "kill_switch.release", "Release the kill switch"
     GO_LIVE_ENABLE = "go_live.enable", "Enable go-live"
     TRIPWIRE_RESET = "tripwire.reset", "Reset a KILL_SWITCH tripwire"
+    POLICY_UPDATE = "policy.update", "Loosen a policy"
 
 
 class Status(models.TextChoices):

@@ -72,7 +72,7 @@ def request_change(*, kind: str, params: dict | None = None, reason: str, actor)
     params = kinds.clean_params(kind, params or {})
     inspection = _inspect(kind, params)
     change = ChangeRequest.objects.create(
-        kind=kind, lever=kinds.spec(kind).lever, target=inspection.target, params=params, diff=inspection.diff,
+        kind=kind, lever=inspection.lever, target=inspection.target, params=params, diff=inspection.diff,
         seen=inspection.seen, reason=reason, requested_by=audit.actor_name(actor), requested_by_user=_user(actor),
         expires_at=_expiry(),
     )  # fmt: skip

@@ -13,8 +13,12 @@ A policy declares the loosening direction of its fields once, in its contract
 import contextlib
 import contextvars
 import enum
+import json
+from urllib.parse import urlencode
 
 from django.conf import settings
+from django.core.serializers.json import DjangoJSONEncoder
+from django.urls import reverse
 
 from governance_site.errors import Conflict
 
@@ -74,3 +78,11 @@ def applying(change_request):
         yield
     finally:
         _applying.reset(token)
+
+
+def request_url(kind: str, **fields) -> str:
+    """The admin's "request a change" page, filled in (`changes` as JSON): where a refused
+    loosening change made in the admin sends the operator."""
+    if "changes" in fields:
+        fields["changes"] = json.dumps(fields["changes"], cls=DjangoJSONEncoder)
+    return f"{reverse('admin:approvals_changerequest_add')}?{urlencode({'kind': kind, **fields})}"

@@ -7,6 +7,8 @@ from django.utils.html import format_html
 
 from governance_site import admin_tools, roles
 from governance_site.admin_tools import AppendOnlyAdminMixin, EstimatedCountPaginator, PolicyAdminMixin, ReasonForm
+from governance_site.changes import APPROVAL_REQUIRED, request_url
+from governance_site.errors import ServiceError
 
 from . import charts, selectors, services
 from .models import KpiEvent, RegressionPolicy, RegressionState, TripwireStatus
@@ -86,7 +88,13 @@ class RegressionStateAdmin(AppendOnlyAdminMixin, admin.ModelAdmin):
         """Call `service` for each selected tripwire, all in one transaction (apply_to_selection)."""
 
         def call(state):
-            service(domain=state.policy.domain, metric=state.policy.metric, actor=request.user, **kwargs)
+            key = {"domain": state.policy.domain, "metric": state.policy.metric}
+            try:
+                service(actor=request.user, **key, **kwargs)
+            except ServiceError as exc:
+                if exc.reason == APPROVAL_REQUIRED:  # four-eyes: a KILL_SWITCH tripwire's reset
+                    exc.request_url = request_url("tripwire.reset", reason=kwargs.get("reason", ""), **key)
+                raise
 
         admin_tools.apply_to_selection(self, request, queryset, call, done=done, label=lambda state: str(state.policy))
 

@@ -19,7 +19,7 @@ from golive import services as golive
 from governance_site.alerts import services as alerts
 from governance_site.audit import services as audit
 from governance_site.audit.models import Lever
-from governance_site.changes import require_approval
+from governance_site.changes import Loosens, require_approval
 from governance_site.errors import Conflict, InvalidInput, NotFound, Unprocessable
 from governance_site.identifiers import DOMAIN, METRIC
 from governance_site.policies import PolicyContract, required_reason
@@ -54,6 +54,7 @@ POLICY = PolicyContract(
     keys=(DOMAIN, METRIC),
     fields=("enabled", "kind", "window_events", "baseline_events", "lookback_days", "max_drop_fraction", "action"),
     after_save=_with_state,
+    loosening={"enabled": Loosens.TURN_OFF, "max_drop_fraction": Loosens.RAISE},
 )
 
 

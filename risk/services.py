@@ -18,6 +18,7 @@ from golive import services as golive
 from governance_site.audit import services as audit
 from governance_site.audit.models import Lever
 from governance_site.business_day import business_date
+from governance_site.changes import Loosens
 from governance_site.errors import Conflict, InvalidInput, NotFound, ServiceError, Unprocessable
 from governance_site.identifiers import DOMAIN
 from governance_site.policies import PolicyContract, required_reason
@@ -38,6 +39,13 @@ POLICY = PolicyContract(
         "max_action_amount",
         "reservation_ttl_seconds",
     ),
+    loosening={
+        "enabled": Loosens.TURN_ON,  # re-enabling a throttled domain
+        "max_daily_loss": Loosens.RAISE,
+        "max_open_exposure": Loosens.RAISE,
+        "max_daily_actions": Loosens.RAISE,
+        "max_action_amount": Loosens.RAISE_OR_REMOVE,  # null: no cap at all
+    },
 )
 
 

@@ -81,9 +81,7 @@ def test_two_approvals_required__one_is_not_enough_and_twice_by_one_is_refused(
     assert services.apply(change_id=change.pk, actor=operator).state == "applied"
 
 
-def test_edit__voids_approvals_until_approved_again(approvals_on, operator, second_operator, tripwire, feed,
-                                                    wholesale_risk):  # fmt: skip
-    golive.set_kill_switch(engaged=True, reason="x", actor=SETUP)
+def test_edit__voids_approvals_until_approved_again(approvals_on, operator, second_operator, killed):
     change = services.request_change(kind=RELEASE, reason="first reason", actor=operator)
     services.approve(change_id=change.pk, actor=second_operator)
     edited = services.edit_change(change_id=change.pk, reason="routing fixed and verified", actor=operator)
@@ -120,8 +118,8 @@ def test_apply__world_changed_since_the_request__conflict_nothing_applied(approv
 
 
 def test_tripwire_reset__kill_switch_tripwire_needs_approval_a_throttle_one_does_not(
-    approvals_on, operator, second_operator, tripwire, feed, wholesale_risk
-):
+    wholesale_risk, approvals_on, operator, second_operator, tripwire, feed
+):  # (the risk policy exists before approvals are on: creating it with caps loosens)
     from governance_site.alerts import selectors as alert_selectors
     from governance_site.alerts import services as alerts
 
