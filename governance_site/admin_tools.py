@@ -131,6 +131,13 @@ class PolicyAdminMixin:
             return HttpResponseRedirect(getattr(exc, "request_url", None) or request.get_full_path())
 
 
+class OperateActionsMixin:
+    """Admin actions declared with `permissions=["operate"]` are for governance operators."""
+
+    def has_operate_permission(self, request):
+        return roles.is_operator(request.user)
+
+
 class AppendOnlyAdminMixin:
     """For records the services write and nobody edits (audit events, ledger entries, KPI events,
     trials): viewable and filterable, never added, changed or deleted through the admin."""

@@ -5,8 +5,14 @@ from django.contrib.admin import helpers
 from django.template.response import TemplateResponse
 from django.utils.html import format_html
 
-from governance_site import admin_tools, roles
-from governance_site.admin_tools import AppendOnlyAdminMixin, EstimatedCountPaginator, PolicyAdminMixin, ReasonForm
+from governance_site import admin_tools
+from governance_site.admin_tools import (
+    AppendOnlyAdminMixin,
+    EstimatedCountPaginator,
+    OperateActionsMixin,
+    PolicyAdminMixin,
+    ReasonForm,
+)
 from governance_site.changes import APPROVAL_REQUIRED, request_url
 from governance_site.errors import ServiceError
 
@@ -31,7 +37,7 @@ class RegressionPolicyAdmin(PolicyAdminMixin, admin.ModelAdmin):
 
 
 @admin.register(RegressionState)
-class RegressionStateAdmin(AppendOnlyAdminMixin, admin.ModelAdmin):
+class RegressionStateAdmin(OperateActionsMixin, AppendOnlyAdminMixin, admin.ModelAdmin):
     list_display = ["policy", "coloured_status", "comparison", "window_count", "baseline_count",
                     "action_taken", "triggered_at", "evaluated_at", "evaluated_by"]  # fmt: skip
     list_filter = ["status", "triggered", "policy__enabled", "policy__action"]
@@ -41,9 +47,6 @@ class RegressionStateAdmin(AppendOnlyAdminMixin, admin.ModelAdmin):
 
     def get_queryset(self, request):
         return selectors.states()
-
-    def has_operate_permission(self, request):
-        return roles.is_operator(request.user)
 
     @admin.display(description="Status", ordering="status")
     def coloured_status(self, state):

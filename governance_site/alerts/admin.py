@@ -10,7 +10,7 @@ from django.urls import path, reverse
 from django.utils.html import format_html
 
 from governance_site import roles
-from governance_site.admin_tools import AppendOnlyAdminMixin, badge
+from governance_site.admin_tools import AppendOnlyAdminMixin, OperateActionsMixin, badge
 from governance_site.audit.models import Lever
 from governance_site.errors import ServiceError
 
@@ -47,7 +47,7 @@ class AwaitingFilter(admin.SimpleListFilter):
 
 
 @admin.register(Alert)
-class AlertAdmin(AppendOnlyAdminMixin, admin.ModelAdmin):
+class AlertAdmin(OperateActionsMixin, AppendOnlyAdminMixin, admin.ModelAdmin):
     list_display = ["coloured_severity", "title", "acknowledgement", "event", "lever", "actor", "created_at", "sends"]
     list_filter = [AwaitingFilter, "severity", "lever", "event"]
     search_fields = ["title", "object_repr", "reason", "actor"]
@@ -57,9 +57,6 @@ class AlertAdmin(AppendOnlyAdminMixin, admin.ModelAdmin):
 
     def get_queryset(self, request):
         return selectors.unacknowledged_first()
-
-    def has_operate_permission(self, request):
-        return roles.is_operator(request.user)
 
     @admin.display(description="Severity", ordering="severity")
     def coloured_severity(self, alert):
@@ -136,7 +133,7 @@ class DestinationForm(forms.ModelForm):
 
 
 @admin.register(Destination)
-class DestinationAdmin(admin.ModelAdmin):
+class DestinationAdmin(OperateActionsMixin, admin.ModelAdmin):
     form = DestinationForm
     list_display = ["name", "kind", "target", "min_severity", "lever_filter", "paused", "changed_by", "updated_at"]
     list_filter = ["kind", "paused", "min_severity"]
@@ -149,9 +146,6 @@ class DestinationAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False  # pause it instead: its delivery log stays
-
-    def has_operate_permission(self, request):
-        return roles.is_operator(request.user)
 
     @admin.display(description="Sends to")
     def target(self, destination):
@@ -197,7 +191,7 @@ class DeliveryAttemptInline(admin.TabularInline):
 
 
 @admin.register(Delivery)
-class DeliveryAdmin(AppendOnlyAdminMixin, admin.ModelAdmin):
+class DeliveryAdmin(OperateActionsMixin, AppendOnlyAdminMixin, admin.ModelAdmin):
     list_display = ["alert", "destination", "round", "coloured_status", "attempts", "last_status_code", "last_error",
                     "next_attempt_at", "delivered_at", "created_at"]  # fmt: skip
     list_filter = ["status", "destination", "alert__severity"]
@@ -206,9 +200,6 @@ class DeliveryAdmin(AppendOnlyAdminMixin, admin.ModelAdmin):
     list_select_related = ["alert", "destination"]
     inlines = [DeliveryAttemptInline]
     actions = ["redeliver"]
-
-    def has_operate_permission(self, request):
-        return roles.is_operator(request.user)
 
     @admin.display(description="Status", ordering="status")
     def coloured_status(self, delivery):
