@@ -4,11 +4,13 @@ from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from governance_site.audit.apis import AuditListApi
-from review.apis import ReviewApi
+from review.apis import ReviewApi, SignOffApi, SignOffListApi
 
 api_patterns = [
     path("audit", AuditListApi.as_view(), name="audit-list"),
     path("review", ReviewApi.as_view(), name="review"),
+    path("review/sign-offs", SignOffListApi.as_view(), name="review-sign-offs"),
+    path("review/sign-off", SignOffApi.as_view(), name="review-sign-off"),
     path("go-live/", include("golive.urls")),
     path("risk/", include("risk.urls")),
     path("heimdall/", include("heimdall.urls")),

@@ -71,6 +71,11 @@ class KpiOutput(serializers.Serializer):
     created_at = serializers.DateTimeField()
 
 
+class KpiRecordOutput(KpiOutput):
+    watched = serializers.BooleanField(help_text="False when no enabled tripwire will read this event.")
+    warning = serializers.CharField(allow_null=True, help_text="Why not (the event is stored all the same).")
+
+
 class KpiInput(PolicyKeyInput):
     success = serializers.BooleanField(required=False, allow_null=True)
     value = FiniteFloatField(required=False, allow_null=True, min_value=-MAX_ABS_VALUE, max_value=MAX_ABS_VALUE)
@@ -95,6 +100,9 @@ class KpiInput(PolicyKeyInput):
 class BatchOutput(serializers.Serializer):
     received = serializers.IntegerField()
     created = serializers.IntegerField()
+    warnings = serializers.ListField(
+        child=serializers.CharField(), help_text="Events no enabled tripwire will read, per (domain, metric)."
+    )
     duplicates = serializers.ListField(
         child=serializers.IntegerField(), help_text="Indexes of events whose event_id was already stored."
     )
@@ -193,12 +201,13 @@ class KpiRecordApi(APIView):
 
     @document(
         request=KpiInput,
-        responses={201: KpiOutput, 200: KpiOutput},
+        responses={201: KpiRecordOutput, 200: KpiRecordOutput},
         errors=(400, 422),
         tags=TAGS,
         summary="Record one KPI event (engines and operators)",
         description="201 with the stored event; the same event_id again: 200 with the original event, "
-        "nothing duplicated (422 `event_id_reused` if it describes another event).",
+        "nothing duplicated (422 `event_id_reused` if it describes another event). `watched` is false, with a "
+        "`warning`, when no enabled tripwire reads the event (no policy for the pair, or not its kind's field).",
     )
     def post(self, request):
         data = KpiInput(data=request.data)
@@ -206,7 +215,9 @@ class KpiRecordApi(APIView):
         fields = dict(data.validated_data)
         actor = fields.pop("actor", None) or request.user
         event, created = services.record_kpi(**fields, actor=actor)
-        return Response(KpiOutput(event).data, status=status.HTTP_201_CREATED if created else 200)
+        warnings = selectors.kpi_warnings([fields])
+        body = {**KpiOutput(event).data, "watched": not warnings, "warning": warnings[0] if warnings else None}
+        return Response(body, status=status.HTTP_201_CREATED if created else 200)
 
 
 class KpiBatchApi(APIView):
@@ -230,6 +241,7 @@ class KpiBatchApi(APIView):
             raise ValidationError(errors)
         result = services.record_kpi_batch(events=data.validated_data, actor=request.user)
         body = {"received": len(data.validated_data), **dataclasses.asdict(result)}
+        body["warnings"] = selectors.kpi_warnings(data.validated_data)
         return Response(BatchOutput(body).data, status=status.HTTP_201_CREATED)
 
 
