@@ -86,7 +86,15 @@ class Frame:
                 f"{self.x(index):.1f}", bottom + 16, x_labels[index],
             )  # fmt: skip
 
-    def polyline(self, values: Sequence[float | None], color: str, name: str = "", *, dots: bool = False) -> None:
+    def polyline(
+        self,
+        values: Sequence[float | None],
+        color: str,
+        name: str = "",
+        *,
+        dots: bool = False,
+        value_format: Callable[[float], str] | None = None,
+    ) -> None:
         """The series as lines broken at each gap (None), with a dot on every point when `dots` (and
         always on a point that stands alone, which a line cannot show)."""
         runs: list[list[tuple[int, float]]] = [[]]
@@ -106,7 +114,7 @@ class Frame:
                 for i, v in run:
                     self.add(
                         '<circle cx="{}" cy="{}" r="3.5" fill="{}"><title>{}: {}</title></circle>',
-                        f"{self.x(i):.1f}", f"{self.y(v):.1f}", color, name, percent(v),
+                        f"{self.x(i):.1f}", f"{self.y(v):.1f}", color, name, (value_format or percent)(v),
                     )  # fmt: skip
 
     def svg(self, title: str) -> SafeString:
@@ -154,7 +162,7 @@ def series_chart(
                 f"{left:.1f}", f"{frame.y(span.level):.1f}", f"{right:.1f}", f"{frame.y(span.level):.1f}", span.color,
             )  # fmt: skip
     frame.axes(y_format, list(x_labels))
-    frame.polyline(values, "#333", title)
+    frame.polyline(values, "#333", title, value_format=y_format)
     for rule in rules:
         frame.add(
             '<line x1="{}" y1="{}" x2="{}" y2="{}" stroke="{}" stroke-width="1.4" {}/>'
@@ -190,7 +198,7 @@ def multi_series_chart(
     frame.axes(y_format, x_labels)
     for number, item in enumerate(series):
         color = item.color or PALETTE[number % len(PALETTE)]
-        frame.polyline(item.values, color, item.name, dots=True)
+        frame.polyline(item.values, color, item.name, dots=True, value_format=y_format)
         frame.add(
             '<rect x="{}" y="{}" width="10" height="10" fill="{}"/><text x="{}" y="{}" font-size="11">{}</text>',
             width - MARGIN_RIGHT + 16, MARGIN_TOP + 16 * number, color,
