@@ -54,9 +54,10 @@ def usage(used: int | Decimal, cap: int | Decimal):
 @admin.register(RiskPolicy)
 class RiskPolicyAdmin(admin.ModelAdmin):
     form = RiskPolicyForm
+    # The "today" link next to the domain: on a 1366 px screen it shows without scrolling sideways.
     list_display = [
-        "domain", "enabled_label", "actions_today", "exposure_now", "loss_today", "max_action_amount",
-        "reservation_ttl_seconds", "changed_by", "updated_at", "today_link",
+        "domain", "today_link", "enabled_label", "actions_today", "exposure_now", "loss_today", "max_action_amount",
+        "reservation_ttl_seconds", "changed_by", "updated_at",
     ]  # fmt: skip
     list_filter = ["enabled"]
     search_fields = ["domain"]
