@@ -173,14 +173,27 @@ def series_chart(
         )  # fmt: skip
     if marker is not None and 0 <= marker[0] < len(values) and values[marker[0]] is not None:
         index, label = marker
+        # The label goes in the right margin, next to the rules' labels and never over a line.
+        # on two lines ("triggered" / "2026-11-30 01:25 UTC") to fit the margin.
+        label_y = _clear_of([frame.y(rule.y) for rule in rules], frame.y(values[index]), gap=28.0)
+        first, _, rest = label.partition(" ")
+        x = f"{frame.x(frame.count - 1) + 10:.1f}"
         frame.add(
             '<circle cx="{}" cy="{}" r="6" fill="#d62728" stroke="#fff" stroke-width="2"><title>{}</title></circle>'
-            '<text x="{}" y="{}" font-size="11" font-weight="bold" fill="#d62728" text-anchor="end" '
-            'stroke="#fff" stroke-width="3" paint-order="stroke">{}</text>',
+            '<text x="{}" y="{}" font-size="11" fill="#d62728"><tspan font-weight="bold">{}</tspan>'
+            '<tspan x="{}" dy="13">{}</tspan></text>',
             f"{frame.x(index):.1f}", f"{frame.y(values[index]):.1f}", label,
-            f"{frame.x(index) - 8:.1f}", f"{frame.y(values[index]) - 10:.1f}", label,
+            x, f"{label_y + 4:.1f}", first, x, rest,
         )  # fmt: skip
     return frame.svg(title)
+
+
+def _clear_of(taken: Sequence[float], y: float, gap: float = 14.0) -> float:
+    """`y`, moved down past any label already at one of the `taken` heights (labels are 11 px)."""
+    for other in sorted(taken):
+        if abs(other - y) < gap:
+            y = other + gap
+    return y
 
 
 def multi_series_chart(

@@ -6,7 +6,10 @@ from itertools import accumulate
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin import helpers
+from django.core.exceptions import PermissionDenied
+from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
+from django.urls import path
 from django.utils import timezone
 from django.utils.formats import date_format
 from django.utils.html import format_html
@@ -206,6 +209,49 @@ class RegressionStateAdmin(AppendOnlyAdminMixin, admin.ModelAdmin):
         if names:
             self.message_user(request, f"{done}: {', '.join(names)}.")
 
+    # The same two operations as buttons on a tripwire's own page ---------------------------
+
+    def get_urls(self):
+        return [
+            path("<int:pk>/evaluate/", self.admin_site.admin_view(self.evaluate_view), name="regression_evaluate"),
+            path("<int:pk>/reset/", self.admin_site.admin_view(self.reset_view), name="regression_reset"),
+            *super().get_urls(),
+        ]
+
+    def _operated(self, request, pk: int):
+        if not self.has_operate_permission(request):
+            raise PermissionDenied("Only governance operators may evaluate or reset a tripwire.")
+        return get_object_or_404(self.get_queryset(request), pk=pk)
+
+    def evaluate_view(self, request, pk: int):
+        if request.method != "POST":
+            return redirect("admin:regression_regressionstate_change", pk)
+        self._each(request, [self._operated(request, pk)], services.evaluate, "Evaluated")
+        return redirect("admin:regression_regressionstate_change", pk)
+
+    def reset_view(self, request, pk: int):
+        state = self._operated(request, pk)
+        form = ReasonForm(request.POST if "apply" in request.POST else None)
+        if form.is_valid():
+            self._each(request, [state], services.reset, "Reset", reason=form.cleaned_data["reason"])
+            return redirect("admin:regression_regressionstate_change", pk)
+        return self._reset_confirmation(request, [state], form)
+
+    def _reset_confirmation(self, request, states, form):
+        context = {
+            **self.admin_site.each_context(request),
+            "title": "Reset tripwires?",
+            "opts": self.model._meta,
+            "states": states,
+            "form": form,
+            "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
+        }
+        return TemplateResponse(request, "admin/regression/regressionstate/reset_confirmation.html", context)
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        extra_context = {**(extra_context or {}), "may_operate": self.has_operate_permission(request)}
+        return super().change_view(request, object_id, form_url, extra_context)
+
     @admin.action(description="Evaluate now", permissions=["operate"])
     def evaluate_now(self, request, queryset):
         self._each(request, queryset, services.evaluate, "Evaluated")
@@ -216,15 +262,7 @@ class RegressionStateAdmin(AppendOnlyAdminMixin, admin.ModelAdmin):
         if form.is_valid():
             self._each(request, queryset, services.reset, "Reset", reason=form.cleaned_data["reason"])
             return None
-        context = {
-            **self.admin_site.each_context(request),
-            "title": "Reset tripwires?",
-            "opts": self.model._meta,
-            "states": queryset,
-            "form": form,
-            "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
-        }
-        return TemplateResponse(request, "admin/regression/regressionstate/reset_confirmation.html", context)
+        return self._reset_confirmation(request, queryset, form)
 
 
 class PolicyValueFilter(admin.SimpleListFilter):

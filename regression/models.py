@@ -93,8 +93,8 @@ class RegressionPolicy(models.Model):
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
-        verbose_name = "regression policy"
-        verbose_name_plural = "regression policies"
+        verbose_name = "tripwire policy"
+        verbose_name_plural = "tripwire policies"
         ordering = ["domain", "metric"]
         constraints = [
             models.UniqueConstraint(fields=["domain", "metric"], name="regression_policy_domain_metric"),
@@ -129,7 +129,8 @@ class RegressionState(models.Model):
     evaluated_by = models.CharField(max_length=150, blank=True)
 
     class Meta:
-        verbose_name = "regression state"
+        verbose_name = "tripwire"  # one name on every screen: the state of a tripwire is the tripwire
+        verbose_name_plural = "tripwires"
         ordering = ["policy__domain", "policy__metric"]
 
     def __str__(self):

@@ -56,7 +56,7 @@ class RiskPolicyAdmin(admin.ModelAdmin):
     form = RiskPolicyForm
     # The "today" link next to the domain: on a 1366 px screen it shows without scrolling sideways.
     list_display = [
-        "domain", "today_link", "enabled_label", "actions_today", "exposure_now", "loss_today", "max_action_amount",
+        "domain", "today_link", "enabled_label", "actions_today", "exposure_now", "loss_today", "max_action",
         "reservation_ttl_seconds", "changed_by", "updated_at",
     ]  # fmt: skip
     list_filter = ["enabled"]
@@ -97,6 +97,10 @@ class RiskPolicyAdmin(admin.ModelAdmin):
     @admin.display(description="Loss today")
     def loss_today(self, policy):
         return usage(net_loss(policy.realized_pnl), policy.max_daily_loss)
+
+    @admin.display(description="Max action amount", ordering="max_action_amount")
+    def max_action(self, policy):
+        return money(policy.max_action_amount) if policy.max_action_amount is not None else "no limit"
 
     @admin.display(description="")
     def today_link(self, policy):
@@ -185,7 +189,7 @@ class ReservationAdmin(AppendOnlyAdminMixin, admin.ModelAdmin):
     """The ledger: written by the services only, never edited here."""
 
     list_display = [
-        "id", "created_at", "domain", "amount", "status_label", "reason", "realized_pnl", "ref", "actor",
+        "id", "created_at", "domain", "amount_money", "status_label", "reason", "pnl_money", "ref", "actor",
         "expires_at", "settled_at",
     ]  # fmt: skip
     # No date_hierarchy: its month links need a DISTINCT over the whole ledger (and MIN/MAX over
@@ -197,6 +201,14 @@ class ReservationAdmin(AppendOnlyAdminMixin, admin.ModelAdmin):
     show_full_result_count = False
     paginator = EstimatedCountPaginator
     list_select_related = False
+
+    @admin.display(description="Amount", ordering="amount")
+    def amount_money(self, entry):
+        return money(entry.amount)
+
+    @admin.display(description="Realized P&L", ordering="realized_pnl")
+    def pnl_money(self, entry):
+        return money(entry.realized_pnl)
 
     @admin.display(description="Status", ordering="status")
     def status_label(self, entry):

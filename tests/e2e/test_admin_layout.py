@@ -12,7 +12,7 @@ pytestmark = pytest.mark.django_db(transaction=True)
 KEY_COLUMNS = {
     "audit-trail": ("/admin/audit/auditevent/", ["created_at", "actor", "action", "reason"]),
     "tripwires": ("/admin/regression/regressionstate/", ["policy", "coloured_status", "action_taken", "triggered_at"]),
-    "ledger": ("/admin/risk/reservation/", ["domain", "status_label", "reason", "ref", "actor"]),
+    "ledger": ("/admin/risk/reservation/", ["domain", "amount_money", "status_label", "reason", "ref", "actor"]),
     "risk-policies": ("/admin/risk/riskpolicy/", ["domain", "enabled_label", "loss_today", "today_link"]),
     "kpi-events": ("/admin/regression/kpievent/", ["occurred_at", "domain", "metric", "actor"]),
     "tripwire-policies": ("/admin/regression/regressionpolicy/", ["__str__", "enabled", "max_drop_fraction", "action"]),
@@ -70,9 +70,10 @@ def test_review_on_a_414_px_phone__no_sideways_page_and_no_word_broken(browser, 
             const bad = [];
             for (const el of document.querySelectorAll('#control-plane-review *')) {
               const style = getComputedStyle(el);
-              if (style.wordBreak === 'break-all' || style.overflowWrap === 'anywhere'
-                  || style.wordBreak === 'break-word' || style.overflowWrap === 'break-word') {
-                if (el.children.length === 0 && el.textContent.trim()) bad.push(el.tagName + ': ' + el.textContent.trim());
+              if (['break-all', 'break-word'].includes(style.wordBreak)
+                  || ['anywhere', 'break-word'].includes(style.overflowWrap)) {
+                const text = el.textContent.trim();
+                if (el.children.length === 0 && text) bad.push(el.tagName + ': ' + text);
               }
             }
             return bad;
