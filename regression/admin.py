@@ -29,6 +29,7 @@ STATUS_COLOURS = {
     TripwireStatus.TRIGGERED: "#b00020",
     TripwireStatus.INSUFFICIENT_DATA: "#8a6d00",
     TripwireStatus.DISABLED: "#666666",
+    TripwireStatus.BREACHING: "#d0480a",
 }
 CHART_WIDTH = 680  # px: the chart and its summary side by side next to the admin's navigation
 POLICY_FIELDS = [
@@ -195,17 +196,20 @@ class RegressionStateAdmin(AppendOnlyAdminMixin, admin.ModelAdmin):
             f"({_percent(state.drop_fraction)} / {state.policy.max_drop_fraction:.0%})"
         )
 
-    def _each(self, request, queryset, service, done: str, **kwargs) -> None:
-        """Call `service` for each selected tripwire; one message for the successes, one per refusal."""
+    def _each(self, request, queryset, service, done: str, *, warn=None, **kwargs) -> None:
+        """Call `service` for each selected tripwire; one message for the successes, one per refusal,
+        and one per `warn(result)` that has something to say."""
         names = []
         for state in queryset:
             policy = state.policy
             try:
-                service(domain=policy.domain, metric=policy.metric, actor=request.user, **kwargs)
+                result = service(domain=policy.domain, metric=policy.metric, actor=request.user, **kwargs)
             except ServiceError as exc:
                 self.message_user(request, f"{policy}: {exc.detail}", messages.WARNING)
             else:
                 names.append(str(policy))
+                if warn is not None and (warning := warn(result)):
+                    self.message_user(request, warning, messages.WARNING)
         if names:
             self.message_user(request, f"{done}: {', '.join(names)}.")
 
@@ -233,7 +237,8 @@ class RegressionStateAdmin(AppendOnlyAdminMixin, admin.ModelAdmin):
         state = self._operated(request, pk)
         form = ReasonForm(request.POST if "apply" in request.POST else None)
         if form.is_valid():
-            self._each(request, [state], services.reset, "Reset", reason=form.cleaned_data["reason"])
+            self._each(request, [state], services.reset, "Reset", warn=services.reset_warning,
+                       reason=form.cleaned_data["reason"])  # fmt: skip
             return redirect("admin:regression_regressionstate_change", pk)
         return self._reset_confirmation(request, [state], form)
 
@@ -260,7 +265,8 @@ class RegressionStateAdmin(AppendOnlyAdminMixin, admin.ModelAdmin):
     def reset_tripwires(self, request, queryset):
         form = ReasonForm(request.POST if "apply" in request.POST else None)
         if form.is_valid():
-            self._each(request, queryset, services.reset, "Reset", reason=form.cleaned_data["reason"])
+            self._each(request, queryset, services.reset, "Reset", warn=services.reset_warning,
+                       reason=form.cleaned_data["reason"])  # fmt: skip
             return None
         return self._reset_confirmation(request, queryset, form)
 

@@ -245,6 +245,16 @@ class KpiBatchApi(APIView):
         return Response(BatchOutput(body).data, status=status.HTTP_201_CREATED)
 
 
+class ResetOutput(StateOutput):
+    warning = serializers.SerializerMethodField(help_text="Set when the window still breaches (status breaching).")
+
+    class Meta(StateOutput.Meta):
+        fields = [*StateOutput.Meta.fields, "warning"]
+
+    def get_warning(self, state) -> str | None:
+        return services.reset_warning(state)
+
+
 class ResetApi(APIView):
     permission_classes = [IsOperator]
 
@@ -253,15 +263,16 @@ class ResetApi(APIView):
 
     @document(
         request=InputSerializer,
-        responses={200: StateOutput},
+        responses={200: ResetOutput},
         errors=(400, 404, 409),
         tags=TAGS,
         summary="Release a triggered tripwire's latch, with a reason (operators); audited",
         description="409 `not_triggered` when it is not triggered. The action taken is not undone: re-enable "
-        "the risk policy or release the kill switch on those levers.",
+        "the risk policy or release the kill switch on those levers. When the last evaluation still showed a "
+        "drop past the threshold, the status is `breaching` and `warning` says the next evaluation re-triggers.",
     )
     def post(self, request):
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         state = services.reset(**data.validated_data, actor=request.user)
-        return Response(StateOutput(state).data)
+        return Response(ResetOutput(state).data)

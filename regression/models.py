@@ -31,6 +31,9 @@ class TripwireStatus(models.TextChoices):
     TRIGGERED = "triggered"
     INSUFFICIENT_DATA = "insufficient_data"
     DISABLED = "disabled"
+    # Reset while the last evaluation's drop was still past the threshold: the latch is released,
+    # and the next evaluation triggers again unless the cause is fixed.
+    BREACHING = "breaching"
 
 
 class KpiEvent(AppendOnlyModel):

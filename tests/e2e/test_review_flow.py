@@ -114,3 +114,21 @@ def test_sign_off__with_a_note__history_and_the_next_review_starts_there(browser
     browser.screenshot("review-history")
     browser.open("/admin/audit/auditevent/?action=review.sign_off")
     assert "op" in browser.find("#result_list tbody tr").text
+
+
+def test_tripwire_page__reset_while_the_window_still_breaches__warned_not_ok(browser, demo):
+    from regression.models import RegressionState
+
+    state = RegressionState.objects.get(policy__domain="WHOLESALE", policy__metric="contract_rate")
+    browser.login("op", "pw-op")
+    browser.open(f"/admin/regression/regressionstate/{state.pk}/change/")
+    browser.find("#tripwire-reset").click()
+    browser.find("textarea[name=reason]").send_keys("e2e: offer model retrained")
+    browser.find("input[name=apply]").click()
+    messages = browser.find(".messagelist").text
+    assert "Reset: WHOLESALE.contract_rate." in messages
+    assert "WHOLESALE.contract_rate still breaches" in messages and "triggers it again" in messages
+    assert "Breaching" in browser.find("#tripwire-summary").text and "Ok" not in browser.find("#tripwire-summary").text
+    browser.screenshot("reset-warning")
+    browser.find("#tripwire-evaluate").click()  # the next evaluation: triggered again, as warned
+    assert "Triggered" in browser.find("#tripwire-summary").text

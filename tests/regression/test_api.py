@@ -310,7 +310,9 @@ def test_reset__via_api__released_and_audited(api, operator, tripwire, feed):
     post_json(api(operator), EVALUATE, KEY)
     response = post_json(api(operator), RESET, {**KEY, "reason": "retrained the model"})
     assert response.status_code == 200
-    assert (response.json()["status"], response.json()["triggered"]) == ("ok", False)
+    body = response.json()
+    assert (body["status"], body["triggered"]) == ("breaching", False)  # the window still shows the drop
+    assert body["warning"].startswith("WHOLESALE.contract_rate still breaches: its last evaluation showed a drop")
     event = AuditEvent.objects.get(action="tripwire.reset")
     assert (event.actor, event.reason) == ("op", "retrained the model")
     again = post_json(api(operator), RESET, {**KEY, "reason": "again"})
