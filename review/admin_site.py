@@ -1,9 +1,11 @@
 """The admin site, whose landing page is the control-plane review over a period, with its sign-off."""
 
+from functools import partial
 from urllib.parse import urlencode
 
 from django import forms
 from django.contrib import admin, messages
+from django.contrib.admin.utils import unquote
 from django.core.exceptions import PermissionDenied
 from django.shortcuts import redirect
 from django.urls import path, reverse
@@ -18,6 +20,7 @@ from . import selectors, services
 from .apis import PeriodQuery
 
 CHART_WIDTH, CHART_HEIGHT = 440, 170
+AUDITED_APPS = ("golive", "risk", "heimdall", "regression", "review")
 DENIAL_COLOURS = ("#d62728", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2", "#17becf")  # approvals are green
 
 
@@ -116,8 +119,25 @@ class GovernanceAdminSite(admin.AdminSite):
     enable_nav_sidebar = False
 
     def get_urls(self):
-        return [path("review/sign-off/", self.admin_view(self.sign_off_view), name="review_sign_off"),
-                *super().get_urls()]  # fmt: skip
+        # Each audited model's "History" button opens the audit trail of that object (every change,
+        # by any path: admin, API, tripwires), instead of Django's admin log (admin changes only).
+        history = [
+            path(f"{model._meta.app_label}/{model._meta.model_name}/<path:object_id>/history/",
+                 self.admin_view(partial(self.audit_history_view, model=model)))
+            for model in self._registry
+            if model._meta.app_label in AUDITED_APPS
+        ]  # fmt: skip
+        return [
+            path("review/sign-off/", self.admin_view(self.sign_off_view), name="review_sign_off"),
+            *history,
+            *super().get_urls(),
+        ]
+
+    def audit_history_view(self, request, object_id, *, model):
+        if not self._registry[model].has_view_or_change_permission(request):
+            raise PermissionDenied
+        query = urlencode({"object_type": model._meta.label_lower, "object_id": unquote(object_id)})
+        return redirect(f"{reverse('admin:audit_auditevent_changelist')}?{query}")
 
     def get_app_list(self, request, app_label=None):
         """django-celery-beat's five raw screens become one "Schedules" entry (its periodic tasks;

@@ -132,3 +132,16 @@ def test_tripwire_page__reset_while_the_window_still_breaches__warned_not_ok(bro
     browser.screenshot("reset-warning")
     browser.find("#tripwire-evaluate").click()  # the next evaluation: triggered again, as warned
     assert "Triggered" in browser.find("#tripwire-summary").text
+
+
+def test_history_button__shows_the_audit_trail_of_that_policy(browser, demo):
+    from risk.models import RiskPolicy
+
+    policy = RiskPolicy.objects.get(domain="WHOLESALE")
+    browser.login("op", "pw-op")
+    browser.open(f"/admin/risk/riskpolicy/{policy.pk}/change/")
+    browser.find("a.historylink").click()
+    rows = browser.find("#result_list").text
+    assert "Demo: caps" in rows and "Regression: WHOLESALE.contract_rate dropped" in rows  # admin log had neither
+    assert "CAPITAL" not in rows
+    browser.screenshot("policy-history")

@@ -74,3 +74,24 @@ def test_tripwire_page__evaluate_now_and_reset_buttons_for_operators(client, ope
     demo.refresh_from_db()
     assert not demo.triggered
     assert AuditEvent.objects.filter(action="tripwire.reset", reason="test: fixed").count() == 1
+
+
+def test_history_button__the_audit_trail_of_that_object_by_any_path(client, operator, api, demo):
+    from risk.models import RiskPolicy
+
+    policy = RiskPolicy.objects.get(domain="WHOLESALE")  # created by the demo, throttled by its tripwire
+    api(operator).post(
+        "/api/governance/risk/policies/upsert",
+        {"domain": "WHOLESALE", "max_daily_actions": 700, "reason": "via the API"},
+        format="json",
+    )
+    client.force_login(operator)
+    response = client.get(f"/admin/risk/riskpolicy/{policy.pk}/history/", follow=True)
+    html = response.content.decode()
+    assert response.redirect_chain[-1][0].startswith("/admin/audit/auditevent/?object_type=risk.riskpolicy")
+    expected = AuditEvent.objects.filter(object_type="risk.riskpolicy", object_id=str(policy.pk))
+    assert expected.count() == 3  # created by the demo, throttled by the tripwire, changed through the API
+    for event in expected:
+        assert f"/admin/audit/auditevent/{event.pk}/change/" in html
+    assert "via the API" in html and "Regression: WHOLESALE.contract_rate dropped" in html
+    assert "3 audit events" in html or "3 results" in html
