@@ -154,6 +154,11 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
     "SERVE_INCLUDE_SCHEMA": False,
+    # Two choice sets share the field name "status": each keeps its own name.
+    "ENUM_NAME_OVERRIDES": {
+        "TripwireStatusEnum": "regression.models.TripwireStatus",
+        "ReservationStatusEnum": "risk.models.Status",
+    },
 }
 
 # Paths the PROD_EXEC gate never blocks, so operators can always recover.
