@@ -87,6 +87,13 @@ class ReviewApi(APIView):
             triggered_at = serializers.DateTimeField(allow_null=True)
             evaluated_at = serializers.DateTimeField(allow_null=True)
 
+        class TriggeredOutput(TripwireOutput):
+            action_in_force = serializers.BooleanField(
+                help_text="THROTTLE: the domain's risk policy is still disabled; KILL_SWITCH: still engaged."
+            )
+            lifted_by = serializers.CharField(allow_null=True, help_text="Who re-enabled or released it since.")
+            lifted_at = serializers.DateTimeField(allow_null=True)
+
         class DriftingOutput(TripwireOutput):
             threshold_share = serializers.FloatField(help_text="drop_fraction / max_drop_fraction (1 fires).")
             drop_week_before = serializers.FloatField(allow_null=True, help_text="The drop 7 days earlier.")
@@ -147,7 +154,7 @@ class ReviewApi(APIView):
         last_sign_off = SignOffOutput(allow_null=True)
         go_live = GoLiveOutput()
         risk_ledger = LedgerApi.OutputSerializer.DomainOutput(many=True)
-        triggered_tripwires = TripwireOutput(many=True)
+        triggered_tripwires = TriggeredOutput(many=True)
         drifting_tripwires = DriftingOutput(many=True)
         heimdall_scorecard = ScorecardRowOutput(many=True)
         unwatched_kpis = UnwatchedKpiOutput(many=True)

@@ -126,6 +126,30 @@ def _tripwire_row(state) -> dict:
     }
 
 
+def _action_in_force(row: dict, *, go_live: dict, risk_enabled: dict[str, bool]) -> dict:
+    """Whether a triggered tripwire's action still holds: THROTTLE while the domain's risk policy
+    is disabled, KILL_SWITCH while the switch is engaged; if not, who lifted it and when (the audit
+    event that re-enabled the policy or released the switch after the trigger)."""
+    if row["action_taken"] == "THROTTLE":
+        in_force = not risk_enabled.get(row["domain"], False)
+        lifts = AuditEvent.objects.filter(
+            object_type="risk.riskpolicy", lever="risk", before__enabled=False, after__enabled=True,
+            object_repr=row["domain"],
+        )  # fmt: skip
+    else:
+        in_force = go_live["kill_switch_engaged"]
+        lifts = AuditEvent.objects.filter(lever="golive", action="kill_switch.release")
+    lift = None
+    if not in_force and row["triggered_at"] is not None:
+        lift = lifts.filter(created_at__gte=row["triggered_at"]).order_by("-created_at", "-id").first()
+    return {
+        **row,
+        "action_in_force": in_force,
+        "lifted_by": lift.actor if lift else None,
+        "lifted_at": lift.created_at if lift else None,
+    }
+
+
 def _drop_then(policy: RegressionPolicy, *, then: dt.datetime) -> float | None:
     """The drop the policy's full window and baseline showed at `then` (the plain relative drop of
     the means; None without both spans full, or at a zero baseline)."""
@@ -357,16 +381,19 @@ def control_plane_review(*, period: Period | None = None) -> dict:
     """Everything an operator checks on Monday, for a period (default: since the last completed review)."""
     period = period or default_period()
     audit = AuditEvent.objects.filter(created_at__gte=period.start, created_at__lt=period.end)
+    go_live = _go_live()
+    risk_enabled = dict(RiskPolicy.objects.values_list("domain", "enabled"))
     return {
         "since": period.since,
         "until": period.until,
         "date": period.until,
         "time_zone": settings.GOVERNANCE_TIME_ZONE,
         "last_sign_off": last_sign_off(),
-        "go_live": _go_live(),
+        "go_live": go_live,
         "risk_ledger": risk.ledger_between(since=period.since, until=period.until),
         "triggered_tripwires": [
-            _tripwire_row(state) for state in regression.states().filter(triggered=True).order_by("-triggered_at")
+            _action_in_force(_tripwire_row(state), go_live=go_live, risk_enabled=risk_enabled)
+            for state in regression.states().filter(triggered=True).order_by("-triggered_at")
         ],
         "drifting_tripwires": drifting_tripwires(),
         "heimdall_scorecard": [

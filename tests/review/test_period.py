@@ -255,3 +255,18 @@ def test_review__drifting_and_worse_than_a_week_ago__worsening(api, viewer, oper
     regression.evaluate(domain="WHOLESALE", metric="contract_rate", actor=operator)
     (drifting,) = api(viewer).get(REVIEW).json()["drifting_tripwires"]
     assert (drifting["drop_week_before"], drifting["direction"]) == (0.0, "worsening")
+
+
+def test_review__throttle_lifted_by_an_operator__shown_lifted_not_in_force(api, viewer, operator):
+    import io
+
+    from django.core.management import call_command
+
+    call_command("demo", stdout=io.StringIO())
+    tripwires = {t["metric"]: t for t in api(viewer).get(REVIEW).json()["triggered_tripwires"]}
+    assert tripwires["contract_rate"]["action_in_force"] is True and tripwires["roi_event"]["action_in_force"] is True
+    risk.set_enabled(domain="WHOLESALE", enabled=True, reason="contract flow fixed", actor=operator)
+    tripwires = {t["metric"]: t for t in api(viewer).get(REVIEW).json()["triggered_tripwires"]}
+    contract = tripwires["contract_rate"]
+    assert (contract["action_in_force"], contract["lifted_by"]) == (False, "op")
+    assert tripwires["roi_event"]["action_in_force"] is True  # the kill switch is still engaged
