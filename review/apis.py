@@ -162,6 +162,7 @@ class ReviewApi(APIView):
         silent_tripwires = SilentOutput(many=True)
         unwatched_trials = UnwatchedTrialsOutput(many=True)
         trends = TrendOutput(many=True, help_text="Per domain, one value per business day since … until.")
+        unexplained_changes = AuditOutput(many=True, help_text="The period's changes recorded without a reason.")
         audit_count = serializers.IntegerField(help_text="Audit events in the period.")
         recent_audit = AuditOutput(many=True)
 

@@ -404,6 +404,11 @@ def control_plane_review(*, period: Period | None = None) -> dict:
         "silent_tripwires": silent_tripwires(period),
         "unwatched_trials": unwatched_trials(period),
         "trends": trends(period),
+        "unexplained_changes": list(
+            audit.filter(reason="")
+            .order_by("-created_at", "-id")
+            .values("id", "created_at", "actor", "lever", "action", "object_repr", "reason")
+        ),
         "audit_count": audit.count(),
         "recent_audit": list(
             audit.order_by("-created_at", "-id").values(

@@ -270,3 +270,16 @@ def test_review__throttle_lifted_by_an_operator__shown_lifted_not_in_force(api, 
     contract = tripwires["contract_rate"]
     assert (contract["action_in_force"], contract["lifted_by"]) == (False, "op")
     assert tripwires["roi_event"]["action_in_force"] is True  # the kill switch is still engaged
+
+
+def test_review__upsert_without_a_reason__listed_as_unexplained(api, viewer, operator):
+    api(operator).post(
+        "/api/governance/regression/policies/upsert",
+        {"domain": "WHOLESALE", "metric": "contract_rate", "enabled": True},  # the spec's walkthrough: no reason
+        format="json",
+    )
+    risk.upsert_policy(domain="CAPITAL", changes={"max_daily_loss": "10"}, actor=operator, reason="explained")
+    unexplained = api(viewer).get(REVIEW).json()["unexplained_changes"]
+    assert [(e["actor"], e["action"], e["object_repr"]) for e in unexplained] == [
+        ("op", "policy.update", "WHOLESALE.contract_rate")
+    ]
