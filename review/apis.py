@@ -102,21 +102,19 @@ class ReviewApi(APIView):
         class ScorecardRowOutput(ScorecardApi.OutputSerializer):
             dropped = serializers.BooleanField(help_text="The last day's success rate is below the day before's.")
 
-        class UnwatchedKpiOutput(serializers.Serializer):
+        class KpiCountOutput(serializers.Serializer):
             domain = serializers.CharField()
             metric = serializers.CharField()
-            policy = serializers.ChoiceField(choices=["none", "disabled"])
             count = serializers.IntegerField()
-            last_at = serializers.DateTimeField()
-            engines = serializers.ListField(child=serializers.CharField())
+            engines = serializers.ListField(child=serializers.CharField(), help_text="The actors that sent them.")
 
-        class WrongFieldOutput(serializers.Serializer):
-            domain = serializers.CharField()
-            metric = serializers.CharField()
+        class UnwatchedKpiOutput(KpiCountOutput):
+            policy = serializers.ChoiceField(choices=["none", "disabled"])
+            last_at = serializers.DateTimeField()
+
+        class WrongFieldOutput(KpiCountOutput):
             kind = serializers.CharField()
             expected_field = serializers.CharField()
-            count = serializers.IntegerField()
-            engines = serializers.ListField(child=serializers.CharField())
 
         class SilentOutput(serializers.Serializer):
             domain = serializers.CharField()
