@@ -163,19 +163,21 @@ def series_chart(
             )  # fmt: skip
     frame.axes(y_format, list(x_labels))
     frame.polyline(values, "#333", title, value_format=y_format)
+    labels: list[float] = []  # the heights of the labels in the right margin, kept apart
     for rule in rules:
+        labels.append(_clear_of(labels, frame.y(rule.y)))
         frame.add(
             '<line x1="{}" y1="{}" x2="{}" y2="{}" stroke="{}" stroke-width="1.4" {}/>'
             '<text x="{}" y="{}" font-size="11" fill="{}">{}</text>',
             MARGIN_LEFT, f"{frame.y(rule.y):.1f}", f"{frame.x(frame.count - 1):.1f}", f"{frame.y(rule.y):.1f}",
             rule.color, mark_safe('stroke-dasharray="6 4"') if rule.dashed else "",
-            f"{frame.x(frame.count - 1) + 6:.1f}", f"{frame.y(rule.y) + 4:.1f}", rule.color, rule.label,
+            f"{frame.x(frame.count - 1) + 6:.1f}", f"{labels[-1] + 4:.1f}", rule.color, rule.label,
         )  # fmt: skip
     if marker is not None and 0 <= marker[0] < len(values) and values[marker[0]] is not None:
         index, label = marker
-        # The label goes in the right margin, next to the rules' labels and never over a line.
+        # The label goes in the right margin, clear of the rules' labels and never over a line,
         # on two lines ("triggered" / "2026-11-30 01:25 UTC") to fit the margin.
-        label_y = _clear_of([frame.y(rule.y) for rule in rules], frame.y(values[index]), gap=28.0)
+        label_y = _clear_of(labels, frame.y(values[index]), gap=28.0)
         first, _, rest = label.partition(" ")
         x = f"{frame.x(frame.count - 1) + 10:.1f}"
         frame.add(
