@@ -3,19 +3,19 @@ from rest_framework.generics import ListAPIView
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from golive import reasons as golive_reasons
 from golive.apis import GoLiveStateOutput
 from governance_site.audit.apis import AuditEventOutput
 from governance_site.business_day import business_date
 from governance_site.fields import BusinessDayQuery, FiniteDecimalField
 from governance_site.openapi import document
 from governance_site.permissions import IsOperator
-from heimdall.apis import ScorecardApi
-from risk.apis import LedgerApi
+from heimdall.apis import ScorecardRowOutput as HeimdallScorecardRow
+from regression.models import PolicyAction, PolicyKind
+from risk.apis import LedgerDomainOutput
 
 from . import selectors, services
 from .models import ReviewSignOff
-
-TAGS = ["review"]
 
 
 def _day(**kwargs) -> serializers.DateField:
@@ -66,8 +66,8 @@ class ReviewApi(APIView):
     class OutputSerializer(serializers.Serializer):
         class GoLiveOutput(GoLiveStateOutput):
             may_execute = serializers.BooleanField()
-            blocked_reason = serializers.CharField(
-                allow_null=True, help_text="kill_switch or go_live_disabled; null while production may execute."
+            blocked_reason = serializers.ChoiceField(
+                choices=golive_reasons.REFUSALS, allow_null=True, help_text="null while production may execute."
             )
 
             class Meta(GoLiveStateOutput.Meta):
@@ -77,8 +77,8 @@ class ReviewApi(APIView):
             id = serializers.IntegerField()
             domain = serializers.CharField()
             metric = serializers.CharField()
-            kind = serializers.CharField()
-            action = serializers.CharField()
+            kind = serializers.ChoiceField(choices=PolicyKind.choices)
+            action = serializers.ChoiceField(choices=PolicyAction.choices)
             action_taken = serializers.CharField()
             baseline_rate = serializers.FloatField(allow_null=True)
             current_rate = serializers.FloatField(allow_null=True)
@@ -99,7 +99,7 @@ class ReviewApi(APIView):
             drop_week_before = serializers.FloatField(allow_null=True, help_text="The drop 7 days earlier.")
             direction = serializers.ChoiceField(choices=["worsening", "improving", "steady", "new"])
 
-        class ScorecardRowOutput(ScorecardApi.OutputSerializer):
+        class ScorecardRowOutput(HeimdallScorecardRow):
             dropped = serializers.BooleanField(help_text="The last day's success rate is below the day before's.")
 
         class KpiCountOutput(serializers.Serializer):
@@ -151,7 +151,7 @@ class ReviewApi(APIView):
         time_zone = serializers.CharField()
         last_sign_off = SignOffOutput(allow_null=True)
         go_live = GoLiveOutput()
-        risk_ledger = LedgerApi.OutputSerializer.DomainOutput(many=True)
+        risk_ledger = LedgerDomainOutput(many=True)
         triggered_tripwires = TriggeredOutput(many=True)
         drifting_tripwires = DriftingOutput(many=True)
         heimdall_scorecard = ScorecardRowOutput(many=True)
@@ -168,7 +168,6 @@ class ReviewApi(APIView):
         responses={200: OutputSerializer},
         errors=(400,),
         parameters=[PeriodQuery],
-        tags=TAGS,
         summary="The Monday control-plane review, over a period",
         description="Go-live state and kill switch (who, why); the period's risk ledger per domain with "
         "denials by reason; triggered and drifting tripwires; the Heimdall scorecard of the last day; KPI "
@@ -198,7 +197,6 @@ class SignOffApi(APIView):
         request=SignOffInput,
         responses={201: SignOffOutput},
         errors=(400,),
-        tags=TAGS,
         summary="Mark the review of since … until done, with a note (operators); audited",
         description="The next review's default period starts on `until`.",
     )
@@ -212,7 +210,7 @@ class SignOffApi(APIView):
 class SignOffListApi(ListAPIView):
     serializer_class = SignOffOutput
 
-    @document(responses={200: SignOffOutput(many=True)}, tags=TAGS, summary="The completed reviews, newest first")
+    @document(responses={200: SignOffOutput(many=True)}, summary="The completed reviews, newest first")
     def get(self, request, *args, **kwargs):
         return super().get(request, *args, **kwargs)
 
