@@ -5,7 +5,7 @@ Every change goes through the services (`actor=request.user`), so it is validate
 
 from decimal import Decimal
 
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
@@ -49,6 +49,22 @@ class RiskPolicyAdmin(PolicyAdminMixin, admin.ModelAdmin):
     def get_queryset(self, request):
         return selectors.policies_with_usage()
 
+    def save_model(self, request, obj, form, change):
+        throttle = selectors.throttle(obj.domain) if change else None
+        super().save_model(request, obj, form, change)
+        if throttle is not None and obj.enabled:
+            self.warn_throttle_lifted(request, obj.domain, throttle)
+
+    def warn_throttle_lifted(self, request, domain: str, throttle) -> None:
+        """Re-enabling a throttled policy is allowed, and said out loud (the audit records it too)."""
+        self.message_user(
+            request,
+            f"{domain} was throttled by a tripwire ({throttle.reason.removeprefix('Throttle: ')}, "
+            f"{throttle.created_at:%Y-%m-%d %H:%M %Z}); the throttle is now lifted by {request.user}. The "
+            "tripwire stays triggered until it is reset, and if it fires again it throttles again.",
+            messages.WARNING,
+        )
+
     @admin.display(description="Enabled", ordering="enabled")
     def enabled_label(self, policy):
         colour, label = ("#1b7f3b", "ENABLED") if policy.enabled else ("#b00020", "DISABLED")
@@ -87,14 +103,19 @@ class RiskPolicyAdmin(PolicyAdminMixin, admin.ModelAdmin):
     def _confirm_switch(self, request, queryset, *, enabled: bool):
         title = "Enable" if enabled else "Disable"
         form = ReasonForm(request.POST if "confirm" in request.POST else None)
+        throttles = {policy.domain: selectors.throttle(policy.domain) for policy in queryset} if enabled else {}
+        throttles = {domain: event for domain, event in throttles.items() if event is not None}
         if form.is_valid():
             reason = form.cleaned_data["reason"]
-            admin_tools.apply_to_selection(
+            done = admin_tools.apply_to_selection(
                 self, request, queryset, done=f"{title}d",
                 call=lambda policy: services.set_enabled(
                     domain=policy.domain, enabled=enabled, reason=reason, actor=request.user
                 ),
             )  # fmt: skip
+            if done:
+                for domain, throttle in throttles.items():
+                    self.warn_throttle_lifted(request, domain, throttle)
             return None
         context = {
             **self.admin_site.each_context(request),
@@ -105,6 +126,7 @@ class RiskPolicyAdmin(PolicyAdminMixin, admin.ModelAdmin):
             "action": request.POST["action"],
             "action_title": title,
             "enabled": enabled,
+            "throttles": throttles,
             "action_checkbox_name": admin.helpers.ACTION_CHECKBOX_NAME,
         }
         return TemplateResponse(request, "admin/risk/riskpolicy/confirm_switch.html", context)

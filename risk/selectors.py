@@ -7,9 +7,11 @@ from decimal import Decimal
 from django.db.models import Count, DecimalField, OuterRef, Q, QuerySet, Subquery, Sum, Value
 from django.db.models.functions import Coalesce
 
+from governance_site.audit.models import AuditEvent
 from governance_site.business_day import business_date
 
 from .models import DailyTotals, Reservation, RiskPolicy, Status
+from .reasons import THROTTLE_PREFIX
 
 ZERO = Value(Decimal(0), output_field=DecimalField(max_digits=20, decimal_places=4))
 
@@ -109,3 +111,16 @@ def daily_activity(*, since: dt.date, until: dt.date) -> dict[str, dict[dt.date,
     for domain, day, pnl in totals.values_list("domain", "business_date", "realized_pnl"):
         day_of(domain, day)["realized_pnl"] = pnl
     return dict(days)
+
+
+def throttle(domain: str) -> AuditEvent | None:
+    """The audit event of the tripwire throttle that holds the domain's risk policy disabled now, or
+    None (enabled, no policy, or disabled again by someone else since)."""
+    policy = RiskPolicy.objects.filter(domain=domain).values("pk", "enabled").first()
+    if policy is None or policy["enabled"]:
+        return None
+    disablings = AuditEvent.objects.filter(
+        object_type=RiskPolicy._meta.label_lower, object_id=str(policy["pk"]), after__enabled=False
+    ).order_by("-created_at", "-id")
+    last = next((event for event in disablings.iterator() if (event.before or {}).get("enabled") is not False), None)
+    return last if last is not None and last.reason.startswith(THROTTLE_PREFIX) else None

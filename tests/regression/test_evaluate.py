@@ -44,7 +44,7 @@ def test_evaluate__worked_example_95_to_75__triggered_and_risk_policy_disabled(t
     assert not RiskPolicy.objects.get(domain="WHOLESALE").enabled
     reason = "Regression: WHOLESALE.contract_rate dropped 21.1% (> 20%)"
     throttle = AuditEvent.objects.get(lever="risk", action="policy.update")
-    assert (throttle.actor, throttle.reason, throttle.after["enabled"]) == (OPERATOR, reason, False)
+    assert (throttle.actor, throttle.reason, throttle.after["enabled"]) == (OPERATOR, f"Throttle: {reason}", False)
     event = trigger_events().get()
     assert (event.actor, event.lever, event.reason) == (OPERATOR, "regression", reason)
     assert event.before["triggered"] is False and event.before["status"] == "disabled"  # as seeded
