@@ -62,6 +62,12 @@ def version_of(instance: models.Model) -> str:
     return instance.updated_at.isoformat()
 
 
+def _unchanged(before: dict, instance: models.Model) -> bool:
+    """Whether an update leaves every field as it was (who changed it last aside)."""
+    after = audit.snapshot(instance)
+    return all(after[name] == value for name, value in before.items() if name != "changed_by")
+
+
 @dataclass(frozen=True)
 class PolicyContract:
     model: type[models.Model]
@@ -71,6 +77,9 @@ class PolicyContract:
     title: str  # "risk policy": in the API's summaries and the admin's messages
     require_reason: bool = False  # False: the GOVERNANCE_REQUIRE_REASON setting decides
     check: Callable[[models.Model], None] | None = None  # rules across fields; raises InvalidInput
+    # (before, policy, actor, reason) -> the reason to record: a lever's note on a change (e.g. a
+    # risk policy re-enabled while a tripwire's throttle held it: "Throttle lifted by op: …").
+    annotate: Callable[[dict | None, models.Model, object, str], str] | None = None
     after_save: Callable[[models.Model, bool], None] | None = None  # (policy, created), same transaction
     # Four-eyes (governance_site.changes): the direction in which each field loosens its control.
     # A change that moves one that way needs an approved change request while approvals are on.
@@ -108,7 +117,8 @@ class PolicyContract:
         """Create the policy identified by `key` or change the given fields of it; audited.
 
         With `version` (what the caller saw, `version_of`), a policy changed since is a Conflict
-        (409 `stale_version`), never overwritten. Returns (policy, created).
+        (409 `stale_version`), never overwritten. An update that changes nothing writes nothing and
+        records no audit event. Returns (policy, created).
         """
         return self._save(
             self.clean_key(key), self.clean_changes(changes), actor=actor, reason=self.clean_reason(reason),
@@ -149,9 +159,14 @@ class PolicyContract:
             before = audit.snapshot(instance)
         instance.changed_by = audit.actor_name(actor)
         self.validated(instance, changes)
+        if not created and _unchanged(before, instance):
+            instance.changed_by = before["changed_by"]
+            return instance, False  # nothing to save: no write, no audit event
         loosened = self.loosened(before, instance)
         if loosened:
             require_approval(what=f"{'Creating' if created else 'Changing'} {instance} ({', '.join(loosened)})")
+        if self.annotate:
+            reason = self.annotate(before, instance, actor, reason)
         try:
             with transaction.atomic():
                 instance.save()
