@@ -94,10 +94,10 @@ class ReserveApi(APIView):
 
         class Meta:
             model = Reservation
-            fields = ["ok", "reason", "reservation_id", "expires_at"]
+            fields = ["ok", "reason", "reservation_id", "status", "expires_at"]
 
         def get_reason(self, entry) -> str | None:
-            return entry.reason or None
+            return entry.answer_reason
 
     @document(
         request=InputSerializer,
@@ -107,8 +107,13 @@ class ReserveApi(APIView):
         summary="Reserve exposure before a production action (engines, operators)",
         description="A denial is a 200 with `ok: false` and the first reason that applies, in this order: "
         + ", ".join(f"`{reason}`" for reason in reasons.DENIAL_REASONS)
-        + ". The same `(domain, idempotency_key)` returns the original decision; reused with another "
-        "amount or ref it is a 422.",
+        + ". `status` is the entry's: `RESERVED` (approved, open until `expires_at`) or `DENIED`. The same "
+        "`(domain, idempotency_key)` answers the same reservation as it is now, never a fresh permission: "
+        "a denial replays its reason; an approval is `ok: true` only while it is still open and production "
+        "may execute, else `ok: false` with `status` (`RESERVED`, `SETTLED`, `RELEASED`, `EXPIRED`) and the "
+        "first reason that applies: "
+        + ", ".join(f"`{reason}`" for reason in reasons.REPLAY_REFUSALS)
+        + ". Reused with another amount or ref it is a 422.",
     )
     def post(self, request):
         data = self.InputSerializer(data=request.data)

@@ -116,9 +116,19 @@ class Reservation(models.Model):
     def __str__(self):
         return f"#{self.pk} {self.domain} {self.amount} {self.status}"
 
+    # Set (not stored) by `risk.services.reserve` when it answers a replayed idempotency key with
+    # an entry that must not read as a permission to act now: one of reasons.REPLAY_REFUSALS.
+    replay_refusal = ""
+
     @property
     def ok(self) -> bool:
-        return self.status != Status.DENIED
+        """The answer to a reserve: approved, and (for a replay) still open while production may execute."""
+        return self.status != Status.DENIED and not self.replay_refusal
+
+    @property
+    def answer_reason(self) -> str | None:
+        """Why a reserve's answer is not ok: the denial's reason, or the replay's refusal."""
+        return self.replay_refusal or self.reason or None
 
     @property
     def is_open(self) -> bool:

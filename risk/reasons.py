@@ -27,4 +27,9 @@ DENIAL_REASONS = (
 # Refusals of settle/release (409) and of an idempotency key reused with other values (422).
 RESERVATION_CLOSED = "reservation_closed"
 RESERVATION_EXPIRED = "reservation_expired"
+
+# A replayed idempotency key of an approved reservation answers `ok: false` with one of these,
+# the first that applies: the reservation is no longer open (expired, or settled/released), or
+# production may not execute now. The ledger keeps the first decision.
+REPLAY_REFUSALS = (RESERVATION_EXPIRED, RESERVATION_CLOSED, KILL_SWITCH, GO_LIVE_DISABLED, STATE_UNAVAILABLE)
 IDEMPOTENCY_MISMATCH = "idempotency_key_reused"

@@ -47,7 +47,8 @@ class RiskDenied(ServiceError):
     status_code = 423
 
     def __init__(self, reservation: Reservation):
-        super().__init__(f"Risk Guard denied {reservation.domain}: {reservation.reason}", reason=reservation.reason)
+        reason = reservation.answer_reason
+        super().__init__(f"Risk Guard denied {reservation.domain}: {reason}", reason=reason)
         self.reservation = reservation
 
 
@@ -115,8 +116,8 @@ def reserve(
     """Decide whether `domain` may take an action of `amount`; every decision is a ledger entry.
 
     Returns the entry: `status` RESERVED (approved, `expires_at` set) or DENIED (with `reason`).
-    The same (domain, idempotency_key) returns the original entry and makes no second one; reused
-    with another amount or ref it is Unprocessable (422).
+    The same (domain, idempotency_key) returns the original entry and makes no second one (see
+    `_replay` for what it then answers); reused with another amount or ref it is Unprocessable (422).
     """
     request = {
         "domain": clean_domain(domain),
@@ -127,7 +128,7 @@ def reserve(
     if request["idempotency_key"] is not None:
         original = _original(**request)
         if original is not None:
-            return original
+            return _replay(original)
     try:
         with transaction.atomic():
             return _decide(**request, actor=actor)
@@ -136,7 +137,7 @@ def reserve(
         original = _original(**request) if request["idempotency_key"] is not None else None
         if original is None:
             raise
-        return original
+        return _replay(original)
 
 
 def _original(*, domain: str, amount: Decimal, idempotency_key: str, ref: str) -> Reservation | None:
@@ -148,6 +149,26 @@ def _original(*, domain: str, amount: Decimal, idempotency_key: str, ref: str) -
             reason=reasons.IDEMPOTENCY_MISMATCH,
         )
     return original
+
+
+def _replay(entry: Reservation) -> Reservation:
+    """The original entry as it is now, never a fresh permission: a denial stays the first decision;
+    an approval is `ok` only while it is open and production may execute, else `replay_refusal`
+    says why (reasons.REPLAY_REFUSALS, first that applies). One past its expiry is expired now."""
+    if entry.status == Status.DENIED:
+        return entry
+    if entry.status == Status.RESERVED and entry.expires_at <= timezone.now():
+        with transaction.atomic():
+            RiskPolicy.objects.select_for_update().filter(domain=entry.domain).first()
+            _expire_domain(entry.domain, timezone.now())
+        entry.refresh_from_db()
+    if entry.status == Status.EXPIRED:
+        entry.replay_refusal = reasons.RESERVATION_EXPIRED
+    elif entry.status != Status.RESERVED:
+        entry.replay_refusal = reasons.RESERVATION_CLOSED
+    else:
+        entry.replay_refusal = golive.may_execute().reason or ""
+    return entry
 
 
 def _decide(*, domain: str, amount: Decimal, idempotency_key: str | None, ref: str, actor) -> Reservation:

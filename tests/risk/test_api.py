@@ -118,6 +118,7 @@ def test_reserve__approved__200_with_decision(api, engine, live, make_policy):
         "ok": True,
         "reason": None,
         "reservation_id": entry.pk,
+        "status": "RESERVED",
         "expires_at": response.json()["expires_at"],
     }
     assert dt.datetime.fromisoformat(response.json()["expires_at"]) == entry.expires_at
@@ -132,6 +133,7 @@ def test_reserve__denied__200_ok_false_with_reason(api, engine, make_policy):
         "ok": False,
         "reason": "go_live_disabled",
         "reservation_id": Reservation.objects.get().pk,
+        "status": "DENIED",
         "expires_at": None,
     }
 
@@ -286,3 +288,25 @@ def test_reserve__amount_only_python_reads__400_naming_amount(api, engine, amoun
     )
     assert response.status_code == 400
     assert response.json()["field"] == "amount"
+
+
+def test_reserve__replay_after_kill_switch__ok_false_with_status_and_reason(api, engine, operator, live, make_policy):
+    make_policy()
+    client = api(engine)
+    body = {"domain": "WHOLESALE", "amount": "10", "idempotency_key": "abc"}
+    first = client.post(RESERVE, body, format="json").json()
+    assert (first["ok"], first["status"], first["reason"]) == (True, "RESERVED", None)
+    kill = api(operator).post("/api/governance/go-live/kill-switch", {"engaged": True, "reason": "t"}, format="json")
+    assert kill.status_code == 200
+    again = client.post(RESERVE, body, format="json").json()
+    assert again == {**first, "ok": False, "reason": "kill_switch"}
+
+
+def test_reserve__replay_after_expiry__ok_false_expired(api, engine, live, make_policy, clock):
+    make_policy(reservation_ttl_seconds=60)
+    client = api(engine)
+    body = {"domain": "WHOLESALE", "amount": "10", "idempotency_key": "abc"}
+    first = client.post(RESERVE, body, format="json").json()
+    clock.advance(seconds=61)
+    again = client.post(RESERVE, body, format="json").json()
+    assert again == {**first, "ok": False, "status": "EXPIRED", "reason": "reservation_expired"}
