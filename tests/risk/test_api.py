@@ -310,3 +310,14 @@ def test_reserve__replay_after_expiry__ok_false_expired(api, engine, live, make_
     clock.advance(seconds=61)
     again = client.post(RESERVE, body, format="json").json()
     assert again == {**first, "ok": False, "status": "EXPIRED", "reason": "reservation_expired"}
+
+
+def test_settle__huge_pnl__400_naming_realized_pnl_and_the_day_still_settles(api, engine, live, make_policy):
+    make_policy()
+    client = api(engine)
+    first, second = (services.reserve(domain="WHOLESALE", amount="10", actor="engine/test") for _ in range(2))
+    huge = client.post(SETTLE, {"reservation_id": first.pk, "realized_pnl": "-9999999999999999"}, format="json")
+    assert (huge.status_code, huge.json()["field"]) == (400, "realized_pnl")
+    for entry in (first, second):
+        response = client.post(SETTLE, {"reservation_id": entry.pk, "realized_pnl": "-1"}, format="json")
+        assert response.status_code == 200

@@ -244,3 +244,12 @@ def test_replay__closed__not_ok_reservation_closed(live, make_policy, close):
         Status.SETTLED if close == "settle" else Status.RELEASED,
         reasons.RESERVATION_CLOSED,
     )
+
+
+@pytest.mark.parametrize("amount", ["1000000000.0001", "9999999999999999"])
+def test_reserve__amount_beyond_bound__invalid_naming_amount_and_no_entry(live, make_policy, amount):
+    make_policy(max_open_exposure="1e15")
+    with pytest.raises(InvalidInput) as raised:
+        reserve(amount)
+    assert raised.value.field == "amount"
+    assert not Reservation.objects.exists()
