@@ -321,3 +321,18 @@ def test_settle__huge_pnl__400_naming_realized_pnl_and_the_day_still_settles(api
     for entry in (first, second):
         response = client.post(SETTLE, {"reservation_id": entry.pk, "realized_pnl": "-1"}, format="json")
         assert response.status_code == 200
+
+
+@pytest.mark.parametrize("blank", ["", " ", "\t"])
+def test_upsert__blank_max_action_amount__400_and_the_cap_kept(api, operator, make_policy, blank):
+    make_policy(max_action_amount="2500")
+    response = api(operator).post(UPSERT, {"domain": "WHOLESALE", "max_action_amount": blank}, format="json")
+    assert (response.status_code, response.json()["field"]) == (400, "max_action_amount")
+    assert str(RiskPolicy.objects.get().max_action_amount) == "2500.0000"
+
+
+def test_upsert__null_max_action_amount__removes_the_cap(api, operator, make_policy):
+    make_policy(max_action_amount="2500")
+    response = api(operator).post(UPSERT, {"domain": "WHOLESALE", "max_action_amount": None}, format="json")
+    assert response.status_code == 200
+    assert RiskPolicy.objects.get().max_action_amount is None
