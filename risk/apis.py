@@ -136,7 +136,8 @@ class SettleApi(APIView):
         summary="Settle a reservation with its realized pnl (engines, operators)",
         description="Frees the exposure and books the pnl (negative is a loss) on the reservation's business "
         "day. The same settle again returns the same entry; any other change of a closed or expired "
-        "reservation is a 409 (`reservation_closed`, `reservation_expired`).",
+        "reservation is a 409 (`reservation_closed`, `reservation_expired`). Only the principal that "
+        "reserved it, or an operator, may settle it: anyone else is a 403 `not_reservation_owner`.",
     )
     def post(self, request):
         data = self.InputSerializer(data=request.data)
@@ -154,7 +155,8 @@ class ReleaseApi(APIView):
         errors=(400, 404, 409),
         tags=TAGS,
         summary="Release a reservation: the action did not happen (engines, operators)",
-        description="Frees the exposure with no pnl. Releasing again returns the same entry.",
+        description="Frees the exposure with no pnl. Releasing again returns the same entry. Only the "
+        "principal that reserved it, or an operator, may release it: anyone else is a 403 `not_reservation_owner`.",
     )
     def post(self, request):
         data = ReservationIdInput(data=request.data)

@@ -33,3 +33,5 @@ RESERVATION_EXPIRED = "reservation_expired"
 # production may not execute now. The ledger keeps the first decision.
 REPLAY_REFUSALS = (RESERVATION_EXPIRED, RESERVATION_CLOSED, KILL_SWITCH, GO_LIVE_DISABLED, STATE_UNAVAILABLE)
 IDEMPOTENCY_MISMATCH = "idempotency_key_reused"
+# Settle/release of a reservation by a principal that neither reserved it nor is an operator (403).
+NOT_RESERVATION_OWNER = "not_reservation_owner"

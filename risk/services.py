@@ -15,11 +15,11 @@ from django.db.models import F, Sum
 from django.utils import timezone
 
 from golive import services as golive
-from governance_site import policies
+from governance_site import policies, roles
 from governance_site.audit import services as audit
 from governance_site.audit.models import Lever
 from governance_site.business_day import business_date
-from governance_site.errors import Conflict, InvalidInput, NotFound, ServiceError, Unprocessable
+from governance_site.errors import Conflict, Forbidden, InvalidInput, NotFound, ServiceError, Unprocessable
 from governance_site.fields import clean_domain
 
 from . import reasons
@@ -261,8 +261,9 @@ def _close(*, reservation_id: int, status: Status, actor, realized_pnl: Decimal 
     """Close an open entry as `status`: frees its exposure (on the day it was reserved) and books
     `realized_pnl` on today's business day.
 
-    The same close again returns the entry unchanged; any other change of a closed entry, or of
-    one past its expiry, is a Conflict (409). The entry is locked after its domain's policy.
+    Only who reserved it, or an operator, may (else Forbidden, 403). The same close again returns
+    the entry unchanged; any other change of a closed entry, or of one past its expiry, is a
+    Conflict (409). The entry is locked after its domain's policy.
     """
     reservation_id = _model_value(Reservation, "id", reservation_id, label="reservation_id")
     domain = Reservation.objects.filter(pk=reservation_id).values_list("domain", flat=True).first()
@@ -270,6 +271,7 @@ def _close(*, reservation_id: int, status: Status, actor, realized_pnl: Decimal 
         raise NotFound(f"reservation_id: no reservation {reservation_id}.", field="reservation_id")
     RiskPolicy.objects.select_for_update().filter(domain=domain).first()
     entry = Reservation.objects.select_for_update().get(pk=reservation_id)
+    _require_owner(entry, actor)
     if entry.status == status and entry.realized_pnl == realized_pnl:
         return entry
     now = timezone.now()
@@ -298,6 +300,19 @@ def _close(*, reservation_id: int, status: Status, actor, realized_pnl: Decimal 
         today, _ = DailyTotals.objects.get_or_create(domain=entry.domain, business_date=business_date(now))
         DailyTotals.objects.filter(pk=today.pk).update(realized_pnl=F("realized_pnl") + realized_pnl)
     return entry
+
+
+def _require_owner(entry: Reservation, actor) -> None:
+    """Only the principal that reserved `entry`, or an operator, may close it: Forbidden (403).
+
+    The entry exists for every engine (the ledger lists it), so a stranger is told it is not
+    theirs rather than that it does not exist."""
+    if audit.actor_name(actor) != entry.actor and not roles.is_operator(actor):
+        raise Forbidden(
+            f"reservation_id: reservation {entry.pk} was reserved by another principal.",
+            field="reservation_id",
+            reason=reasons.NOT_RESERVATION_OWNER,
+        )
 
 
 @transaction.atomic

@@ -154,6 +154,7 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
     "SERVE_INCLUDE_SCHEMA": False,
+    "ENUM_NAME_OVERRIDES": {"RiskReservationStatusEnum": "risk.models.Status"},
 }
 
 # Paths the PROD_EXEC gate never blocks, so operators can always recover.
