@@ -252,7 +252,9 @@ class MetricFilter(PolicyValueFilter):
 class KpiEventAdmin(AppendOnlyAdminMixin, admin.ModelAdmin):
     """Append-only: never added, changed or deleted here."""
 
-    list_display = ["occurred_at", "domain", "metric", "success", "value", "actor", "event_id", "created_at"]
+    list_display = [
+        "occurred_at", "domain", "metric", "success", "value", "actor", "reported_by", "event_id", "created_at"
+    ]  # fmt: skip
     list_filter = [DomainFilter, MetricFilter, ("occurred_at", admin.DateFieldListFilter)]
     search_fields = ["event_id__exact"]  # the unique index answers it ("=event_id" compares UPPER())
     ordering = ["-id"]  # the primary key's index: the newest first without sorting the table

@@ -65,7 +65,8 @@ class KpiOutput(serializers.Serializer):
     metric = serializers.CharField()
     success = serializers.BooleanField(allow_null=True)
     value = serializers.FloatField(allow_null=True)
-    actor = serializers.CharField()
+    actor = serializers.CharField(help_text="Who recorded it: the authenticated principal.")
+    reported_by = serializers.CharField(help_text="The engine's own label (the `actor` it sent), unverified.")
     event_id = serializers.CharField(allow_null=True)
     occurred_at = serializers.DateTimeField()
     created_at = serializers.DateTimeField()
@@ -74,7 +75,13 @@ class KpiOutput(serializers.Serializer):
 class KpiInput(PolicyKeyInput):
     success = serializers.BooleanField(required=False, allow_null=True)
     value = FiniteFloatField(required=False, allow_null=True, min_value=-MAX_ABS_VALUE, max_value=MAX_ABS_VALUE)
-    actor = serializers.CharField(max_length=150, required=False)
+    actor = serializers.CharField(
+        max_length=150,
+        required=False,
+        source="reported_by",
+        help_text="The engine's own label for the reporting component, stored as `reported_by`; the event's "
+        "`actor` is always the authenticated principal.",
+    )
     event_id = serializers.CharField(max_length=128, required=False)
     occurred_at = DateTimeField(required=False)
 
@@ -203,9 +210,7 @@ class KpiRecordApi(APIView):
     def post(self, request):
         data = KpiInput(data=request.data)
         data.is_valid(raise_exception=True)
-        fields = dict(data.validated_data)
-        actor = fields.pop("actor", None) or request.user
-        event, created = services.record_kpi(**fields, actor=actor)
+        event, created = services.record_kpi(**data.validated_data, actor=request.user)
         return Response(KpiOutput(event).data, status=status.HTTP_201_CREATED if created else 200)
 
 

@@ -40,7 +40,9 @@ REPLAY_FIELDS = ("domain", "metric", "success", "value")
 # --- KPI events --------------------------------------------------------------------------------
 
 
-def _new_event(*, domain, metric, actor, success=None, value=None, event_id=None, occurred_at=None):
+def _new_event(
+    *, domain, metric, actor, success=None, value=None, event_id=None, occurred_at=None, reported_by=""
+):
     if success is None and value is None:
         raise InvalidInput("success: give success (true or false), value or both.", field="success")
     return KpiEvent(
@@ -49,6 +51,7 @@ def _new_event(*, domain, metric, actor, success=None, value=None, event_id=None
         success=success,
         value=value,
         actor=audit.actor_name(actor),
+        reported_by=reported_by or "",
         event_id=event_id or None,
         occurred_at=occurred_at or timezone.now(),
     )
@@ -76,8 +79,12 @@ def record_kpi(
     value: float | None = None,
     event_id: str | None = None,
     occurred_at: dt.datetime | None = None,
+    reported_by: str = "",
 ) -> tuple[KpiEvent, bool]:
     """Store one KPI event; returns (event, created).
+
+    `actor` is who records it (the authenticated principal); `reported_by` is the engine's own,
+    unverified label for the component that reported it.
 
     `event_id` is the engine's idempotency key: when it is already stored, nothing is written and
     the stored event is returned (created False). The same event_id for another domain, metric,
@@ -85,7 +92,7 @@ def record_kpi(
     """
     event = _new_event(
         domain=domain, metric=metric, actor=actor, success=success, value=value,
-        event_id=event_id, occurred_at=occurred_at,
+        event_id=event_id, occurred_at=occurred_at, reported_by=reported_by,
     )  # fmt: skip
     try:
         with transaction.atomic():
@@ -108,16 +115,16 @@ class BatchResult:
 def record_kpi_batch(*, events: list[dict], actor) -> BatchResult:
     """Store many KPI events in one transaction: all of them, or none (any error raises).
 
-    Each dict takes `record_kpi`'s arguments; its own `actor` (the engine component that reported
-    it) defaults to `actor`. Events whose event_id is already stored are skipped and reported by
-    index (a different event under a stored event_id is a 422); an event_id repeated inside the
-    batch is a 400. A concurrent request storing the same event_id first wins; this batch then
+    Each dict takes `record_kpi`'s arguments but `actor`: every event is recorded by `actor` (the
+    authenticated principal), each with its own `reported_by` label. Events whose event_id is
+    already stored are skipped and reported by index (a different event under a stored event_id
+    is a 422); an event_id repeated inside the batch is a 400. A concurrent request storing the same event_id first wins; this batch then
     skips it at insert time.
     """
     built = []
     for index, fields in enumerate(events):
         try:
-            built.append(_new_event(**{**fields, "actor": fields.get("actor") or actor}))
+            built.append(_new_event(**fields, actor=actor))
         except InvalidInput as exc:
             raise InvalidInput(f"{index}.{exc.detail}", field=f"{index}.{exc.field}") from exc
     first_seen: dict[str, int] = {}
