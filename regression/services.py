@@ -40,9 +40,7 @@ REPLAY_FIELDS = ("domain", "metric", "success", "value")
 # --- KPI events --------------------------------------------------------------------------------
 
 
-def _new_event(
-    *, domain, metric, actor, success=None, value=None, event_id=None, occurred_at=None, reported_by=""
-):
+def _new_event(*, domain, metric, actor, success=None, value=None, event_id=None, occurred_at=None, reported_by=""):
     if success is None and value is None:
         raise InvalidInput("success: give success (true or false), value or both.", field="success")
     return KpiEvent(
@@ -118,8 +116,8 @@ def record_kpi_batch(*, events: list[dict], actor) -> BatchResult:
     Each dict takes `record_kpi`'s arguments but `actor`: every event is recorded by `actor` (the
     authenticated principal), each with its own `reported_by` label. Events whose event_id is
     already stored are skipped and reported by index (a different event under a stored event_id
-    is a 422); an event_id repeated inside the batch is a 400. A concurrent request storing the same event_id first wins; this batch then
-    skips it at insert time.
+    is a 422); an event_id repeated inside the batch is a 400. A concurrent request storing the
+    same event_id first wins; this batch then skips it at insert time.
     """
     built = []
     for index, fields in enumerate(events):

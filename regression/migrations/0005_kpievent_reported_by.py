@@ -9,20 +9,25 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('regression', '0004_anchored_identifier_rules'),
+        ("regression", "0004_anchored_identifier_rules"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='kpievent',
-            name='reported_by',
-            field=models.CharField(blank=True, db_default='', default='', help_text="The engine's own label for the component that reported it (the API's `actor`); not verified.", max_length=150),
+            model_name="kpievent",
+            name="reported_by",
+            field=models.CharField(
+                blank=True,
+                db_default="",
+                default="",
+                help_text="The engine's own label for the component that reported it (the API's `actor`); not verified.",
+                max_length=150,
+            ),
         ),
         migrations.AlterField(
-            model_name='kpievent',
-            name='actor',
-            field=models.CharField(help_text='Who recorded it: the authenticated principal.', max_length=150),
+            model_name="kpievent",
+            name="actor",
+            field=models.CharField(help_text="Who recorded it: the authenticated principal.", max_length=150),
         ),
     ]
