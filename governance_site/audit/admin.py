@@ -1,7 +1,11 @@
-from django.contrib import admin
+from django.contrib import admin, messages
+from django.template.response import TemplateResponse
 from django.utils.html import format_html_join
+from django_celery_beat import admin as beat_admin
+from django_celery_beat.models import ClockedSchedule, CrontabSchedule, IntervalSchedule, PeriodicTask, SolarSchedule
 
-from governance_site.admin_tools import AppendOnlyAdminMixin, EstimatedCountPaginator
+from governance_site import schedules
+from governance_site.admin_tools import AppendOnlyAdminMixin, EstimatedCountPaginator, ReasonForm
 
 from .models import AuditEvent
 
@@ -37,3 +41,90 @@ class AuditEventAdmin(AppendOnlyAdminMixin, admin.ModelAdmin):
             format_html_join("\n", "<div><strong>{}</strong>: {} → {}</div>", ((k, b, a) for k, b, a in rows if b != a))
             or "—"
         )
+
+
+# Beat schedules: django-celery-beat's admin, with every change through governance_site.schedules --------
+
+
+class AuditedScheduleAdminMixin:
+    """Saves go through `schedules.save_schedule` with the reason the form asks for; nothing is
+    deleted here (a deleted interval takes its tasks with it): disable a task instead."""
+
+    reason_field = ReasonForm.base_fields["reason"]
+
+    def get_form(self, request, obj=None, **kwargs):
+        base = self.form
+        form = type(f"Reason{base.__name__}", (base,), {"reason": self.reason_field})
+        return super().get_form(request, obj, **{**kwargs, "form": form})
+
+    def get_fieldsets(self, request, obj=None):
+        fieldsets = [
+            (name, {**options, "fields": [f for f in options["fields"] if f != "reason"]})
+            for name, options in super().get_fieldsets(request, obj)
+        ]
+        return [*fieldsets, ("Why", {"fields": ["reason"]})]
+
+    def save_model(self, request, obj, form, change):
+        schedules.save_schedule(instance=obj, actor=request.user, reason=form.cleaned_data["reason"])
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+admin.site.unregister([PeriodicTask, IntervalSchedule, CrontabSchedule, SolarSchedule, ClockedSchedule])
+
+
+@admin.register(PeriodicTask)
+class PeriodicTaskAdmin(AuditedScheduleAdminMixin, beat_admin.PeriodicTaskAdmin):
+    actions = ["enable_tasks", "disable_tasks", "run_tasks"]
+
+    @admin.action(description="Enable the selected tasks…", permissions=["change"])
+    def enable_tasks(self, request, queryset):
+        return self._confirm_enabled(request, queryset, enabled=True)
+
+    @admin.action(description="Disable the selected tasks…", permissions=["change"])
+    def disable_tasks(self, request, queryset):
+        return self._confirm_enabled(request, queryset, enabled=False)
+
+    def _confirm_enabled(self, request, queryset, *, enabled: bool):
+        title = "Enable" if enabled else "Disable"
+        form = ReasonForm(request.POST if "confirm" in request.POST else None)
+        if form.is_valid():
+            changed = schedules.set_tasks_enabled(
+                task_ids=[task.pk for task in queryset], enabled=enabled, actor=request.user,
+                reason=form.cleaned_data["reason"],
+            )  # fmt: skip
+            self.message_user(request, f"{title}d {changed} task(s).", messages.SUCCESS)
+            return None
+        context = {
+            **self.admin_site.each_context(request),
+            "title": f"{title} periodic tasks?",
+            "opts": self.model._meta,
+            "tasks": queryset,
+            "form": form,
+            "action": request.POST["action"],
+            "action_title": title,
+            "enabled": enabled,
+            "action_checkbox_name": admin.helpers.ACTION_CHECKBOX_NAME,
+        }
+        return TemplateResponse(request, "admin/django_celery_beat/periodictask/confirm_enabled.html", context)
+
+
+@admin.register(IntervalSchedule)
+class IntervalScheduleAdmin(AuditedScheduleAdminMixin, beat_admin.IntervalScheduleAdmin):
+    pass
+
+
+@admin.register(CrontabSchedule)
+class CrontabScheduleAdmin(AuditedScheduleAdminMixin, beat_admin.CrontabScheduleAdmin):
+    pass
+
+
+@admin.register(SolarSchedule)
+class SolarScheduleAdmin(AuditedScheduleAdminMixin, beat_admin.SolarScheduleAdmin):
+    pass
+
+
+@admin.register(ClockedSchedule)
+class ClockedScheduleAdmin(AuditedScheduleAdminMixin, beat_admin.ClockedScheduleAdmin):
+    pass

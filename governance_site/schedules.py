@@ -1,0 +1,63 @@
+"""Celery beat's schedules (django-celery-beat): the tripwire evaluation and reservation expiry run
+on them, so turning one off is turning a protection off. Every change goes through here and is
+audited (who, before/after, why) in the same transaction; the admin calls these services.
+
+Schedules are never deleted through the admin (an interval's delete cascades to its tasks): an
+operator disables a task instead, which is audited and reversible.
+"""
+
+from django.db import models, transaction
+from django_celery_beat.models import PeriodicTask
+
+from governance_site.audit import services as audit
+from governance_site.audit.models import Lever
+from governance_site.errors import InvalidInput
+
+
+def _require_reason(reason: str) -> str:
+    reason = (reason or "").strip()
+    if not reason:
+        raise InvalidInput("reason: a reason is required for every change of a beat schedule.", field="reason")
+    return reason
+
+
+@transaction.atomic
+def save_schedule(*, instance: models.Model, actor, reason: str) -> models.Model:
+    """Create or change a periodic task or a schedule (interval, crontab, solar, clocked); audited."""
+    reason = _require_reason(reason)
+    stored = type(instance).objects.select_for_update().filter(pk=instance.pk).first() if instance.pk else None
+    instance.save()
+    audit.record(
+        actor=actor,
+        lever=Lever.SCHEDULE,
+        instance=instance,
+        action="schedule.create" if stored is None else "schedule.update",
+        before=None if stored is None else audit.snapshot(stored),
+        after=audit.snapshot(instance),
+        reason=reason,
+    )
+    return instance
+
+
+@transaction.atomic
+def set_tasks_enabled(*, task_ids: list[int], enabled: bool, actor, reason: str) -> int:
+    """Enable or disable periodic tasks, each audited; returns how many changed."""
+    reason = _require_reason(reason)
+    changed = 0
+    for task in PeriodicTask.objects.select_for_update().filter(pk__in=task_ids).order_by("pk"):
+        before = audit.snapshot(task)
+        task.enabled = enabled
+        if not enabled:
+            task.last_run_at = None  # as django-celery-beat's own action: re-enabled, it starts afresh
+        task.save()  # its pre_save signal tells a running beat (PeriodicTasks.last_update)
+        audit.record(
+            actor=actor,
+            lever=Lever.SCHEDULE,
+            instance=task,
+            action="schedule.enable" if enabled else "schedule.disable",
+            before=before,
+            after=audit.snapshot(task),
+            reason=reason,
+        )
+        changed += 1
+    return changed
