@@ -60,3 +60,11 @@ def test_docs__operator_session__swagger_ui_from_local_static(client, operator):
     assert response.status_code == 200
     assert b"drf_spectacular_sidecar/swagger-ui-dist" in response.content
     assert b"https://" not in response.content.split(b"<body")[0]
+
+
+def test_schema__auth_scheme_is_knox_token(schema):
+    schemes = schema["components"]["securitySchemes"]
+    assert {k: schemes["knoxApiToken"][k] for k in ("type", "in", "name")} == {
+        "type": "apiKey", "in": "header", "name": "Authorization"
+    }  # fmt: skip
+    assert "tokenAuth" not in schemes
