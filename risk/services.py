@@ -23,7 +23,7 @@ from governance_site.errors import Conflict, Forbidden, InvalidInput, NotFound, 
 from governance_site.fields import clean_domain
 
 from . import reasons
-from .models import DailyTotals, Reservation, RiskPolicy, Status
+from .models import MAX_DAILY_ACTIONS, DailyTotals, Reservation, RiskPolicy, Status
 
 POLICY_FIELDS = (
     "enabled",
@@ -215,7 +215,8 @@ def _first_denial(
     totals, _ = DailyTotals.objects.select_for_update().get_or_create(
         domain=entry.domain, business_date=entry.business_date
     )
-    if totals.approved_count + 1 > policy.max_daily_actions:
+    # A policy stored before MAX_DAILY_ACTIONS existed may allow more: the bound holds regardless.
+    if totals.approved_count + 1 > min(policy.max_daily_actions, MAX_DAILY_ACTIONS):
         return reasons.MAX_DAILY_ACTIONS, totals
     if not _has_room(entry, policy, now):
         return reasons.MAX_OPEN_EXPOSURE, totals

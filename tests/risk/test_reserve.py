@@ -253,3 +253,14 @@ def test_reserve__amount_beyond_bound__invalid_naming_amount_and_no_entry(live, 
         reserve(amount)
     assert raised.value.field == "amount"
     assert not Reservation.objects.exists()
+
+
+def test_reserve__policy_stored_before_the_bound__actions_still_capped_at_the_bound(live, make_policy):
+    """A policy saved before MAX_DAILY_ACTIONS existed may allow more; the totals' arithmetic holds."""
+    from risk.models import MAX_DAILY_ACTIONS, RiskPolicy
+
+    make_policy()
+    RiskPolicy.objects.filter(domain="WHOLESALE").update(max_daily_actions=2**31 - 1)
+    reserve()  # today's totals
+    DailyTotals.objects.filter(domain="WHOLESALE").update(approved_count=MAX_DAILY_ACTIONS)
+    assert reserve().reason == reasons.MAX_DAILY_ACTIONS
