@@ -214,3 +214,21 @@ def test_settle__largest_pnls_on_the_largest_day__totals_hold(live, make_policy)
     services.settle(reservation_id=entries[1].pk, realized_pnl=str(-MAX_AMOUNT), actor=ENGINE)
     assert totals().realized_pnl == -MAX_TOTAL
     assert len(str(int(MAX_TOTAL))) <= 16  # DecimalField(max_digits=20, decimal_places=4)
+
+
+@pytest.mark.parametrize("close", ["settle", "release"])
+def test_close__by_another_principal__forbidden_and_unchanged(entry, close):
+    from governance_site.errors import Forbidden
+
+    with pytest.raises(Forbidden) as raised:
+        if close == "settle":
+            services.settle(reservation_id=entry.pk, realized_pnl="1", actor="engine/other")
+        else:
+            services.release(reservation_id=entry.pk, actor="engine/other")
+    assert (raised.value.field, raised.value.reason) == ("reservation_id", reasons.NOT_RESERVATION_OWNER)
+    assert (Reservation.objects.get().status, totals().open_exposure) == (Status.RESERVED, Decimal(100))
+
+
+def test_close__by_an_operator__allowed_and_recorded_as_closer(entry, operator):
+    released = services.release(reservation_id=entry.pk, actor=operator)
+    assert (released.status, released.settled_by) == (Status.RELEASED, "op")
