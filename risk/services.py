@@ -308,7 +308,8 @@ def _require_owner(entry: Reservation, actor) -> None:
 
     The entry exists for every engine (the ledger lists it), so a stranger is told it is not
     theirs rather than that it does not exist."""
-    if audit.actor_name(actor) != entry.actor and not roles.is_operator(actor):
+    is_operator = not isinstance(actor, str) and roles.is_operator(actor)  # a str: a named system actor
+    if audit.actor_name(actor) != entry.actor and not is_operator:
         raise Forbidden(
             f"reservation_id: reservation {entry.pk} was reserved by another principal.",
             field="reservation_id",
