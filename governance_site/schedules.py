@@ -11,20 +11,15 @@ from django_celery_beat.models import PeriodicTask
 
 from governance_site.audit import services as audit
 from governance_site.audit.models import Lever
-from governance_site.errors import InvalidInput
+from governance_site.policies import required_reason
 
-
-def _require_reason(reason: str) -> str:
-    reason = (reason or "").strip()
-    if not reason:
-        raise InvalidInput("reason: a reason is required for every change of a beat schedule.", field="reason")
-    return reason
+WHAT = "change a beat schedule"
 
 
 @transaction.atomic
 def save_schedule(*, instance: models.Model, actor, reason: str) -> models.Model:
     """Create or change a periodic task or a schedule (interval, crontab, solar, clocked); audited."""
-    reason = _require_reason(reason)
+    reason = required_reason(reason, what=WHAT)
     stored = type(instance).objects.select_for_update().filter(pk=instance.pk).first() if instance.pk else None
     instance.save()
     audit.record(
@@ -33,7 +28,6 @@ def save_schedule(*, instance: models.Model, actor, reason: str) -> models.Model
         instance=instance,
         action="schedule.create" if stored is None else "schedule.update",
         before=None if stored is None else audit.snapshot(stored),
-        after=audit.snapshot(instance),
         reason=reason,
     )
     return instance
@@ -42,7 +36,7 @@ def save_schedule(*, instance: models.Model, actor, reason: str) -> models.Model
 @transaction.atomic
 def set_tasks_enabled(*, task_ids: list[int], enabled: bool, actor, reason: str) -> int:
     """Enable or disable periodic tasks, each audited; returns how many changed."""
-    reason = _require_reason(reason)
+    reason = required_reason(reason, what=WHAT)
     changed = 0
     for task in PeriodicTask.objects.select_for_update().filter(pk__in=task_ids).order_by("pk"):
         before = audit.snapshot(task)
@@ -56,7 +50,6 @@ def set_tasks_enabled(*, task_ids: list[int], enabled: bool, actor, reason: str)
             instance=task,
             action="schedule.enable" if enabled else "schedule.disable",
             before=before,
-            after=audit.snapshot(task),
             reason=reason,
         )
         changed += 1
