@@ -34,23 +34,21 @@ def save_schedule(*, instance: models.Model, actor, reason: str) -> models.Model
 
 
 @transaction.atomic
-def set_tasks_enabled(*, task_ids: list[int], enabled: bool, actor, reason: str) -> int:
-    """Enable or disable periodic tasks, each audited; returns how many changed."""
+def set_task_enabled(*, task: PeriodicTask, enabled: bool, actor, reason: str) -> PeriodicTask:
+    """Enable or disable a periodic task; audited."""
     reason = required_reason(reason, what=WHAT)
-    changed = 0
-    for task in PeriodicTask.objects.select_for_update().filter(pk__in=task_ids).order_by("pk"):
-        before = audit.snapshot(task)
-        task.enabled = enabled
-        if not enabled:
-            task.last_run_at = None  # as django-celery-beat's own action: re-enabled, it starts afresh
-        task.save()  # its pre_save signal tells a running beat (PeriodicTasks.last_update)
-        audit.record(
-            actor=actor,
-            lever=Lever.SCHEDULE,
-            instance=task,
-            action="schedule.enable" if enabled else "schedule.disable",
-            before=before,
-            reason=reason,
-        )
-        changed += 1
-    return changed
+    task = PeriodicTask.objects.select_for_update().get(pk=task.pk)
+    before = audit.snapshot(task)
+    task.enabled = enabled
+    if not enabled:
+        task.last_run_at = None  # as django-celery-beat's own action: re-enabled, it starts afresh
+    task.save()  # its pre_save signal tells a running beat (PeriodicTasks.last_update)
+    audit.record(
+        actor=actor,
+        lever=Lever.SCHEDULE,
+        instance=task,
+        action="schedule.enable" if enabled else "schedule.disable",
+        before=before,
+        reason=reason,
+    )
+    return task

@@ -13,10 +13,10 @@ from django.urls import path, reverse
 from django.utils.html import format_html
 
 from governance_site import admin_tools, charts
-from governance_site.admin_tools import AppendOnlyAdminMixin, EstimatedCountPaginator, PolicyAdminMixin, ReasonForm
+from governance_site.admin_tools import AppendOnlyAdminMixin, EstimatedCountPaginator, PolicyAdminMixin
 from governance_site.formatting import money
 
-from . import selectors, services
+from . import reasons, selectors, services
 from .models import Reservation, RiskPolicy, Status, net_loss
 
 STATUS_COLOURS = {
@@ -81,28 +81,21 @@ class RiskPolicyAdmin(PolicyAdminMixin, admin.ModelAdmin):
 
     def _confirm_switch(self, request, queryset, *, enabled: bool):
         title = "Enable" if enabled else "Disable"
-        form = ReasonForm(request.POST if "confirm" in request.POST else None)
-        if form.is_valid():
-            reason = form.cleaned_data["reason"]
-            admin_tools.apply_to_selection(
+        return admin_tools.confirm_with_reason(
+            self, request, queryset,
+            lambda reason: admin_tools.apply_to_selection(
                 self, request, queryset, done=f"{title}d",
                 call=lambda policy: services.set_enabled(
                     domain=policy.domain, enabled=enabled, reason=reason, actor=request.user
                 ),
-            )  # fmt: skip
-            return None
-        context = {
-            **self.admin_site.each_context(request),
-            "title": f"{title} risk policies?",
-            "opts": self.model._meta,
-            "policies": queryset,
-            "form": form,
-            "action": request.POST["action"],
-            "action_title": title,
-            "enabled": enabled,
-            "action_checkbox_name": admin.helpers.ACTION_CHECKBOX_NAME,
-        }
-        return TemplateResponse(request, "admin/risk/riskpolicy/confirm_switch.html", context)
+            ),
+            title=title,
+            what="the risk policy of",
+            consequence="These domains may reserve again, within their caps." if enabled else
+            f"Every reserve of these domains is denied (reason {reasons.POLICY_DISABLED}) until a policy is "
+            "enabled again.",
+            danger=not enabled,
+        )  # fmt: skip
 
     # Today page ----------------------------------------------------------------------------
 

@@ -1,10 +1,9 @@
-from django.contrib import admin, messages
-from django.template.response import TemplateResponse
+from django.contrib import admin
 from django.utils.html import format_html_join
 from django_celery_beat import admin as beat_admin
 from django_celery_beat.models import ClockedSchedule, CrontabSchedule, IntervalSchedule, PeriodicTask, SolarSchedule
 
-from governance_site import schedules
+from governance_site import admin_tools, schedules
 from governance_site.admin_tools import AppendOnlyAdminMixin, EstimatedCountPaginator, ReasonForm
 
 from .models import AuditEvent
@@ -88,26 +87,21 @@ class PeriodicTaskAdmin(AuditedScheduleAdminMixin, beat_admin.PeriodicTaskAdmin)
 
     def _confirm_enabled(self, request, queryset, *, enabled: bool):
         title = "Enable" if enabled else "Disable"
-        form = ReasonForm(request.POST if "confirm" in request.POST else None)
-        if form.is_valid():
-            changed = schedules.set_tasks_enabled(
-                task_ids=[task.pk for task in queryset], enabled=enabled, actor=request.user,
-                reason=form.cleaned_data["reason"],
-            )  # fmt: skip
-            self.message_user(request, f"{title}d {changed} task(s).", messages.SUCCESS)
-            return None
-        context = {
-            **self.admin_site.each_context(request),
-            "title": f"{title} periodic tasks?",
-            "opts": self.model._meta,
-            "tasks": queryset,
-            "form": form,
-            "action": request.POST["action"],
-            "action_title": title,
-            "enabled": enabled,
-            "action_checkbox_name": admin.helpers.ACTION_CHECKBOX_NAME,
-        }
-        return TemplateResponse(request, "admin/django_celery_beat/periodictask/confirm_enabled.html", context)
+        return admin_tools.confirm_with_reason(
+            self, request, queryset,
+            lambda reason: admin_tools.apply_to_selection(
+                self, request, queryset, done=f"{title}d",
+                call=lambda task: schedules.set_task_enabled(
+                    task=task, enabled=enabled, reason=reason, actor=request.user
+                ),
+            ),
+            title=title,
+            what="the periodic tasks",
+            consequence="Beat runs them on schedule again." if enabled else
+            "Beat stops running them: a disabled tripwire evaluation never throttles, a disabled expiry never "
+            "frees exposure.",
+            danger=not enabled,
+        )  # fmt: skip
 
 
 @admin.register(IntervalSchedule)

@@ -120,6 +120,6 @@ def test_service__without_reason__invalid_and_nothing_written(tripwire_task):
     from governance_site.errors import InvalidInput
 
     with pytest.raises(InvalidInput) as raised:
-        schedules.set_tasks_enabled(task_ids=[tripwire_task.pk], enabled=False, actor="tests", reason=" ")
+        schedules.set_task_enabled(task=tripwire_task, enabled=False, actor="tests", reason=" ")
     assert raised.value.field == "reason"
     assert PeriodicTask.objects.get(pk=tripwire_task.pk).enabled and not AuditEvent.objects.exists()
