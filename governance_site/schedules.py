@@ -14,20 +14,32 @@ from governance_site.audit.models import Lever
 from governance_site.policies import required_reason
 
 WHAT = "change a beat schedule"
+# django-celery-beat's task form picks `task` from a list of registered tasks named `regtask`.
+TASK_FORM_FIELDS = {"regtask": "task"}
 
 
 @transaction.atomic
-def save_schedule(*, instance: models.Model, actor, reason: str) -> models.Model:
-    """Create or change a periodic task or a schedule (interval, crontab, solar, clocked); audited."""
+def save_schedule(*, instance: models.Model, actor, reason: str, changed: list[str] | None = None) -> models.Model:
+    """Create or change a periodic task or a schedule (interval, crontab, solar, clocked); audited.
+
+    `changed` names the fields the operator changed: only those are written onto the row as it is
+    now, so a change made meanwhile to another field (a task disabled) is kept. None: all fields.
+    """
     reason = required_reason(reason, what=WHAT)
     stored = type(instance).objects.select_for_update().filter(pk=instance.pk).first() if instance.pk else None
+    before = None if stored is None else audit.snapshot(stored)
+    if stored is not None and changed is not None:
+        names = {field.name for field in stored._meta.concrete_fields}
+        for name in {TASK_FORM_FIELDS.get(name, name) for name in changed} & names:
+            setattr(stored, name, getattr(instance, name))
+        instance = stored
     instance.save()
     audit.record(
         actor=actor,
         lever=Lever.SCHEDULE,
         instance=instance,
         action="schedule.create" if stored is None else "schedule.update",
-        before=None if stored is None else audit.snapshot(stored),
+        before=before,
         reason=reason,
     )
     return instance

@@ -45,15 +45,38 @@ class AuditEventAdmin(AppendOnlyAdminMixin, admin.ModelAdmin):
 # Beat schedules: django-celery-beat's admin, with every change through governance_site.schedules --------
 
 
-class AuditedScheduleAdminMixin:
-    """Saves go through `schedules.save_schedule` with the reason the form asks for; nothing is
-    deleted here (a deleted interval takes its tasks with it): disable a task instead."""
+class ScheduleFormMixin:
+    """Saves what the operator changed, against what they saw: every field also renders the value
+    it showed (a hidden `initial-` copy), so `changed_data` is what the operator changed; a field
+    they changed that someone else changed since the form was opened is refused, never overwritten."""
 
-    reason_field = ReasonForm.base_fields["reason"]
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        for name, field in self.fields.items():
+            field.show_hidden_initial = name != "reason"
+
+    def clean(self):
+        cleaned = super().clean()
+        for name in self.changed_data:
+            bound = self[name]
+            seen = self._widget_data_value(bound.field.hidden_widget(), bound.html_initial_name)
+            if name != "reason" and bound.field.has_changed(bound.initial, seen):
+                self.add_error(name, "Changed by someone else since you opened it: nothing was saved. Reload the page.")
+        return cleaned
+
+    @property
+    def operator_changes(self) -> list[str]:
+        return [name for name in self.changed_data if name != "reason"]
+
+
+class AuditedScheduleAdminMixin:
+    """Saves go through `schedules.save_schedule` with the reason the form asks for, writing only
+    the fields the operator changed; nothing is deleted here (a deleted interval takes its tasks
+    with it): disable a task instead."""
 
     def get_form(self, request, obj=None, **kwargs):
         base = self.form
-        form = type(f"Reason{base.__name__}", (base,), {"reason": self.reason_field})
+        form = type(f"Audited{base.__name__}", (ScheduleFormMixin, base), {"reason": ReasonForm.base_fields["reason"]})
         return super().get_form(request, obj, **{**kwargs, "form": form})
 
     def get_fieldsets(self, request, obj=None):
@@ -64,7 +87,9 @@ class AuditedScheduleAdminMixin:
         return [*fieldsets, ("Why", {"fields": ["reason"]})]
 
     def save_model(self, request, obj, form, change):
-        schedules.save_schedule(instance=obj, actor=request.user, reason=form.cleaned_data["reason"])
+        schedules.save_schedule(
+            instance=obj, changed=form.operator_changes, actor=request.user, reason=form.cleaned_data["reason"]
+        )
 
     def has_delete_permission(self, request, obj=None):
         return False
