@@ -1,5 +1,5 @@
 """Schedules the tripwire evaluation every 5 minutes (django-celery-beat); operators' edits in the
-admin (Periodic tasks) survive later migrations."""
+admin (Schedules) survive later migrations."""
 
 from django.db import migrations
 

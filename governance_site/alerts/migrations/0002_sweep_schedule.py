@@ -1,5 +1,5 @@
 """Schedules the alerts sweep every minute (re-send unacknowledged critical alerts, hand over
-overdue deliveries); operators' edits in the admin (Periodic tasks) survive later migrations."""
+overdue deliveries); operators' edits in the admin (Schedules) survive later migrations."""
 
 from django.db import migrations
 
