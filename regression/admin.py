@@ -25,6 +25,9 @@ STATUS_COLOURS = {
     TripwireStatus.OK: "#1b7f3b",
     TripwireStatus.TRIGGERED: "#b00020",
     TripwireStatus.INSUFFICIENT_DATA: "#8a6d00",
+    TripwireStatus.RELEARNING: "#8a6d00",
+    TripwireStatus.UNDECIDABLE: "#b35900",
+    TripwireStatus.STALE: "#b35900",
     TripwireStatus.DISABLED: "#666666",
 }
 CHART_WIDTH = 680  # px: the chart and its summary side by side next to the admin's navigation

@@ -9,13 +9,14 @@ Two detectors judge whether a KPI has dropped below its reference:
   each event once, its verdict does not depend on how often it is evaluated. It trips at the first
   event where three things hold together:
     1. evidence: the CUSUM statistic is above its decision interval;
-    2. confirmation: a two-sample test of the events since the CUSUM last stood at zero (at least
-       a window's worth) against the reference, which counts the reference's own sample size,
+    2. confirmation: a two-sample test of the events since the CUSUM last stood at zero (the
+       evidence) against the reference, which counts the reference's own sample size,
        says "lower" at CONFIRM_ALPHA (statsmodels' score test for rates, Welch's t for means):
        the reference is an estimate from a few hundred events, and a CUSUM tuned against a point
        estimate alone false-trips whenever that estimate happens to be high;
-    3. size: the estimated drop of those events exceeds max_drop_fraction (for a reference that
-       cannot be told from zero, an absolute drop of ABSOLUTE_DROP_SDS reference deviations).
+    3. size: the estimated drop of those events (at least the latest window of them) exceeds
+       max_drop_fraction (for a reference that cannot be told from zero, an absolute drop of
+       ABSOLUTE_DROP_SDS reference deviations).
   The reference is learned from the epoch's first `baseline` events, then grows at 2×, 4× and 8×
   that size from events the CUSUM has cleared (all events up to a moment it stood at zero), and is
   pinned from then on: slow drift cannot drag it along, and 200 events alone are too few to tell a
@@ -223,11 +224,13 @@ class Trip:
 
     index: int  # into the scanned values
     start: int  # first event of the evidence (the estimated change point); may be negative
-    statistic: float
+    statistic: float  # the CUSUM, above its decision interval `threshold`
     threshold: float
     reference_n: int
     reference_mean: float
-    current_n: int  # events since the change point (at least a window)
+    evidence_n: int  # events since the CUSUM last stood at zero: what the confirmation tests
+    evidence_mean: float
+    current_n: int  # the same events, or the latest window when they are fewer: what the size gate measures
     current_mean: float
     drop: float | None  # relative, None for an undecidable reference
     absolute_drop: float
@@ -347,7 +350,7 @@ def _first_confirmed(candidates, values, values_sum, squares_sum, last_zero, sta
     # Events since the change point, at least a window of them (the window may reach into the tail).
     since = np.where(last_zero[candidates] >= 0, candidates - last_zero[candidates], carry.segment.n + candidates + 1)
     tail = np.asarray(carry.tail, dtype=float)
-    joined_sum, joined_squares = _prefix(np.concatenate([tail, values]))
+    joined_sum, _ = _prefix(np.concatenate([tail, values]))
     shift = len(tail)
     window = settings.window  # candidates have judged at least a window of events
     long = since >= window
@@ -361,9 +364,7 @@ def _first_confirmed(candidates, values, values_sum, squares_sum, last_zero, sta
     seg_total = seg_total + np.where(carried, carry.segment.total, 0.0)
     seg_squares = seg_squares + np.where(carried, carry.segment.squares, 0.0)
     win_total = joined_sum[candidates + 1 + shift] - joined_sum[win_start + shift]
-    win_squares = joined_squares[candidates + 1 + shift] - joined_squares[win_start + shift]
     total = np.where(long, seg_total, win_total)
-    squares = np.where(long, seg_squares, win_squares)
     current = total / n
     required = reference.required_drop(settings.max_drop)
     absolute = reference.mean - current
@@ -373,7 +374,8 @@ def _first_confirmed(candidates, values, values_sum, squares_sum, last_zero, sta
     keep = np.flatnonzero(large)
     if not len(keep):
         return None
-    p_values = confirm_p_values(Stats(), reference, (n[keep], total[keep], squares[keep]))
+    # The confirmation tests the CUSUM's own evidence (the events since it last stood at zero).
+    p_values = confirm_p_values(Stats(), reference, (since[keep], seg_total[keep], seg_squares[keep]))
     confirmed = np.flatnonzero(p_values < CONFIRM_ALPHA)
     if not len(confirmed):
         return None
@@ -381,11 +383,13 @@ def _first_confirmed(candidates, values, values_sum, squares_sum, last_zero, sta
     at = int(candidates[first])
     return Trip(
         index=at,
-        start=int(at + 1 - n[first]),
+        start=int(at + 1 - since[first]),
         statistic=float(statistic[at]),
         threshold=cusum.threshold,
         reference_n=reference.stats.n,
         reference_mean=reference.mean,
+        evidence_n=int(since[first]),
+        evidence_mean=float(seg_total[first] / since[first]),
         current_n=int(n[first]),
         current_mean=float(current[first]),
         drop=relative_drop(reference.mean, float(current[first])) if reference.decidable else None,

@@ -68,7 +68,7 @@ def test_kill_switch__capital_roi_negative__prod_exec_refused_423(api, operator,
     production = api(operator).get("/api/governance/go-live/state").json()
     assert production["kill_switch_engaged"] is True and production["go_live_enabled"] is False
     assert production["changed_by"] == "engine-bot"
-    assert production["reason"] == "Regression: CAPITAL.roi_event dropped 108% (> 30%)"
+    assert production["reason"].startswith("Regression: CAPITAL.roi_event dropped 108% (> 30%); CUSUM ")
     refused = client.post("/engine/place-offer")
     assert (refused.status_code, refused.json()) == (423, {"ok": False, "reason": "kill_switch"})
 
@@ -299,7 +299,7 @@ def test_reset__via_api__released_and_audited(api, operator, tripwire, feed):
     post_json(api(operator), EVALUATE, KEY)
     response = post_json(api(operator), RESET, {**KEY, "reason": "retrained the model"})
     assert response.status_code == 200
-    assert (response.json()["status"], response.json()["triggered"]) == ("ok", False)
+    assert (response.json()["status"], response.json()["triggered"]) == ("relearning", False)
     event = AuditEvent.objects.get(action="tripwire.reset")
     assert (event.actor, event.reason) == ("op", "retrained the model")
     again = post_json(api(operator), RESET, {**KEY, "reason": "again"})
