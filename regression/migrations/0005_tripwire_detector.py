@@ -5,100 +5,146 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('regression', '0004_anchored_identifier_rules'),
+        ("regression", "0004_anchored_identifier_rules"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='regressionpolicy',
-            name='detector',
-            field=models.CharField(choices=[('sequential', 'Sequential (CUSUM, calibrated false-alarm budget; the default)'), ('window_drop', "Window drop (the spec's rule: noise-prone, no false-alarm control)")], default='sequential', max_length=16),
+            model_name="regressionpolicy",
+            name="detector",
+            field=models.CharField(
+                choices=[
+                    ("sequential", "Sequential (CUSUM, calibrated false-alarm budget; the default)"),
+                    ("window_drop", "Window drop (the spec's rule: noise-prone, no false-alarm control)"),
+                ],
+                default="sequential",
+                max_length=16,
+            ),
         ),
         migrations.AddField(
-            model_name='regressionpolicy',
-            name='false_alarm_events',
-            field=models.PositiveIntegerField(default=50000, help_text='Sequential detector: at least this many events between false trips on a stable KPI (its in-control average run length; the decision interval is ln of it).', validators=[django.core.validators.MinValueValidator(100), django.core.validators.MaxValueValidator(1000000000)]),
+            model_name="regressionpolicy",
+            name="false_alarm_events",
+            field=models.PositiveIntegerField(
+                default=50000,
+                help_text="Sequential detector: at least this many events between false trips on a stable KPI (its in-control average run length; the decision interval is ln of it).",
+                validators=[
+                    django.core.validators.MinValueValidator(100),
+                    django.core.validators.MaxValueValidator(1000000000),
+                ],
+            ),
         ),
         migrations.AddField(
-            model_name='regressionpolicy',
-            name='mode',
-            field=models.CharField(choices=[('enforce', 'Enforce (a trip takes the action)'), ('dry_run', 'Dry run (a trip records what it would have done, and never acts)')], default='enforce', max_length=16),
+            model_name="regressionpolicy",
+            name="mode",
+            field=models.CharField(
+                choices=[
+                    ("enforce", "Enforce (a trip takes the action)"),
+                    ("dry_run", "Dry run (a trip records what it would have done, and never acts)"),
+                ],
+                default="enforce",
+                max_length=16,
+            ),
         ),
         migrations.AddField(
-            model_name='regressionpolicy',
-            name='stale_after_hours',
-            field=models.PositiveIntegerField(default=48, help_text='No event for this long: status stale (said and logged, never a throttle).', validators=[django.core.validators.MinValueValidator(1), django.core.validators.MaxValueValidator(87600)]),
+            model_name="regressionpolicy",
+            name="stale_after_hours",
+            field=models.PositiveIntegerField(
+                default=48,
+                help_text="No event for this long: status stale (said and logged, never a throttle).",
+                validators=[
+                    django.core.validators.MinValueValidator(1),
+                    django.core.validators.MaxValueValidator(87600),
+                ],
+            ),
         ),
         migrations.AddField(
-            model_name='regressionstate',
-            name='detector_state',
+            model_name="regressionstate",
+            name="detector_state",
             field=models.JSONField(blank=True, default=dict),
         ),
         migrations.AddField(
-            model_name='regressionstate',
-            name='epoch',
+            model_name="regressionstate",
+            name="epoch",
             field=models.PositiveIntegerField(default=1),
         ),
         migrations.AddField(
-            model_name='regressionstate',
-            name='epoch_started_at',
+            model_name="regressionstate",
+            name="epoch_started_at",
             field=models.DateTimeField(blank=True, null=True),
         ),
         migrations.AddField(
-            model_name='regressionstate',
-            name='evaluation_queued',
+            model_name="regressionstate",
+            name="evaluation_queued",
             field=models.BooleanField(default=False),
         ),
         migrations.AddField(
-            model_name='regressionstate',
-            name='explanation',
+            model_name="regressionstate",
+            name="explanation",
             field=models.JSONField(blank=True, default=dict),
         ),
         migrations.AddField(
-            model_name='regressionstate',
-            name='late_events',
+            model_name="regressionstate",
+            name="late_events",
             field=models.PositiveIntegerField(default=0),
         ),
         migrations.AddField(
-            model_name='regressionstate',
-            name='processed_at',
+            model_name="regressionstate",
+            name="processed_at",
             field=models.DateTimeField(blank=True, null=True),
         ),
         migrations.AddField(
-            model_name='regressionstate',
-            name='processed_id',
+            model_name="regressionstate",
+            name="processed_id",
             field=models.BigIntegerField(blank=True, null=True),
         ),
         migrations.AddField(
-            model_name='regressionstate',
-            name='rebaseline_undo',
+            model_name="regressionstate",
+            name="rebaseline_undo",
             field=models.JSONField(blank=True, null=True),
         ),
         migrations.AddField(
-            model_name='regressionstate',
-            name='seen_id',
+            model_name="regressionstate",
+            name="seen_id",
             field=models.BigIntegerField(default=0),
         ),
         migrations.AddField(
-            model_name='regressionstate',
-            name='statistic',
+            model_name="regressionstate",
+            name="statistic",
             field=models.FloatField(blank=True, null=True),
         ),
         migrations.AddField(
-            model_name='regressionstate',
-            name='threshold',
+            model_name="regressionstate",
+            name="threshold",
             field=models.FloatField(blank=True, null=True),
         ),
         migrations.AddField(
-            model_name='regressionstate',
-            name='would_have_taken',
-            field=models.CharField(blank=True, choices=[('THROTTLE', "Throttle (disable the domain's risk policy)"), ('KILL_SWITCH', 'Kill switch (stop all production)')], max_length=16),
+            model_name="regressionstate",
+            name="would_have_taken",
+            field=models.CharField(
+                blank=True,
+                choices=[
+                    ("THROTTLE", "Throttle (disable the domain's risk policy)"),
+                    ("KILL_SWITCH", "Kill switch (stop all production)"),
+                ],
+                max_length=16,
+            ),
         ),
         migrations.AlterField(
-            model_name='regressionstate',
-            name='status',
-            field=models.CharField(choices=[('ok', 'Ok'), ('triggered', 'Triggered'), ('insufficient_data', 'Insufficient Data'), ('relearning', 'Relearning'), ('undecidable', 'Undecidable'), ('stale', 'Stale'), ('disabled', 'Disabled')], default='insufficient_data', max_length=20),
+            model_name="regressionstate",
+            name="status",
+            field=models.CharField(
+                choices=[
+                    ("ok", "Ok"),
+                    ("triggered", "Triggered"),
+                    ("insufficient_data", "Insufficient Data"),
+                    ("relearning", "Relearning"),
+                    ("undecidable", "Undecidable"),
+                    ("stale", "Stale"),
+                    ("disabled", "Disabled"),
+                ],
+                default="insufficient_data",
+                max_length=20,
+            ),
         ),
     ]
