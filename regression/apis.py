@@ -16,7 +16,17 @@ from governance_site.permissions import IsEngineOrOperator, IsOperator
 
 from . import selectors, services
 from .fields import MetricField
-from .models import MAX_EVENTS, PolicyAction, PolicyKind, RegressionPolicy, RegressionState
+from .models import (
+    MAX_EVENTS,
+    MAX_FALSE_ALARM_EVENTS,
+    MIN_FALSE_ALARM_EVENTS,
+    Detector,
+    PolicyAction,
+    PolicyKind,
+    PolicyMode,
+    RegressionPolicy,
+    RegressionState,
+)
 
 MAX_BATCH = 10_000
 MAX_ABS_VALUE = 1e15  # keeps every mean and drop of the stored values finite
@@ -35,7 +45,8 @@ class PolicyOutput(serializers.ModelSerializer):
         model = RegressionPolicy
         fields = [
             "domain", "metric", "enabled", "kind", "window_events", "baseline_events",
-            "lookback_days", "max_drop_fraction", "action", "changed_by", "updated_at",
+            "lookback_days", "max_drop_fraction", "action", "detector", "mode", "false_alarm_events",
+            "stale_after_hours", "changed_by", "updated_at",
         ]  # fmt: skip
 
 
@@ -45,14 +56,24 @@ class StateOutput(serializers.ModelSerializer):
     enabled = serializers.BooleanField(source="policy.enabled")
     action = serializers.CharField(source="policy.action")
     max_drop_fraction = serializers.FloatField(source="policy.max_drop_fraction")
+    detector = serializers.CharField(source="policy.detector")
+    mode = serializers.CharField(source="policy.mode")
     action_taken = serializers.CharField(help_text="THROTTLE or KILL_SWITCH while triggered, else empty.")
+    would_have_taken = serializers.CharField(help_text="Dry run: the action a trip would have taken, else empty.")
+    statistic = serializers.FloatField(allow_null=True, help_text="The sequential detector's CUSUM (now or at a trip).")
+    threshold = serializers.FloatField(allow_null=True, help_text="Its decision interval: ln(false_alarm_events).")
+    explanation = serializers.JSONField(
+        help_text="The verdict's numbers: reference_n/mean, evidence_n/mean (since the CUSUM last stood at zero), "
+        "judged, decidable, required_drop; at a trip also current_n/mean, drop, p_value, change_at, tripped_at."
+    )
 
     class Meta:
         model = RegressionState
         fields = [
-            "domain", "metric", "enabled", "action", "max_drop_fraction", "status", "triggered",
-            "baseline_rate", "current_rate", "drop_fraction", "window_count", "baseline_count",
-            "action_taken", "triggered_at", "evaluated_at", "evaluated_by",
+            "domain", "metric", "enabled", "action", "detector", "mode", "max_drop_fraction", "status",
+            "triggered", "baseline_rate", "current_rate", "drop_fraction", "window_count", "baseline_count",
+            "action_taken", "would_have_taken", "triggered_at", "evaluated_at", "evaluated_by", "epoch",
+            "epoch_started_at", "statistic", "threshold", "late_events", "explanation",
         ]  # fmt: skip
 
 
@@ -122,6 +143,12 @@ class PolicyUpsertApi(APIView):
         lookback_days = serializers.IntegerField(min_value=1, max_value=3650, required=False)
         max_drop_fraction = FractionField(required=False)
         action = serializers.ChoiceField(choices=PolicyAction.choices, required=False)
+        detector = serializers.ChoiceField(choices=Detector.choices, required=False)
+        mode = serializers.ChoiceField(choices=PolicyMode.choices, required=False)
+        false_alarm_events = serializers.IntegerField(
+            min_value=MIN_FALSE_ALARM_EVENTS, max_value=MAX_FALSE_ALARM_EVENTS, required=False
+        )
+        stale_after_hours = serializers.IntegerField(min_value=1, max_value=24 * 3650, required=False)
         reason = serializers.CharField(max_length=2000, required=False, allow_blank=True)
 
     @document(
@@ -131,7 +158,8 @@ class PolicyUpsertApi(APIView):
         tags=TAGS,
         summary="Create (201) or change (200) a (domain, metric) tripwire (operators); audited",
         description="Fields left out keep their value (their default, for a new policy: disabled, "
-        "SUCCESS_RATE, window 50, baseline 200, lookback 30 days, max drop 0.20, THROTTLE).",
+        "SUCCESS_RATE, window 50, baseline 200, lookback 30 days, max drop 0.20, THROTTLE, detector "
+        "sequential, mode enforce, false_alarm_events 50000, stale_after_hours 48).",
     )
     def post(self, request):
         data = self.InputSerializer(data=request.data)
@@ -253,3 +281,112 @@ class ResetApi(APIView):
         data.is_valid(raise_exception=True)
         state = services.reset(**data.validated_data, actor=request.user)
         return Response(StateOutput(state).data)
+
+
+class PeriodInput(PolicyKeyInput):
+    start = DateTimeField(required=False)
+    end = DateTimeField(required=False)
+
+
+class RebaselineApi(APIView):
+    permission_classes = [IsOperator]
+
+    class InputSerializer(PeriodInput):
+        reason = serializers.CharField(max_length=2000)
+
+    @document(
+        request=InputSerializer,
+        responses={200: StateOutput},
+        errors=(400, 404),
+        tags=TAGS,
+        summary="Pin the sequential detector's reference to a good period (operators); audited",
+        description="The Friday step: the events from `start` to `end` (default: the 7 days before now) become "
+        "the reference of a new epoch, pinned; the events after them are judged against it. At least "
+        "baseline_events events are needed (400 naming `start`). Undo with rebaseline/undo.",
+    )
+    def post(self, request):
+        data = self.InputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        state = services.rebaseline(**data.validated_data, actor=request.user)
+        return Response(StateOutput(state).data)
+
+
+class RebaselineUndoApi(APIView):
+    permission_classes = [IsOperator]
+
+    class InputSerializer(PolicyKeyInput):
+        reason = serializers.CharField(max_length=2000)
+
+    @document(
+        request=InputSerializer,
+        responses={200: StateOutput},
+        errors=(400, 404, 409),
+        tags=TAGS,
+        summary="Undo the last rebaseline (operators); audited",
+        description="409 `no_rebaseline` when there is none to undo.",
+    )
+    def post(self, request):
+        data = self.InputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        state = services.undo_rebaseline(**data.validated_data, actor=request.user)
+        return Response(StateOutput(state).data)
+
+
+class EpisodeOutput(serializers.Serializer):
+    change_at = serializers.DateTimeField(help_text="The estimated start of the drop (the evidence's first event).")
+    tripped_at = serializers.DateTimeField()
+    reset_at = serializers.DateTimeField(
+        allow_null=True, help_text="Where an operator would reset: the KPI back within half the required drop."
+    )
+    reference_rate = serializers.FloatField()
+    current_rate = serializers.FloatField()
+    drop = serializers.FloatField(allow_null=True)
+    statistic = serializers.FloatField(allow_null=True)
+    threshold = serializers.FloatField(allow_null=True)
+    p_value = serializers.FloatField(allow_null=True)
+
+
+class BacktestOutput(serializers.Serializer):
+    policy = PolicyOutput()
+    events = serializers.IntegerField()
+    first_at = serializers.DateTimeField(allow_null=True)
+    last_at = serializers.DateTimeField(allow_null=True)
+    trips = serializers.SerializerMethodField()
+    episodes = EpisodeOutput(many=True)
+    false_trips = serializers.JSONField(
+        help_text="Seeded simulation of stable streams like this history's first reference: streams, events, "
+        "seed, tripped (streams with a trip), rate."
+    )
+
+    def get_trips(self, result) -> int:
+        return len(result.episodes)
+
+
+class BacktestApi(APIView):
+    permission_classes = [IsOperator]
+
+    class InputSerializer(PeriodInput):
+        draft = PolicyUpsertApi.InputSerializer(
+            required=False, partial=True, help_text="Fields of a draft policy to replay instead of the saved one."
+        )
+
+    @document(
+        request=InputSerializer,
+        responses={200: BacktestOutput},
+        errors=(400,),
+        tags=TAGS,
+        summary="Replay a tripwire policy, saved or a draft, over the stored KPI history (operators)",
+        description="One pass over the policy's events from `start` to `end` (default: all of them): every "
+        "trip with its estimated start and the reset an operator would make once the KPI is back, and "
+        "an estimate of the false trips of these settings on stable data like this. Writes nothing; acts "
+        "on nothing. The window rule is applied after every event (the most trips it can give).",
+    )
+    def post(self, request):
+        data = self.InputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        fields = dict(data.validated_data)
+        draft = {
+            name: value for name, value in fields.pop("draft", {}).items() if name not in ("domain", "metric", "reason")
+        }
+        result = services.backtest(**fields, changes=draft)
+        return Response(BacktestOutput(result).data)
