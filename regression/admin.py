@@ -6,7 +6,9 @@ from itertools import accumulate
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin import helpers
+from django.core.exceptions import PermissionDenied
 from django.template.response import TemplateResponse
+from django.urls import path
 from django.utils import timezone
 from django.utils.formats import date_format
 from django.utils.html import format_html
@@ -33,7 +35,9 @@ STATUS_COLOURS = {
 CHART_WIDTH = 680  # px: the chart and its summary side by side next to the admin's navigation
 POLICY_FIELDS = [
     "enabled", "kind", "window_events", "baseline_events", "lookback_days", "max_drop_fraction", "action",
+    "detector", "mode", "false_alarm_events", "stale_after_hours",
 ]  # fmt: skip
+BACKTEST_POINTS = 600  # the backtest chart's points, whatever the length of the history
 
 
 class PolicyForm(forms.ModelForm):
@@ -59,10 +63,31 @@ class PolicyForm(forms.ModelForm):
 @admin.register(RegressionPolicy)
 class RegressionPolicyAdmin(admin.ModelAdmin):
     form = PolicyForm
-    list_display = ["__str__", "enabled", "kind", "window_events", "baseline_events", "lookback_days",
-                    "max_drop_fraction", "action", "changed_by", "updated_at"]  # fmt: skip
-    list_filter = ["enabled", "kind", "action", "domain"]
+    list_display = ["__str__", "enabled", "mode", "detector", "kind", "window_events", "baseline_events",
+                    "lookback_days", "max_drop_fraction", "action", "changed_by", "updated_at"]  # fmt: skip
+    list_filter = ["enabled", "mode", "detector", "kind", "action", "domain"]
     search_fields = ["domain", "metric"]
+
+    def get_urls(self):
+        backtest = self.admin_site.admin_view(self.backtest_view)
+        return [path("<path:object_id>/backtest/", backtest, name="regression_regressionpolicy_backtest"),
+                *super().get_urls()]  # fmt: skip
+
+    def backtest_view(self, request, object_id):
+        """The policy replayed over its stored history: the chart, every trip, the false-trip estimate."""
+        policy = self.get_object(request, object_id)
+        if policy is None or not self.has_view_permission(request, policy):
+            raise PermissionDenied
+        result = services.backtest(domain=policy.domain, metric=policy.metric)
+        context = {
+            **self.admin_site.each_context(request),
+            "title": f"Backtest of {policy}",
+            "opts": self.model._meta,
+            "original": policy,
+            "result": result,
+            "chart": backtest_chart(result),
+        }
+        return TemplateResponse(request, "admin/regression/regressionpolicy/backtest.html", context)
 
     def get_readonly_fields(self, request, obj=None):
         identity = ["domain", "metric"] if obj else []
@@ -140,13 +165,66 @@ def tripwire_chart(state: RegressionState) -> tuple[str, SafeString]:
     )
 
 
+def backtest_chart(result: services.Backtest) -> SafeString:
+    """The KPI over the replayed history (a rolling mean, at most BACKTEST_POINTS points), each trip
+    shaded from its estimated start to its reset, the first one marked."""
+    policy, values = result.policy, result.series.values
+    size = max(policy.window_events, len(values) // BACKTEST_POINTS, 1)
+    rolling = _rolling_mean(list(values), size)
+    step = max(len(rolling) // BACKTEST_POINTS, 1)
+    points = rolling[::step]
+    spans = [
+        charts.Span(
+            max(episode["change_index"], 0) // step,
+            (episode["reset_index"] if episode["reset_index"] is not None else len(values) - 1) // step + 1,
+            f"trip {number}", "#d62728",
+        )
+        for number, episode in enumerate(result.episodes, start=1)
+    ]  # fmt: skip
+    first = result.episodes[0] if result.episodes else None
+    marker = (first["tripped_index"] // step, f"trips {_when(first['tripped_at'])}") if first else None
+    rate = policy.kind == PolicyKind.SUCCESS_RATE
+    return charts.series_chart(
+        title=f"{policy}: {'success rate' if rate else 'mean value'}, rolling over {size} events",
+        values=points,
+        spans=spans,
+        marker=marker,
+        y_range=(0.0, 1.0) if rate else None,
+        y_format=charts.percent if rate else partial(_number, kind=policy.kind),
+        width=CHART_WIDTH,
+    )
+
+
+def verdict(state: RegressionState) -> dict:
+    """The detector's numbers for the state page, as text."""
+    policy, facts = state.policy, state.explanation or {}
+
+    def amount(mean, count):
+        return "—" if mean is None or not count else f"{_number(mean, policy.kind)} of {count}"
+
+    cusum = (
+        "—" if state.statistic is None or state.threshold is None else f"{state.statistic:.2f} / {state.threshold:.2f}"
+    )
+    return {
+        "detector": f"{policy.get_detector_display()}; {policy.get_mode_display()}",
+        "cusum": cusum,
+        "evidence": amount(facts.get("evidence_mean"), facts.get("evidence_n")),
+        "reference": amount(facts.get("reference_mean"), facts.get("reference_n"))
+        + (" (pinned)" if facts.get("reference_pinned") else ""),
+        "p_value": "—" if facts.get("p_value") is None else f"{facts['p_value']:.2g}",
+        "epoch": f"{state.epoch} since {_when(state.epoch_started_at)}" if state.epoch_started_at else str(state.epoch),
+        "late_events": state.late_events,
+        "would_have": state.would_have_taken or "—",
+    }
+
+
 @admin.register(RegressionState)
 class RegressionStateAdmin(AppendOnlyAdminMixin, admin.ModelAdmin):
     list_display = ["policy", "coloured_status", "comparison", "window_count", "baseline_count",
                     "action_taken", "triggered_at", "evaluated_at", "evaluated_by"]  # fmt: skip
     list_filter = ["status", "triggered", "policy__enabled", "policy__action"]
     search_fields = ["policy__domain", "policy__metric"]
-    actions = ["evaluate_now", "reset_tripwires"]
+    actions = ["evaluate_now", "reset_tripwires", "rebaseline_last_week", "undo_rebaseline"]
     fields = ["policy", "window_count", "baseline_count"]  # the rest is in the summary next to the chart
 
     def get_queryset(self, request):
@@ -181,6 +259,7 @@ class RegressionStateAdmin(AppendOnlyAdminMixin, admin.ModelAdmin):
                     else _number(selectors.drop_threshold(obj.policy, obj.baseline_rate), kind)
                 ),
                 "action_taken": obj.action_taken or "none",
+                "verdict": verdict(obj),
                 "triggered_at": obj.triggered_at and _when(obj.triggered_at),
                 "evaluated_at": obj.evaluated_at and _when(obj.evaluated_at),
             }
@@ -212,21 +291,50 @@ class RegressionStateAdmin(AppendOnlyAdminMixin, admin.ModelAdmin):
     def evaluate_now(self, request, queryset):
         self._each(request, queryset, services.evaluate, "Evaluated")
 
-    @admin.action(description="Reset (asks for a reason)", permissions=["operate"])
-    def reset_tripwires(self, request, queryset):
+    def _with_reason(self, request, queryset, service, *, action: str, title: str, explanation: str, done: str):
+        """Ask for a reason on a confirmation page, then call `service` for each selected tripwire."""
         form = ReasonForm(request.POST if "apply" in request.POST else None)
         if form.is_valid():
-            self._each(request, queryset, services.reset, "Reset", reason=form.cleaned_data["reason"])
+            self._each(request, queryset, service, done, reason=form.cleaned_data["reason"])
             return None
         context = {
             **self.admin_site.each_context(request),
-            "title": "Reset tripwires?",
+            "title": title,
+            "explanation": explanation,
+            "action": action,
             "opts": self.model._meta,
             "states": queryset,
             "form": form,
             "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
         }
         return TemplateResponse(request, "admin/regression/regressionstate/reset_confirmation.html", context)
+
+    @admin.action(description="Reset (asks for a reason)", permissions=["operate"])
+    def reset_tripwires(self, request, queryset):
+        return self._with_reason(
+            request, queryset, services.reset, action="reset_tripwires", title="Reset tripwires?", done="Reset",
+            explanation="Reset releases the latch of these tripwires and starts a new epoch: the detector learns "
+            "a new reference from the events after the reset, never from the bad ones. It does not undo what "
+            "they did: re-enable the risk policy or release the kill switch separately, once the cause is fixed.",
+        )  # fmt: skip
+
+    @admin.action(description="Rebaseline to the last 7 days (asks for a reason)", permissions=["operate"])
+    def rebaseline_last_week(self, request, queryset):
+        return self._with_reason(
+            request, queryset, services.rebaseline, action="rebaseline_last_week", title="Rebaseline tripwires?",
+            done="Rebaselined",
+            explanation="The Friday step: the events of the last 7 days become each detector's reference, pinned, "
+            "in a new epoch. Only after a good week; undo it with the next action.",
+        )  # fmt: skip
+
+    @admin.action(description="Undo the last rebaseline (asks for a reason)", permissions=["operate"])
+    def undo_rebaseline(self, request, queryset):
+        return self._with_reason(
+            request, queryset, services.undo_rebaseline, action="undo_rebaseline", title="Undo the rebaseline?",
+            done="Rebaseline undone",
+            explanation="Each detector goes back to the reference and epoch it had before its last rebaseline; "
+            "the events since are judged again at the next evaluation.",
+        )  # fmt: skip
 
 
 class PolicyValueFilter(admin.SimpleListFilter):
