@@ -40,6 +40,24 @@ class PolicyKeyInput(serializers.Serializer):
     metric = MetricField()
 
 
+class PolicyFieldsInput(serializers.Serializer):
+    """A policy's editable fields, each optional: for an upsert, or a draft to backtest."""
+
+    enabled = serializers.BooleanField(required=False)
+    kind = serializers.ChoiceField(choices=PolicyKind.choices, required=False)
+    window_events = serializers.IntegerField(min_value=1, max_value=MAX_EVENTS, required=False)
+    baseline_events = serializers.IntegerField(min_value=1, max_value=MAX_EVENTS, required=False)
+    lookback_days = serializers.IntegerField(min_value=1, max_value=3650, required=False)
+    max_drop_fraction = FractionField(required=False)
+    action = serializers.ChoiceField(choices=PolicyAction.choices, required=False)
+    detector = serializers.ChoiceField(choices=Detector.choices, required=False)
+    mode = serializers.ChoiceField(choices=PolicyMode.choices, required=False)
+    false_alarm_events = serializers.IntegerField(
+        min_value=MIN_FALSE_ALARM_EVENTS, max_value=MAX_FALSE_ALARM_EVENTS, required=False
+    )
+    stale_after_hours = serializers.IntegerField(min_value=1, max_value=24 * 3650, required=False)
+
+
 class PolicyOutput(serializers.ModelSerializer):
     class Meta:
         model = RegressionPolicy
@@ -135,20 +153,7 @@ class PolicyListApi(ListAPIView):
 class PolicyUpsertApi(APIView):
     permission_classes = [IsOperator]
 
-    class InputSerializer(PolicyKeyInput):
-        enabled = serializers.BooleanField(required=False)
-        kind = serializers.ChoiceField(choices=PolicyKind.choices, required=False)
-        window_events = serializers.IntegerField(min_value=1, max_value=MAX_EVENTS, required=False)
-        baseline_events = serializers.IntegerField(min_value=1, max_value=MAX_EVENTS, required=False)
-        lookback_days = serializers.IntegerField(min_value=1, max_value=3650, required=False)
-        max_drop_fraction = FractionField(required=False)
-        action = serializers.ChoiceField(choices=PolicyAction.choices, required=False)
-        detector = serializers.ChoiceField(choices=Detector.choices, required=False)
-        mode = serializers.ChoiceField(choices=PolicyMode.choices, required=False)
-        false_alarm_events = serializers.IntegerField(
-            min_value=MIN_FALSE_ALARM_EVENTS, max_value=MAX_FALSE_ALARM_EVENTS, required=False
-        )
-        stale_after_hours = serializers.IntegerField(min_value=1, max_value=24 * 3650, required=False)
+    class InputSerializer(PolicyKeyInput, PolicyFieldsInput):
         reason = serializers.CharField(max_length=2000, required=False, allow_blank=True)
 
     @document(
@@ -366,8 +371,8 @@ class BacktestApi(APIView):
     permission_classes = [IsOperator]
 
     class InputSerializer(PeriodInput):
-        draft = PolicyUpsertApi.InputSerializer(
-            required=False, partial=True, help_text="Fields of a draft policy to replay instead of the saved one."
+        draft = PolicyFieldsInput(
+            required=False, help_text="Fields of a draft policy to replay instead of the saved one."
         )
 
     @document(
@@ -385,8 +390,6 @@ class BacktestApi(APIView):
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         fields = dict(data.validated_data)
-        draft = {
-            name: value for name, value in fields.pop("draft", {}).items() if name not in ("domain", "metric", "reason")
-        }
+        draft = fields.pop("draft", {})
         result = services.backtest(**fields, changes=draft)
         return Response(BacktestOutput(result).data)

@@ -150,8 +150,9 @@ def late_events(policy: RegressionPolicy, *, seen_id: int, before: tuple[dt.date
     return result["count"], result["highest"] or 0
 
 
-def newest_event_at(policy: RegressionPolicy) -> dt.datetime | None:
-    return _of_kind(policy).order_by("-occurred_at", "-id").values_list("occurred_at", flat=True).first()
+def newest_event(policy: RegressionPolicy) -> tuple[dt.datetime, int] | None:
+    """(occurred_at, id) of the policy's newest event of its kind, if any."""
+    return _of_kind(policy).order_by("-occurred_at", "-id").values_list("occurred_at", "id").first()
 
 
 def nth_event_before(policy: RegressionPolicy, position: tuple[dt.datetime, int], n: int) -> dt.datetime | None:

@@ -336,8 +336,8 @@ def _quiet_status(state: RegressionState, now: dt.datetime | None = None) -> Tri
     policy = state.policy
     if not policy.enabled:
         return TripwireStatus.DISABLED
-    newest = selectors.newest_event_at(policy)
-    if newest is not None and newest < (now or timezone.now()) - dt.timedelta(hours=policy.stale_after_hours):
+    newest = selectors.newest_event(policy)
+    if newest is not None and newest[0] < (now or timezone.now()) - dt.timedelta(hours=policy.stale_after_hours):
         return TripwireStatus.STALE
     if policy.detector == Detector.WINDOW_DROP:
         full = state.window_count >= policy.window_events and state.baseline_count >= policy.baseline_events
@@ -468,8 +468,8 @@ def reset(*, domain: str, metric: str, reason: str, actor) -> RegressionState:
     not triggered); audited.
 
     The sequential detector learns a new reference from the events that occur after the reset
-    (status `relearning` until it has a reference and a window of judged events), never from the
-    bad events that tripped it. The action it took is not undone: re-enabling the risk policy or
+    and are stored after it (status `relearning` until it has a reference and a window of judged
+    events), never from the bad events that tripped it. The action it took is not undone: re-enabling the risk policy or
     releasing the kill switch is a separate, deliberate step on those levers.
     """
     reason = _required_reason(reason, "reset a tripwire")
@@ -483,7 +483,9 @@ def reset(*, domain: str, metric: str, reason: str, actor) -> RegressionState:
     before = audit.snapshot(state)
     now = timezone.now()
     state.triggered, state.triggered_at, state.action_taken, state.would_have_taken = False, None, "", ""
-    _new_epoch(state, started_at=now, carry=detectors.Carry(), position=(now, 0))
+    # Every event stored before the reset stays out of the new epoch, even one dated after it.
+    position = max((now, 0), selectors.newest_event(state.policy) or (now, 0))
+    _new_epoch(state, started_at=now, carry=detectors.Carry(), position=position)
     state.status = _quiet_status(state, now)
     state.save()
     _audit(state, actor, "tripwire.reset", before, reason)

@@ -45,6 +45,7 @@ def control_plane_review(*, day: dt.date | None = None) -> dict:
                 "kind": tripwire.policy.kind,
                 "action": tripwire.policy.action,
                 "action_taken": tripwire.action_taken,
+                "would_have_taken": tripwire.would_have_taken,
                 "baseline_rate": tripwire.baseline_rate,
                 "current_rate": tripwire.current_rate,
                 "drop_fraction": tripwire.drop_fraction,

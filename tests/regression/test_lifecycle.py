@@ -218,3 +218,11 @@ def test_backtest__mean_value_policy_not_saved_yet__replays_a_draft(feed):
     result = services.backtest(domain="CAPITAL", metric="new_roi", changes={"kind": PolicyKind.MEAN_VALUE})
     assert result.policy.pk is None and len(result.episodes) == 1
     assert result.episodes[0]["tripped_index"] >= 400
+
+
+def test_dry_run__shown_in_the_review(tripwire, feed, api, viewer):
+    tripwire(mode=PolicyMode.DRY_RUN)
+    feed(outcomes(200, 200) + outcomes(0, 50))
+    evaluate()
+    [tripwire_row] = api(viewer).get("/api/governance/review").json()["triggered_tripwires"]
+    assert (tripwire_row["action_taken"], tripwire_row["would_have_taken"]) == ("", "THROTTLE")
