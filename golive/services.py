@@ -10,7 +10,8 @@ from django.db import DatabaseError, transaction
 
 from governance_site.audit import services as audit
 from governance_site.audit.models import Lever
-from governance_site.errors import Conflict, InvalidInput
+from governance_site.errors import Conflict
+from governance_site.policies import required_reason
 
 from . import reasons
 from .models import GoLiveState
@@ -50,13 +51,6 @@ def may_execute() -> Decision:
     return decision_from_state(state)
 
 
-def _require_reason(reason: str) -> str:
-    reason = (reason or "").strip()
-    if not reason:
-        raise InvalidInput("reason: a reason is required for every change of the switches.", field="reason")
-    return reason
-
-
 def _locked_state() -> GoLiveState:
     get_state()
     return GoLiveState.objects.select_for_update().get(pk=GoLiveState.SINGLETON_PK)
@@ -69,22 +63,14 @@ def _apply(state: GoLiveState, *, action: str, changes: dict, reason: str, actor
     state.reason = reason
     state.changed_by = audit.actor_name(actor)
     state.save()
-    audit.record(
-        actor=actor,
-        lever=Lever.GOLIVE,
-        instance=state,
-        action=action,
-        before=before,
-        after=audit.snapshot(state),
-        reason=reason,
-    )
+    audit.record(actor=actor, lever=Lever.GOLIVE, instance=state, action=action, before=before, reason=reason)
     return state
 
 
 @transaction.atomic
 def set_kill_switch(*, engaged: bool, reason: str, actor) -> GoLiveState:
     """Engage (which also turns go-live off) or release (which leaves go-live off) the kill switch."""
-    reason = _require_reason(reason)
+    reason = required_reason(reason, what="engage or release the kill switch")
     state = _locked_state()
     if engaged:
         changes = {"kill_switch_engaged": True, "go_live_enabled": False}
@@ -98,7 +84,7 @@ def set_kill_switch(*, engaged: bool, reason: str, actor) -> GoLiveState:
 @transaction.atomic
 def set_go_live(*, enabled: bool, reason: str, actor) -> GoLiveState:
     """Turn production on or off. Turning it on while the kill switch is engaged is a Conflict."""
-    reason = _require_reason(reason)
+    reason = required_reason(reason, what="enable or disable go-live")
     state = _locked_state()
     if enabled and state.kill_switch_engaged:
         raise Conflict(

@@ -1,27 +1,17 @@
 """Tripwire policies (edited through the service), their states (evaluate / reset), KPI events (read-only)."""
 
-from functools import partial
-from itertools import accumulate
-
-from django import forms
-from django.contrib import admin, messages
+from django.contrib import admin
 from django.contrib.admin import helpers
 from django.core.exceptions import PermissionDenied
 from django.template.response import TemplateResponse
 from django.urls import path
-from django.utils import timezone
-from django.utils.formats import date_format
 from django.utils.html import format_html
-from django.utils.safestring import SafeString
 
-from governance_site import charts, roles
-from governance_site.admin_tools import AppendOnlyAdminMixin, EstimatedCountPaginator, ReasonForm
-from governance_site.errors import ServiceError
-from governance_site.fields import normalize_domain
+from governance_site import admin_tools, roles
+from governance_site.admin_tools import AppendOnlyAdminMixin, EstimatedCountPaginator, PolicyAdminMixin, ReasonForm
 
-from . import selectors, services
-from .fields import normalize_metric
-from .models import KpiEvent, PolicyKind, RegressionPolicy, RegressionState, TripwireStatus
+from . import charts, selectors, services
+from .models import KpiEvent, RegressionPolicy, RegressionState, TripwireStatus
 
 STATUS_COLOURS = {
     TripwireStatus.OK: "#1b7f3b",
@@ -32,37 +22,11 @@ STATUS_COLOURS = {
     TripwireStatus.STALE: "#b35900",
     TripwireStatus.DISABLED: "#666666",
 }
-CHART_WIDTH = 680  # px: the chart and its summary side by side next to the admin's navigation
-POLICY_FIELDS = [
-    "enabled", "kind", "window_events", "baseline_events", "lookback_days", "max_drop_fraction", "action",
-    "detector", "mode", "false_alarm_events", "stale_after_hours",
-]  # fmt: skip
-BACKTEST_POINTS = 600  # the backtest chart's points, whatever the length of the history
-
-
-class PolicyForm(forms.ModelForm):
-    reason = ReasonForm.base_fields["reason"]
-
-    class Meta:
-        model = RegressionPolicy
-        fields = ["domain", "metric", *POLICY_FIELDS]
-
-    def _normalized(self, name: str, normalize) -> str:
-        try:
-            return normalize(self.cleaned_data[name])
-        except ValueError as exc:
-            raise forms.ValidationError(str(exc)) from exc
-
-    def clean_domain(self):
-        return self._normalized("domain", normalize_domain)
-
-    def clean_metric(self):
-        return self._normalized("metric", normalize_metric)
 
 
 @admin.register(RegressionPolicy)
-class RegressionPolicyAdmin(admin.ModelAdmin):
-    form = PolicyForm
+class RegressionPolicyAdmin(PolicyAdminMixin, admin.ModelAdmin):
+    contract = services.POLICY
     list_display = ["__str__", "enabled", "mode", "detector", "kind", "window_events", "baseline_events",
                     "lookback_days", "max_drop_fraction", "action", "changed_by", "updated_at"]  # fmt: skip
     list_filter = ["enabled", "mode", "detector", "kind", "action", "domain"]
@@ -85,137 +49,9 @@ class RegressionPolicyAdmin(admin.ModelAdmin):
             "opts": self.model._meta,
             "original": policy,
             "result": result,
-            "chart": backtest_chart(result),
+            "chart": charts.backtest_chart(result),
         }
         return TemplateResponse(request, "admin/regression/regressionpolicy/backtest.html", context)
-
-    def get_readonly_fields(self, request, obj=None):
-        identity = ["domain", "metric"] if obj else []
-        return [*identity, "changed_by", "updated_at"]
-
-    def has_delete_permission(self, request, obj=None):
-        return False  # disable a policy instead: its state and history stay
-
-    def save_model(self, request, obj, form, change):
-        policy, _ = services.upsert_policy(
-            domain=obj.domain,
-            metric=obj.metric,
-            changes={name: form.cleaned_data[name] for name in POLICY_FIELDS},
-            actor=request.user,
-            reason=form.cleaned_data["reason"],
-        )
-        obj.pk = policy.pk
-
-
-def _number(value: float | None, kind: str) -> str:
-    if value is None:
-        return "—"
-    return f"{value:.1%}" if kind == PolicyKind.SUCCESS_RATE else f"{value:.4g}"
-
-
-def _rolling_mean(values: list[float], size: int) -> list[float | None]:
-    """The mean of each value and the `size - 1` before it; None until `size` values are in."""
-    sums = list(accumulate(values, initial=0.0))
-    return [None if end < size else (sums[end] - sums[end - size]) / size for end in range(1, len(sums))]
-
-
-def _when(moment) -> str:
-    return date_format(timezone.localtime(moment), "Y-m-d H:i T")
-
-
-def _percent(fraction: float | None) -> str:
-    return "—" if fraction is None else f"{fraction:.1%}"
-
-
-def tripwire_chart(state: RegressionState) -> tuple[str, SafeString]:
-    """(title, SVG): the metric over the events an evaluation reads now, the baseline and window
-    spans with their rates, the threshold line, and the trigger point on the newest event when
-    the state is triggered."""
-    policy = state.policy
-    history = selectors.tripwire_history(policy)
-    number = partial(_number, kind=policy.kind)
-    if policy.kind == PolicyKind.SUCCESS_RATE:  # 0/1 per event: a rolling rate shows the trend
-        size = min(max(5, policy.window_events // 5), len(history.values)) or 1
-        values, y_range, y_format = _rolling_mean(history.values, size), (0.0, 1.0), charts.percent
-        title = f"{policy}: success rate, rolling over {size} events"
-    else:
-        values, y_range, y_format = history.values, None, number
-        title = f"{policy}: value of each event"
-    spans = [
-        charts.Span(part.start, part.stop, f"{name} {number(rate)}", color, level=rate)
-        for name, part, rate, color in [
-            ("baseline", history.baseline, history.baseline_rate, "#1f77b4"),
-            ("window", history.window, history.current_rate, "#d62728"),
-        ]
-        if part
-    ]
-    threshold = history.threshold
-    rules = [] if threshold is None else [charts.Rule(threshold, f"threshold {number(threshold)}")]
-    marker = (len(values) - 1, f"triggered {_when(state.triggered_at)}") if state.triggered and values else None
-    return title, charts.series_chart(
-        title=title,
-        values=values,
-        x_labels=[str(index - len(values) + 1) for index in range(len(values))],
-        spans=spans,
-        rules=rules,
-        marker=marker,
-        y_range=y_range,
-        y_format=y_format,
-        width=CHART_WIDTH,
-    )
-
-
-def backtest_chart(result: services.Backtest) -> SafeString:
-    """The KPI over the replayed history (a rolling mean, at most BACKTEST_POINTS points), each trip
-    shaded from its estimated start to its reset, the first one marked."""
-    policy, values = result.policy, result.series.values
-    size = max(policy.window_events, len(values) // BACKTEST_POINTS, 1)
-    rolling = _rolling_mean(list(values), size)
-    step = max(len(rolling) // BACKTEST_POINTS, 1)
-    points = rolling[::step]
-    spans = [
-        charts.Span(
-            max(episode["change_index"], 0) // step,
-            (episode["reset_index"] if episode["reset_index"] is not None else len(values) - 1) // step + 1,
-            f"trip {number}", "#d62728",
-        )
-        for number, episode in enumerate(result.episodes, start=1)
-    ]  # fmt: skip
-    first = result.episodes[0] if result.episodes else None
-    marker = (first["tripped_index"] // step, f"trips {_when(first['tripped_at'])}") if first else None
-    rate = policy.kind == PolicyKind.SUCCESS_RATE
-    return charts.series_chart(
-        title=f"{policy}: {'success rate' if rate else 'mean value'}, rolling over {size} events",
-        values=points,
-        spans=spans,
-        marker=marker,
-        y_range=(0.0, 1.0) if rate else None,
-        y_format=charts.percent if rate else partial(_number, kind=policy.kind),
-        width=CHART_WIDTH,
-    )
-
-
-def verdict(state: RegressionState) -> dict:
-    """The detector's numbers for the state page, as text."""
-    policy, facts = state.policy, state.explanation or {}
-
-    def amount(mean, count):
-        return "—" if mean is None or not count else f"{_number(mean, policy.kind)} of {count}"
-
-    cusum = (
-        "—" if state.statistic is None or state.threshold is None else f"{state.statistic:.2f} / {state.threshold:.2f}"
-    )
-    return {
-        "detector": f"{policy.get_detector_display()}; {policy.get_mode_display()}",
-        "cusum": cusum,
-        "evidence": amount(facts.get("evidence_mean"), facts.get("evidence_n")),
-        "reference": amount(facts.get("reference_mean"), facts.get("reference_n"))
-        + (" (pinned)" if facts.get("reference_pinned") else ""),
-        "p_value": "—" if facts.get("p_value") is None else f"{facts['p_value']:.2g}",
-        "epoch": f"{state.epoch} since {_when(state.epoch_started_at)}" if state.epoch_started_at else str(state.epoch),
-        "late_events": state.late_events,
-        "would_have": state.would_have_taken or "—",
-    }
 
 
 @admin.register(RegressionState)
@@ -244,24 +80,24 @@ class RegressionStateAdmin(AppendOnlyAdminMixin, admin.ModelAdmin):
     def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):
         if obj is not None:
             kind = obj.policy.kind
-            title, chart = tripwire_chart(obj)
+            title, chart = charts.tripwire_chart(obj)
             context["tripwire"] = {
                 "title": title,
                 "chart": chart,
                 "status": self.coloured_status(obj),
-                "baseline": _number(obj.baseline_rate, kind),
-                "current": _number(obj.current_rate, kind),
-                "drop": _percent(obj.drop_fraction),
-                "max_drop": _percent(obj.policy.max_drop_fraction),
+                "baseline": charts.number(obj.baseline_rate, kind),
+                "current": charts.number(obj.current_rate, kind),
+                "drop": charts.percent_or_dash(obj.drop_fraction),
+                "max_drop": charts.percent_or_dash(obj.policy.max_drop_fraction),
                 "trips_below": (
                     "—"
                     if obj.baseline_rate is None
-                    else _number(selectors.drop_threshold(obj.policy, obj.baseline_rate), kind)
+                    else charts.number(selectors.drop_threshold(obj.policy, obj.baseline_rate), kind)
                 ),
                 "action_taken": obj.action_taken or "none",
-                "verdict": verdict(obj),
-                "triggered_at": obj.triggered_at and _when(obj.triggered_at),
-                "evaluated_at": obj.evaluated_at and _when(obj.evaluated_at),
+                "verdict": charts.verdict(obj),
+                "triggered_at": obj.triggered_at and charts.when(obj.triggered_at),
+                "evaluated_at": obj.evaluated_at and charts.when(obj.evaluated_at),
             }
         return super().render_change_form(request, context, add, change, form_url, obj)
 
@@ -269,23 +105,17 @@ class RegressionStateAdmin(AppendOnlyAdminMixin, admin.ModelAdmin):
     def comparison(self, state):
         kind = state.policy.kind
         return (
-            f"{_number(state.baseline_rate, kind)} → {_number(state.current_rate, kind)} "
-            f"({_percent(state.drop_fraction)} / {state.policy.max_drop_fraction:.0%})"
+            f"{charts.number(state.baseline_rate, kind)} → {charts.number(state.current_rate, kind)} "
+            f"({charts.percent_or_dash(state.drop_fraction)} / {state.policy.max_drop_fraction:.0%})"
         )
 
     def _each(self, request, queryset, service, done: str, **kwargs) -> None:
-        """Call `service` for each selected tripwire; one message for the successes, one per refusal."""
-        names = []
-        for state in queryset:
-            policy = state.policy
-            try:
-                service(domain=policy.domain, metric=policy.metric, actor=request.user, **kwargs)
-            except ServiceError as exc:
-                self.message_user(request, f"{policy}: {exc.detail}", messages.WARNING)
-            else:
-                names.append(str(policy))
-        if names:
-            self.message_user(request, f"{done}: {', '.join(names)}.")
+        """Call `service` for each selected tripwire, all in one transaction (apply_to_selection)."""
+
+        def call(state):
+            service(domain=state.policy.domain, metric=state.policy.metric, actor=request.user, **kwargs)
+
+        admin_tools.apply_to_selection(self, request, queryset, call, done=done, label=lambda state: str(state.policy))
 
     @admin.action(description="Evaluate now", permissions=["operate"])
     def evaluate_now(self, request, queryset):

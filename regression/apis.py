@@ -9,13 +9,14 @@ from rest_framework.parsers import FormParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from governance_site.fields import DateTimeField, DomainField, FiniteFloatField, FractionField
+from governance_site import policy_apis
+from governance_site.fields import DateTimeField, FiniteFloatField, FractionField, validated
+from governance_site.identifiers import DomainField, MetricField
 from governance_site.openapi import document
 from governance_site.parsers import NonStrictJSONParser
 from governance_site.permissions import IsEngineOrOperator, IsOperator
 
-from . import selectors, services
-from .fields import MetricField
+from . import reasons, selectors, services
 from .models import (
     MAX_EVENTS,
     MAX_FALSE_ALARM_EVENTS,
@@ -24,48 +25,18 @@ from .models import (
     PolicyAction,
     PolicyKind,
     PolicyMode,
-    RegressionPolicy,
     RegressionState,
 )
+from .services import MAX_ABS_VALUE
 
 MAX_BATCH = 10_000
-MAX_ABS_VALUE = 1e15  # keeps every mean and drop of the stored values finite
 OLDEST_EVENT = dt.timedelta(days=3650)  # the longest lookback_days a policy may have
 CLOCK_SKEW = dt.timedelta(minutes=5)  # how far in the future an engine's occurred_at may be
-TAGS = ["regression"]
 
 
 class PolicyKeyInput(serializers.Serializer):
     domain = DomainField()
     metric = MetricField()
-
-
-class PolicyFieldsInput(serializers.Serializer):
-    """A policy's editable fields, each optional: for an upsert, or a draft to backtest."""
-
-    enabled = serializers.BooleanField(required=False)
-    kind = serializers.ChoiceField(choices=PolicyKind.choices, required=False)
-    window_events = serializers.IntegerField(min_value=1, max_value=MAX_EVENTS, required=False)
-    baseline_events = serializers.IntegerField(min_value=1, max_value=MAX_EVENTS, required=False)
-    lookback_days = serializers.IntegerField(min_value=1, max_value=3650, required=False)
-    max_drop_fraction = FractionField(required=False)
-    action = serializers.ChoiceField(choices=PolicyAction.choices, required=False)
-    detector = serializers.ChoiceField(choices=Detector.choices, required=False)
-    mode = serializers.ChoiceField(choices=PolicyMode.choices, required=False)
-    false_alarm_events = serializers.IntegerField(
-        min_value=MIN_FALSE_ALARM_EVENTS, max_value=MAX_FALSE_ALARM_EVENTS, required=False
-    )
-    stale_after_hours = serializers.IntegerField(min_value=1, max_value=24 * 3650, required=False)
-
-
-class PolicyOutput(serializers.ModelSerializer):
-    class Meta:
-        model = RegressionPolicy
-        fields = [
-            "domain", "metric", "enabled", "kind", "window_events", "baseline_events",
-            "lookback_days", "max_drop_fraction", "action", "detector", "mode", "false_alarm_events",
-            "stale_after_hours", "changed_by", "updated_at",
-        ]  # fmt: skip
 
 
 class StateOutput(serializers.ModelSerializer):
@@ -139,42 +110,29 @@ class BatchOutput(serializers.Serializer):
     )
 
 
-class PolicyListApi(ListAPIView):
-    serializer_class = PolicyOutput
+class PolicyFields(serializers.Serializer):
+    """A tripwire policy's editable fields, each optional: for an upsert, or a draft to backtest."""
 
-    @document(responses={200: PolicyOutput(many=True)}, tags=TAGS, summary="Every regression tripwire policy")
-    def get(self, request, *args, **kwargs):
-        return super().get(request, *args, **kwargs)
-
-    def get_queryset(self):
-        return selectors.policies()
-
-
-class PolicyUpsertApi(APIView):
-    permission_classes = [IsOperator]
-
-    class InputSerializer(PolicyKeyInput, PolicyFieldsInput):
-        reason = serializers.CharField(max_length=2000, required=False, allow_blank=True)
-
-    @document(
-        request=InputSerializer,
-        responses={200: PolicyOutput, 201: PolicyOutput},
-        errors=(400,),
-        tags=TAGS,
-        summary="Create (201) or change (200) a (domain, metric) tripwire (operators); audited",
-        description="Fields left out keep their value (their default, for a new policy: disabled, "
-        "SUCCESS_RATE, window 50, baseline 200, lookback 30 days, max drop 0.20, THROTTLE, detector "
-        "sequential, mode enforce, false_alarm_events 50000, stale_after_hours 48).",
+    enabled = serializers.BooleanField(required=False)
+    kind = serializers.ChoiceField(choices=PolicyKind.choices, required=False)
+    window_events = serializers.IntegerField(min_value=1, max_value=MAX_EVENTS, required=False)
+    baseline_events = serializers.IntegerField(min_value=1, max_value=MAX_EVENTS, required=False)
+    lookback_days = serializers.IntegerField(min_value=1, max_value=3650, required=False)
+    max_drop_fraction = FractionField(required=False)
+    action = serializers.ChoiceField(choices=PolicyAction.choices, required=False)
+    detector = serializers.ChoiceField(choices=Detector.choices, required=False)
+    mode = serializers.ChoiceField(choices=PolicyMode.choices, required=False)
+    false_alarm_events = serializers.IntegerField(
+        min_value=MIN_FALSE_ALARM_EVENTS, max_value=MAX_FALSE_ALARM_EVENTS, required=False
     )
-    def post(self, request):
-        data = self.InputSerializer(data=request.data)
-        data.is_valid(raise_exception=True)
-        changes = dict(data.validated_data)
-        domain, metric, reason = changes.pop("domain"), changes.pop("metric"), changes.pop("reason", "")
-        policy, created = services.upsert_policy(
-            domain=domain, metric=metric, changes=changes, reason=reason, actor=request.user
-        )
-        return Response(PolicyOutput(policy).data, status=status.HTTP_201_CREATED if created else 200)
+    stale_after_hours = serializers.IntegerField(min_value=1, max_value=24 * 3650, required=False)
+
+
+class PolicyInput(PolicyKeyInput, PolicyFields, policy_apis.PolicyInput):
+    pass
+
+
+PolicyListApi, PolicyUpsertApi = policy_apis.views(services.POLICY, PolicyInput)
 
 
 class StateListApi(ListAPIView):
@@ -182,7 +140,6 @@ class StateListApi(ListAPIView):
 
     @document(
         responses={200: StateOutput(many=True)},
-        tags=TAGS,
         summary="Every tripwire's state: status, baseline vs current vs drop, the action taken",
     )
     def get(self, request, *args, **kwargs):
@@ -204,19 +161,15 @@ class EvaluateApi(APIView):
         )
 
     @document(
-        request=InputSerializer,
         responses={200: StateOutput},
         errors=(400, 404),
-        tags=TAGS,
         summary="Evaluate one tripwire now (engines and operators); JSON or form-encoded",
         description="A drop strictly above max_drop_fraction on an enabled policy triggers its action once "
         "(THROTTLE: the domain's risk policy is disabled; KILL_SWITCH: the kill switch is engaged) and "
         "latches until an operator resets it. Status: ok, triggered, insufficient_data or disabled.",
     )
     def post(self, request):
-        data = self.InputSerializer(data=request.data)
-        data.is_valid(raise_exception=True)
-        key = data.validated_data
+        key = validated(self.InputSerializer, request.data)
         state = services.evaluate(domain=key["domain"], metric=key["metric"], actor=request.user)
         return Response(StateOutput(state).data)
 
@@ -228,15 +181,12 @@ class KpiRecordApi(APIView):
         request=KpiInput,
         responses={201: KpiOutput, 200: KpiOutput},
         errors=(400, 422),
-        tags=TAGS,
         summary="Record one KPI event (engines and operators)",
         description="201 with the stored event; the same event_id again: 200 with the original event, "
-        "nothing duplicated (422 `event_id_reused` if it describes another event).",
+        f"nothing duplicated (422 `{reasons.EVENT_ID_REUSED}` if it describes another event).",
     )
     def post(self, request):
-        data = KpiInput(data=request.data)
-        data.is_valid(raise_exception=True)
-        fields = dict(data.validated_data)
+        fields = dict(validated(KpiInput, request.data))
         actor = fields.pop("actor", None) or request.user
         event, created = services.record_kpi(**fields, actor=actor)
         return Response(KpiOutput(event).data, status=status.HTTP_201_CREATED if created else 200)
@@ -249,7 +199,6 @@ class KpiBatchApi(APIView):
         request=KpiInput(many=True),
         responses={201: BatchOutput},
         errors=(400, 422),
-        tags=TAGS,
         summary=f"Record up to {MAX_BATCH:,} KPI events at once, all or nothing (engines and operators)",
         description="A bad item: 400 with `errors` keyed by the items' indexes, nothing stored. Events whose "
         "event_id is already stored are skipped and listed in `duplicates`.",
@@ -273,18 +222,14 @@ class ResetApi(APIView):
         reason = serializers.CharField(max_length=2000)
 
     @document(
-        request=InputSerializer,
         responses={200: StateOutput},
         errors=(400, 404, 409),
-        tags=TAGS,
         summary="Release a triggered tripwire's latch, with a reason (operators); audited",
-        description="409 `not_triggered` when it is not triggered. The action taken is not undone: re-enable "
-        "the risk policy or release the kill switch on those levers.",
+        description=f"409 `{reasons.NOT_TRIGGERED}` when it is not triggered. The action taken is not undone: "
+        "re-enable the risk policy or release the kill switch on those levers.",
     )
     def post(self, request):
-        data = self.InputSerializer(data=request.data)
-        data.is_valid(raise_exception=True)
-        state = services.reset(**data.validated_data, actor=request.user)
+        state = services.reset(**validated(self.InputSerializer, request.data), actor=request.user)
         return Response(StateOutput(state).data)
 
 
@@ -300,19 +245,15 @@ class RebaselineApi(APIView):
         reason = serializers.CharField(max_length=2000)
 
     @document(
-        request=InputSerializer,
         responses={200: StateOutput},
         errors=(400, 404),
-        tags=TAGS,
         summary="Pin the sequential detector's reference to a good period (operators); audited",
         description="The Friday step: the events from `start` to `end` (default: the 7 days before now) become "
         "the reference of a new epoch, pinned; the events after them are judged against it. At least "
         "baseline_events events are needed (400 naming `start`). Undo with rebaseline/undo.",
     )
     def post(self, request):
-        data = self.InputSerializer(data=request.data)
-        data.is_valid(raise_exception=True)
-        state = services.rebaseline(**data.validated_data, actor=request.user)
+        state = services.rebaseline(**validated(self.InputSerializer, request.data), actor=request.user)
         return Response(StateOutput(state).data)
 
 
@@ -323,17 +264,13 @@ class RebaselineUndoApi(APIView):
         reason = serializers.CharField(max_length=2000)
 
     @document(
-        request=InputSerializer,
         responses={200: StateOutput},
         errors=(400, 404, 409),
-        tags=TAGS,
         summary="Undo the last rebaseline (operators); audited",
-        description="409 `no_rebaseline` when there is none to undo.",
+        description=f"409 `{reasons.NO_REBASELINE}` when there is none to undo.",
     )
     def post(self, request):
-        data = self.InputSerializer(data=request.data)
-        data.is_valid(raise_exception=True)
-        state = services.undo_rebaseline(**data.validated_data, actor=request.user)
+        state = services.undo_rebaseline(**validated(self.InputSerializer, request.data), actor=request.user)
         return Response(StateOutput(state).data)
 
 
@@ -352,7 +289,7 @@ class EpisodeOutput(serializers.Serializer):
 
 
 class BacktestOutput(serializers.Serializer):
-    policy = PolicyOutput()
+    policy = PolicyListApi.serializer_class()
     events = serializers.IntegerField()
     first_at = serializers.DateTimeField(allow_null=True)
     last_at = serializers.DateTimeField(allow_null=True)
@@ -371,15 +308,11 @@ class BacktestApi(APIView):
     permission_classes = [IsOperator]
 
     class InputSerializer(PeriodInput):
-        draft = PolicyFieldsInput(
-            required=False, help_text="Fields of a draft policy to replay instead of the saved one."
-        )
+        draft = PolicyFields(required=False, help_text="Fields of a draft policy to replay instead of the saved one.")
 
     @document(
-        request=InputSerializer,
         responses={200: BacktestOutput},
         errors=(400,),
-        tags=TAGS,
         summary="Replay a tripwire policy, saved or a draft, over the stored KPI history (operators)",
         description="One pass over the policy's events from `start` to `end` (default: all of them): every "
         "trip with its estimated start and the reset an operator would make once the KPI is back, and "
@@ -387,9 +320,7 @@ class BacktestApi(APIView):
         "on nothing. The window rule is applied after every event (the most trips it can give).",
     )
     def post(self, request):
-        data = self.InputSerializer(data=request.data)
-        data.is_valid(raise_exception=True)
-        fields = dict(data.validated_data)
+        fields = dict(validated(self.InputSerializer, request.data))
         draft = fields.pop("draft", {})
         result = services.backtest(**fields, changes=draft)
         return Response(BacktestOutput(result).data)

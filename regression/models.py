@@ -1,20 +1,15 @@
 """KPI events (append-only), one tripwire policy per (domain, metric), and each policy's state."""
 
-from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
 from governance_site.audit.models import AppendOnlyModel
-from governance_site.fields import DOMAIN_RE, DOMAIN_RULE
+from governance_site.identifiers import DOMAIN, METRIC
 
-METRIC_RE = r"\A[a-z0-9_]{1,64}\Z"
-METRIC_RULE = "lower-case letters, digits and _, 1 to 64 characters"
 MAX_EVENTS = 100_000  # the largest window or baseline a policy may ask for
 MIN_FALSE_ALARM_EVENTS, MAX_FALSE_ALARM_EVENTS = 100, 1_000_000_000
-
-domain_validator = RegexValidator(DOMAIN_RE, f"must be {DOMAIN_RULE}")
-metric_validator = RegexValidator(METRIC_RE, f"must be {METRIC_RULE}")
 
 
 class PolicyKind(models.TextChoices):
@@ -50,8 +45,8 @@ class TripwireStatus(models.TextChoices):
 class KpiEvent(AppendOnlyModel):
     """One business outcome an engine reported. Never changed once stored."""
 
-    domain = models.CharField(max_length=64, validators=[domain_validator])
-    metric = models.CharField(max_length=64, validators=[metric_validator])
+    domain = models.CharField(max_length=64, validators=[DOMAIN.validator])
+    metric = models.CharField(max_length=64, validators=[METRIC.validator])
     success = models.BooleanField(null=True, blank=True)
     value = models.FloatField(null=True, blank=True)
     actor = models.CharField(max_length=150)
@@ -90,8 +85,8 @@ class KpiEvent(AppendOnlyModel):
 class RegressionPolicy(models.Model):
     """When the recent window of a KPI has dropped too far below its baseline, and what to do then."""
 
-    domain = models.CharField(max_length=64, validators=[domain_validator])
-    metric = models.CharField(max_length=64, validators=[metric_validator])
+    domain = models.CharField(max_length=64, validators=[DOMAIN.validator])
+    metric = models.CharField(max_length=64, validators=[METRIC.validator])
     enabled = models.BooleanField(default=False)
     kind = models.CharField(max_length=16, choices=PolicyKind.choices, default=PolicyKind.SUCCESS_RATE)
     window_events = models.PositiveIntegerField(

@@ -18,10 +18,11 @@ from django.db.models import Q
 from django.utils import timezone
 
 from golive import services as golive
-from governance_site import policies
 from governance_site.audit import services as audit
 from governance_site.audit.models import Lever
 from governance_site.errors import Conflict, InvalidInput, NotFound, Unprocessable
+from governance_site.identifiers import DOMAIN, METRIC
+from governance_site.policies import PolicyContract, required_reason
 from risk import services as risk
 
 from . import detectors, reasons, selectors
@@ -41,17 +42,57 @@ logger = logging.getLogger(__name__)
 BULK_INSERT_ROWS = 2000
 LOOKUP_CHUNK = 900  # event_ids per IN (...) query: under SQLite's oldest parameter limit
 REPLAY_FIELDS = ("domain", "metric", "success", "value")
+MAX_ABS_VALUE = 1e15  # keeps every mean and drop of the stored values finite
+MAX_EVENT_ID = KpiEvent._meta.get_field("event_id").max_length
+
+
+def _with_state(policy: RegressionPolicy, created: bool) -> None:
+    """A new tripwire starts with its state."""
+    RegressionState.objects.get_or_create(policy=policy)
+
+
+POLICY = PolicyContract(
+    model=RegressionPolicy,
+    lever=Lever.REGRESSION,
+    title="regression tripwire",
+    keys=(DOMAIN, METRIC),
+    fields=(
+        "enabled",
+        "kind",
+        "window_events",
+        "baseline_events",
+        "lookback_days",
+        "max_drop_fraction",
+        "action",
+        "detector",
+        "mode",
+        "false_alarm_events",
+        "stale_after_hours",
+    ),  # fmt: skip
+    after_save=_with_state,
+)
 
 
 # --- KPI events --------------------------------------------------------------------------------
 
 
 def _new_event(*, domain, metric, actor, success=None, value=None, event_id=None, occurred_at=None):
+    """The event to store, its input checked whatever the caller (the API's serializer or not)."""
     if success is None and value is None:
         raise InvalidInput("success: give success (true or false), value or both.", field="success")
+    if success is not None and not isinstance(success, bool):
+        raise InvalidInput("success: must be true or false.", field="success")
+    if value is not None and (
+        isinstance(value, bool) or not isinstance(value, int | float) or not abs(value) <= MAX_ABS_VALUE
+    ):  # `not <=` is also true for NaN
+        raise InvalidInput(f"value: must be a finite number within ±{MAX_ABS_VALUE:g}.", field="value")
+    if event_id is not None and (not isinstance(event_id, str) or len(event_id) > MAX_EVENT_ID):
+        raise InvalidInput(f"event_id: must be a string of at most {MAX_EVENT_ID} characters.", field="event_id")
+    if occurred_at is not None and (not isinstance(occurred_at, dt.datetime) or timezone.is_naive(occurred_at)):
+        raise InvalidInput("occurred_at: must be a time with its time zone.", field="occurred_at")
     return KpiEvent(
-        domain=domain,
-        metric=metric,
+        domain=DOMAIN.clean(domain),
+        metric=METRIC.clean(metric),
         success=success,
         value=value,
         actor=audit.actor_name(actor),
@@ -170,20 +211,13 @@ def _stored_by_event_id(ids: list[str]) -> dict[str, KpiEvent]:
 # --- Policies ------------------------------------------------------------------------------------
 
 
-@transaction.atomic
-def upsert_policy(*, domain: str, metric: str, changes: dict, actor, reason: str = "") -> tuple[RegressionPolicy, bool]:
+def upsert_policy(
+    *, domain: str, metric: str, changes: dict, actor, reason: str = "", version: str | None = None
+) -> tuple[RegressionPolicy, bool]:
     """Create the (domain, metric) policy, or change the given fields of it; audited. A new
     policy starts with its state. Returns (policy, created)."""
-    policy, created = policies.upsert(
-        RegressionPolicy,
-        lookup={"domain": domain, "metric": metric},
-        changes=changes,
-        actor=actor,
-        lever=Lever.REGRESSION,
-        reason=reason,
-    )
-    RegressionState.objects.get_or_create(policy=policy)
-    return policy, created
+    key = {"domain": domain, "metric": metric}
+    return POLICY.upsert(key=key, changes=changes, actor=actor, reason=reason, version=version)
 
 
 # --- Evaluation ----------------------------------------------------------------------------------
@@ -191,6 +225,7 @@ def upsert_policy(*, domain: str, metric: str, changes: dict, actor, reason: str
 
 def _locked_state(domain: str, metric: str) -> RegressionState:
     """The policy's state with the policy and state rows locked until the transaction ends."""
+    domain, metric = DOMAIN.clean(domain), METRIC.clean(metric)
     policy = RegressionPolicy.objects.filter(domain=domain, metric=metric).first()
     if policy is None:
         raise NotFound(f"No regression policy for {domain}.{metric}.")
@@ -408,10 +443,7 @@ def evaluate(*, domain: str, metric: str, actor) -> RegressionState:
                                           policy, policy.stale_after_hours))  # fmt: skip
     state.save()
     if action:
-        audit.record(
-            actor=actor, lever=Lever.REGRESSION, instance=state, action=action,
-            before=before, after=audit.snapshot(state), reason=reason,
-        )  # fmt: skip
+        _audit(state, actor, action, before, reason)
     return state
 
 
@@ -469,10 +501,10 @@ def reset(*, domain: str, metric: str, reason: str, actor) -> RegressionState:
 
     The sequential detector learns a new reference from the events that occur after the reset
     and are stored after it (status `relearning` until it has a reference and a window of judged
-    events), never from the bad events that tripped it. The action it took is not undone: re-enabling the risk policy or
-    releasing the kill switch is a separate, deliberate step on those levers.
+    events), never from the bad events that tripped it. The action it took is not undone:
+    re-enabling the risk policy or releasing the kill switch is a separate, deliberate step.
     """
-    reason = _required_reason(reason, "reset a tripwire")
+    reason = required_reason(reason, what="reset a tripwire")
     state = _locked_state(domain, metric)
     if not state.triggered:
         raise Conflict(
@@ -492,18 +524,8 @@ def reset(*, domain: str, metric: str, reason: str, actor) -> RegressionState:
     return state
 
 
-def _required_reason(reason: str, what: str) -> str:
-    reason = (reason or "").strip()
-    if not reason:
-        raise InvalidInput(f"reason: a reason is required to {what}.", field="reason")
-    return reason
-
-
 def _audit(state: RegressionState, actor, action: str, before: dict, reason: str) -> None:
-    audit.record(
-        actor=actor, lever=Lever.REGRESSION, instance=state, action=action,
-        before=before, after=audit.snapshot(state), reason=reason,
-    )  # fmt: skip
+    audit.record(actor=actor, lever=Lever.REGRESSION, instance=state, action=action, before=before, reason=reason)
 
 
 UNDO_FIELDS = ("epoch", "epoch_started_at", "detector_state", "processed_at", "processed_id")
@@ -519,7 +541,7 @@ def rebaseline(
     A new epoch starts with that reference, pinned (it never grows), and judges the events after
     the period. At least `baseline_events` events must fall in it (400 naming `start`).
     """
-    reason = _required_reason(reason, "rebaseline a tripwire")
+    reason = required_reason(reason, what="rebaseline a tripwire")
     state = _locked_state(domain, metric)
     policy = state.policy
     end = end or timezone.now()
@@ -554,7 +576,7 @@ def undo_rebaseline(*, domain: str, metric: str, reason: str, actor) -> Regressi
     """Put the detector back as it was before the last rebaseline (409 `no_rebaseline` when there
     is none to undo); audited (`tripwire.rebaseline_undo`). The events judged since are judged
     again against the restored reference at the next evaluation."""
-    reason = _required_reason(reason, "undo a rebaseline")
+    reason = required_reason(reason, what="undo a rebaseline")
     state = _locked_state(domain, metric)
     if not state.rebaseline_undo:
         raise Conflict(f"{state.policy} has no rebaseline to undo.", field=None, reason=reasons.NO_REBASELINE)

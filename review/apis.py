@@ -2,12 +2,14 @@ from rest_framework import serializers
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from golive import reasons as golive_reasons
 from golive.apis import GoLiveStateOutput
 from governance_site.audit.apis import AuditEventOutput
-from governance_site.fields import BusinessDayQuery
+from governance_site.fields import BusinessDayQuery, validated
 from governance_site.openapi import document
-from heimdall.apis import ScorecardApi
-from risk.apis import LedgerApi
+from heimdall.apis import ScorecardRowOutput as HeimdallScorecardRow
+from regression.models import PolicyAction, PolicyKind
+from risk.apis import LedgerDomainOutput
 
 from .selectors import control_plane_review
 
@@ -18,8 +20,8 @@ class ReviewApi(APIView):
     class OutputSerializer(serializers.Serializer):
         class GoLiveOutput(GoLiveStateOutput):
             may_execute = serializers.BooleanField()
-            blocked_reason = serializers.CharField(
-                allow_null=True, help_text="kill_switch or go_live_disabled; null while production may execute."
+            blocked_reason = serializers.ChoiceField(
+                choices=golive_reasons.REFUSALS, allow_null=True, help_text="null while production may execute."
             )
 
             class Meta(GoLiveStateOutput.Meta):
@@ -29,8 +31,8 @@ class ReviewApi(APIView):
             id = serializers.IntegerField()
             domain = serializers.CharField()
             metric = serializers.CharField()
-            kind = serializers.CharField()
-            action = serializers.CharField()
+            kind = serializers.ChoiceField(choices=PolicyKind.choices)
+            action = serializers.ChoiceField(choices=PolicyAction.choices)
             action_taken = serializers.CharField()
             would_have_taken = serializers.CharField(help_text="A dry-run tripwire: what it would have done.")
             baseline_rate = serializers.FloatField(allow_null=True)
@@ -40,7 +42,7 @@ class ReviewApi(APIView):
             triggered_at = serializers.DateTimeField(allow_null=True)
             evaluated_at = serializers.DateTimeField(allow_null=True)
 
-        class ScorecardRowOutput(ScorecardApi.OutputSerializer):
+        class ScorecardRowOutput(HeimdallScorecardRow):
             dropped = serializers.BooleanField(help_text="Today's success rate is below yesterday's.")
 
         class AuditOutput(AuditEventOutput):
@@ -50,7 +52,7 @@ class ReviewApi(APIView):
         date = serializers.DateField()
         time_zone = serializers.CharField()
         go_live = GoLiveOutput()
-        risk_ledger = LedgerApi.OutputSerializer.DomainOutput(many=True)
+        risk_ledger = LedgerDomainOutput(many=True)
         triggered_tripwires = TripwireOutput(many=True)
         heimdall_scorecard = ScorecardRowOutput(many=True)
         recent_audit = AuditOutput(many=True)
@@ -59,14 +61,12 @@ class ReviewApi(APIView):
         responses={200: OutputSerializer},
         errors=(400,),
         parameters=[BusinessDayQuery],
-        tags=["review"],
         summary="The Monday control-plane review",
         description="Go-live state and kill switch (who, why); the day's risk ledger per domain with denials "
         "by reason; triggered tripwires with baseline, current and drop; the Heimdall scorecard (today "
         "against yesterday); the latest audit events.",
     )
     def get(self, request):
-        filters = BusinessDayQuery(data=request.query_params)
-        filters.is_valid(raise_exception=True)
-        review = control_plane_review(day=filters.validated_data.get("date"))
+        filters = validated(BusinessDayQuery, request.query_params)
+        review = control_plane_review(day=filters.get("date"))
         return Response(self.OutputSerializer(review).data)

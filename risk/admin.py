@@ -5,18 +5,15 @@ Every change goes through the services (`actor=request.user`), so it is validate
 
 from decimal import Decimal
 
-from django import forms
-from django.contrib import admin, messages
+from django.contrib import admin
 from django.core.exceptions import PermissionDenied
-from django.db import transaction
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html
 
-from governance_site import charts
-from governance_site.admin_tools import AppendOnlyAdminMixin, EstimatedCountPaginator, ReasonForm
-from governance_site.fields import normalize_domain
+from governance_site import admin_tools, charts
+from governance_site.admin_tools import AppendOnlyAdminMixin, EstimatedCountPaginator, PolicyAdminMixin, ReasonForm
 from governance_site.formatting import money
 
 from . import selectors, services
@@ -31,20 +28,6 @@ STATUS_COLOURS = {
 }
 
 
-class RiskPolicyForm(forms.ModelForm):
-    reason = forms.CharField(max_length=2000, help_text="Why this change? Recorded in the audit trail with your name.")
-
-    class Meta:
-        model = RiskPolicy
-        fields = ["domain", *services.POLICY_FIELDS]
-
-    def clean_domain(self):
-        try:
-            return normalize_domain(self.cleaned_data["domain"])
-        except ValueError as exc:
-            raise forms.ValidationError(str(exc)) from exc
-
-
 def usage(used: int | Decimal, cap: int | Decimal):
     """`used` of `cap` as a bar and figures (a cap of 0 allows nothing: shown full)."""
     shown = f"{money(used)} / {money(cap)}" if isinstance(cap, Decimal) else f"{used} / {cap}"
@@ -52,33 +35,18 @@ def usage(used: int | Decimal, cap: int | Decimal):
 
 
 @admin.register(RiskPolicy)
-class RiskPolicyAdmin(admin.ModelAdmin):
-    form = RiskPolicyForm
+class RiskPolicyAdmin(PolicyAdminMixin, admin.ModelAdmin):
+    contract = services.POLICY
     list_display = [
         "domain", "enabled_label", "actions_today", "exposure_now", "loss_today", "max_action_amount",
         "reservation_ttl_seconds", "changed_by", "updated_at", "today_link",
     ]  # fmt: skip
     list_filter = ["enabled"]
     search_fields = ["domain"]
-    readonly_fields = ["changed_by", "updated_at"]
     actions = ["enable_policies", "disable_policies"]
 
     def get_queryset(self, request):
         return selectors.policies_with_usage()
-
-    def get_readonly_fields(self, request, obj=None):
-        return [*self.readonly_fields, "domain"] if obj else self.readonly_fields
-
-    def has_delete_permission(self, request, obj=None):
-        return False  # disable a policy instead: its ledger and audit trail refer to the domain
-
-    def save_model(self, request, obj, form, change):
-        changes = {name: form.cleaned_data[name] for name in services.POLICY_FIELDS if name in form.changed_data}
-        policy = services.upsert_policy(
-            domain=obj.domain, changes=changes, actor=request.user, reason=form.cleaned_data["reason"]
-        )
-        obj.pk = policy.pk
-        obj.refresh_from_db()
 
     @admin.display(description="Enabled", ordering="enabled")
     def enabled_label(self, policy):
@@ -115,13 +83,13 @@ class RiskPolicyAdmin(admin.ModelAdmin):
         title = "Enable" if enabled else "Disable"
         form = ReasonForm(request.POST if "confirm" in request.POST else None)
         if form.is_valid():
-            with transaction.atomic():
-                for policy in queryset:
-                    services.set_enabled(
-                        domain=policy.domain, enabled=enabled, reason=form.cleaned_data["reason"], actor=request.user
-                    )
-            domains = ", ".join(policy.domain for policy in queryset)
-            self.message_user(request, f"{title}d: {domains}.", messages.SUCCESS)
+            reason = form.cleaned_data["reason"]
+            admin_tools.apply_to_selection(
+                self, request, queryset, done=f"{title}d",
+                call=lambda policy: services.set_enabled(
+                    domain=policy.domain, enabled=enabled, reason=reason, actor=request.user
+                ),
+            )  # fmt: skip
             return None
         context = {
             **self.admin_site.each_context(request),

@@ -15,23 +15,29 @@ from django.db.models import F, Sum
 from django.utils import timezone
 
 from golive import services as golive
-from governance_site import policies
 from governance_site.audit import services as audit
 from governance_site.audit.models import Lever
 from governance_site.business_day import business_date
 from governance_site.errors import Conflict, InvalidInput, NotFound, ServiceError, Unprocessable
-from governance_site.fields import clean_domain
+from governance_site.identifiers import DOMAIN
+from governance_site.policies import PolicyContract, required_reason
 
 from . import reasons
 from .models import DailyTotals, Reservation, RiskPolicy, Status
 
-POLICY_FIELDS = (
-    "enabled",
-    "max_daily_loss",
-    "max_open_exposure",
-    "max_daily_actions",
-    "max_action_amount",
-    "reservation_ttl_seconds",
+POLICY = PolicyContract(
+    model=RiskPolicy,
+    lever=Lever.RISK,
+    title="risk policy",
+    keys=(DOMAIN,),
+    fields=(
+        "enabled",
+        "max_daily_loss",
+        "max_open_exposure",
+        "max_daily_actions",
+        "max_action_amount",
+        "reservation_ttl_seconds",
+    ),
 )
 
 
@@ -39,7 +45,7 @@ EXPIRY_ACTOR = "risk/expiry"
 
 
 class RiskDenied(ServiceError):
-    """Raised by `risk_reserve_or_raise` when the Risk Guard says no; `reason` is the reason code.
+    """Raised by `reserve_or_raise` when the Risk Guard says no; `reason` is the reason code.
 
     Left to the shared DRF exception handler, it answers 423 like the Go-Live refusal.
     """
@@ -76,24 +82,18 @@ def _text(name: str, value: str | None) -> str | None:
 # Policies ------------------------------------------------------------------------------------
 
 
-def upsert_policy(*, domain: str, changes: Mapping[str, object], actor, reason: str = "") -> RiskPolicy:
-    """Create the domain's policy or change the given fields of it; audited."""
-    unknown = sorted(set(changes) - set(POLICY_FIELDS))
-    if unknown:
-        raise InvalidInput(f"{unknown[0]}: not a risk policy field.", field=unknown[0])
-    policy, _ = policies.upsert(
-        RiskPolicy, lookup={"domain": clean_domain(domain)}, changes=dict(changes), actor=actor, lever=Lever.RISK,
-        reason=reason,
-    )  # fmt: skip
-    return policy
+def upsert_policy(
+    *, domain: str, changes: Mapping[str, object], actor, reason: str = "", version: str | None = None
+) -> tuple[RiskPolicy, bool]:
+    """Create the domain's policy or change the given fields of it; audited. Returns (policy, created)."""
+    return POLICY.upsert(key={"domain": domain}, changes=changes, actor=actor, reason=reason, version=version)
 
 
 def set_enabled(*, domain: str, enabled: bool, reason: str, actor) -> RiskPolicy:
     """Enable or disable a domain's risk policy (creating it if missing), with a reason; audited."""
-    reason = (reason or "").strip()
-    if not reason:
-        raise InvalidInput("reason: a reason is required to enable or disable a risk policy.", field="reason")
-    return upsert_policy(domain=domain, changes={"enabled": enabled}, actor=actor, reason=reason)
+    reason = required_reason(reason, what="enable or disable a risk policy")
+    policy, _ = upsert_policy(domain=domain, changes={"enabled": enabled}, actor=actor, reason=reason)
+    return policy
 
 
 def throttle_domain(*, domain: str, reason: str, actor) -> RiskPolicy:
@@ -119,7 +119,7 @@ def reserve(
     with another amount or ref it is Unprocessable (422).
     """
     request = {
-        "domain": clean_domain(domain),
+        "domain": DOMAIN.clean(domain),
         "amount": _model_value(Reservation, "amount", amount),
         "idempotency_key": _text("idempotency_key", idempotency_key),
         "ref": _text("ref", ref) or "",
@@ -218,16 +218,10 @@ def _open_exposure(domain: str) -> Decimal:
     return total["s"] or Decimal(0)
 
 
-def risk_reserve_or_raise(
-    *,
-    domain: str,
-    amount: Decimal | int | str,
-    actor,
-    idempotency_key: str | None = None,
-    ref: str | None = None,
-) -> Reservation:
-    """Reserve before a production action, for in-process engines: the entry, or RiskDenied."""
-    entry = reserve(domain=domain, amount=amount, actor=actor, idempotency_key=idempotency_key, ref=ref)
+def reserve_or_raise(**request) -> Reservation:
+    """`reserve` (same keyword arguments) before a production action, for in-process engines: the
+    approved entry, or RiskDenied carrying the reason."""
+    entry = reserve(**request)
     if not entry.ok:
         raise RiskDenied(entry)
     return entry
@@ -292,12 +286,6 @@ def settle(*, reservation_id: int, realized_pnl: Decimal | int | str, actor) -> 
 def release(*, reservation_id: int, actor) -> Reservation:
     """The action did not happen: close the reservation, freeing its exposure, with no pnl."""
     return _close(reservation_id=reservation_id, status=Status.RELEASED, actor=actor)
-
-
-def risk_settle(*, reservation: Reservation | int, realized_pnl: Decimal | int | str, actor) -> Reservation:
-    """Settle after a production action, for in-process engines (takes the entry or its id)."""
-    reservation_id = reservation.pk if isinstance(reservation, Reservation) else reservation
-    return settle(reservation_id=reservation_id, realized_pnl=realized_pnl, actor=actor)
 
 
 def _expire_domain(domain: str, now: dt.datetime) -> int:

@@ -106,6 +106,9 @@ GOVERNANCE_TIME_ZONE = env.str("GOVERNANCE_TIME_ZONE", default="UTC")
 TIME_ZONE = GOVERNANCE_TIME_ZONE
 # The currency amounts are shown in (amounts themselves are plain decimals in the API).
 GOVERNANCE_CURRENCY = env.str("GOVERNANCE_CURRENCY", default="USD")
+# Switch changes always need a reason; a policy change without one is recorded as unexplained
+# (empty reason) unless this makes the reason mandatory for policy changes too (API and admin).
+GOVERNANCE_REQUIRE_REASON = env.bool("GOVERNANCE_REQUIRE_REASON", default=False)
 # Times in the admin read like 2026-11-26 17:09:04 EST: always with the time zone.
 FORMAT_MODULE_PATH = ["governance_site.formats"]
 
@@ -153,6 +156,12 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    # Each lever's reason codes, from its reasons module, as one named enum clients can generate.
+    "ENUM_NAME_OVERRIDES": {
+        "RefusalReasonEnum": "golive.reasons.REFUSALS",
+        "DenialReasonEnum": "risk.reasons.DENIAL_REASONS",
+        "EligibilityReasonEnum": "heimdall.reasons.ELIGIBILITY_REASONS",
+    },
     "SERVE_INCLUDE_SCHEMA": False,
 }
 

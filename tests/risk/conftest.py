@@ -22,7 +22,8 @@ def make_policy(db):
     """`make_policy(domain="WHOLESALE", **caps)`: a policy with generous caps unless told otherwise."""
 
     def make(domain="WHOLESALE", **caps):
-        return services.upsert_policy(domain=domain, changes={**CAPS, **caps}, actor=SYSTEM)
+        policy, _ = services.upsert_policy(domain=domain, changes={**CAPS, **caps}, actor=SYSTEM)
+        return policy
 
     return make
 

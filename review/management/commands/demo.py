@@ -65,6 +65,12 @@ class Command(BaseCommand):
         decision = golive.may_execute()
         return "yes" if decision.ok else f"no ({decision.reason})"
 
+    def watch(self, domain: str, metric: str, tripwire: dict, reason: str):
+        """Enable the (domain, metric) tripwire with `tripwire`'s settings and evaluate it now."""
+        changes = {**tripwire, "enabled": True}
+        regression.upsert_policy(domain=domain, metric=metric, changes=changes, actor=ACTOR, reason=reason)
+        return regression.evaluate(domain=domain, metric=metric, actor=ACTOR)
+
     def record(self, domain: str, metric: str, samples: list) -> None:
         """Store `samples` as KPI events a millisecond apart, ending now, and always newer than the
         events of an earlier run and its reset (so each run's window, baseline and epoch are its own)."""
@@ -118,10 +124,7 @@ class Command(BaseCommand):
         self.say("300 KPI events recorded")
 
         self.step(4, "Enable the WHOLESALE/contract_rate tripwire (window 100, THROTTLE on a drop over 20%); evaluate")
-        regression.upsert_policy(domain="WHOLESALE", metric="contract_rate",
-                                 changes={**CONTRACT_RATE_TRIPWIRE, "enabled": True},
-                                 actor=ACTOR, reason="Demo: watch contract rate")  # fmt: skip
-        state = regression.evaluate(domain="WHOLESALE", metric="contract_rate", actor=ACTOR)
+        state = self.watch("WHOLESALE", "contract_rate", CONTRACT_RATE_TRIPWIRE, "Demo: watch contract rate")
         self.say(
             f"baseline {state.baseline_rate:.1%}, current {state.current_rate:.1%}, drop {state.drop_fraction:.1%} "
             f"> 20% → status {state.status}, action {state.action_taken or 'none'}"
@@ -137,9 +140,7 @@ class Command(BaseCommand):
         baseline = [round(rng.gauss(0.04, 0.01), 4) for _ in range(200)]
         crash = [round(rng.gauss(-0.02, 0.01), 4) for _ in range(50)]
         self.record("CAPITAL", "roi_event", baseline + crash)
-        regression.upsert_policy(domain="CAPITAL", metric="roi_event", changes={**ROI_TRIPWIRE, "enabled": True},
-                                 actor=ACTOR, reason="Demo: watch ROI")  # fmt: skip
-        state = regression.evaluate(domain="CAPITAL", metric="roi_event", actor=ACTOR)
+        state = self.watch("CAPITAL", "roi_event", ROI_TRIPWIRE, "Demo: watch ROI")
         self.say(
             f"baseline mean {state.baseline_rate:+.4f}, current {state.current_rate:+.4f}, "
             f"drop {state.drop_fraction:.0%} > 30% → status {state.status}, action {state.action_taken or 'none'}"

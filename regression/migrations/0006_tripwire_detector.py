@@ -6,7 +6,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("regression", "0004_anchored_identifier_rules"),
+        ("regression", "0005_metric_rule_from_identifier"),
     ]
 
     operations = [
