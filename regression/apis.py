@@ -215,63 +215,49 @@ class KpiBatchApi(APIView):
         return Response(BatchOutput(body).data, status=status.HTTP_201_CREATED)
 
 
-class ResetApi(APIView):
-    permission_classes = [IsOperator]
-
-    class InputSerializer(PolicyKeyInput):
-        reason = serializers.CharField(max_length=2000)
-
-    @document(
-        responses={200: StateOutput},
-        errors=(400, 404, 409),
-        summary="Release a triggered tripwire's latch, with a reason (operators); audited",
-        description=f"409 `{reasons.NOT_TRIGGERED}` when it is not triggered. The action taken is not undone: "
-        "re-enable the risk policy or release the kill switch on those levers.",
-    )
-    def post(self, request):
-        state = services.reset(**validated(self.InputSerializer, request.data), actor=request.user)
-        return Response(StateOutput(state).data)
+class ReasonInput(PolicyKeyInput):
+    reason = serializers.CharField(max_length=2000)
 
 
-class PeriodInput(PolicyKeyInput):
+class PeriodReasonInput(ReasonInput):
     start = DateTimeField(required=False)
     end = DateTimeField(required=False)
 
 
-class RebaselineApi(APIView):
-    permission_classes = [IsOperator]
+def _state_change_api(name: str, service, input_serializer, **documented) -> type[APIView]:
+    """An operators' view that calls `service` with its input and answers the tripwire's state."""
 
-    class InputSerializer(PeriodInput):
-        reason = serializers.CharField(max_length=2000)
+    class StateChangeApi(APIView):
+        permission_classes = [IsOperator]
+        InputSerializer = input_serializer
 
-    @document(
-        responses={200: StateOutput},
-        errors=(400, 404),
-        summary="Pin the sequential detector's reference to a good period (operators); audited",
-        description="The Friday step: the events from `start` to `end` (default: the 7 days before now) become "
-        "the reference of a new epoch, pinned; the events after them are judged against it. At least "
-        "baseline_events events are needed (400 naming `start`). Undo with rebaseline/undo.",
-    )
-    def post(self, request):
-        state = services.rebaseline(**validated(self.InputSerializer, request.data), actor=request.user)
-        return Response(StateOutput(state).data)
+        @document(responses={200: StateOutput}, **documented)
+        def post(self, request):
+            state = service(**validated(self.InputSerializer, request.data), actor=request.user)
+            return Response(StateOutput(state).data)
+
+    StateChangeApi.__name__ = StateChangeApi.__qualname__ = name
+    return StateChangeApi
 
 
-class RebaselineUndoApi(APIView):
-    permission_classes = [IsOperator]
-
-    class InputSerializer(PolicyKeyInput):
-        reason = serializers.CharField(max_length=2000)
-
-    @document(
-        responses={200: StateOutput},
-        errors=(400, 404, 409),
-        summary="Undo the last rebaseline (operators); audited",
-        description=f"409 `{reasons.NO_REBASELINE}` when there is none to undo.",
-    )
-    def post(self, request):
-        state = services.undo_rebaseline(**validated(self.InputSerializer, request.data), actor=request.user)
-        return Response(StateOutput(state).data)
+ResetApi = _state_change_api(
+    "ResetApi", services.reset, ReasonInput, errors=(400, 404, 409),
+    summary="Release a triggered tripwire's latch and start a new epoch, with a reason (operators); audited",
+    description=f"409 `{reasons.NOT_TRIGGERED}` when it is not triggered. The action taken is not undone: "
+    "re-enable the risk policy or release the kill switch on those levers.",
+)  # fmt: skip
+RebaselineApi = _state_change_api(
+    "RebaselineApi", services.rebaseline, PeriodReasonInput, errors=(400, 404),
+    summary="Pin the sequential detector's reference to a good period (operators); audited",
+    description="The Friday step: the events from `start` to `end` (default: the 7 days before now) become "
+    "the reference of a new epoch, pinned; the events after them are judged against it. At least "
+    "baseline_events events are needed (400 naming `start`). Undo with rebaseline/undo.",
+)  # fmt: skip
+RebaselineUndoApi = _state_change_api(
+    "RebaselineUndoApi", services.undo_rebaseline, ReasonInput, errors=(400, 404, 409),
+    summary="Undo the last rebaseline (operators); audited",
+    description=f"409 `{reasons.NO_REBASELINE}` when there is none to undo.",
+)  # fmt: skip
 
 
 class EpisodeOutput(serializers.Serializer):
@@ -307,7 +293,9 @@ class BacktestOutput(serializers.Serializer):
 class BacktestApi(APIView):
     permission_classes = [IsOperator]
 
-    class InputSerializer(PeriodInput):
+    class InputSerializer(PolicyKeyInput):
+        start = DateTimeField(required=False)
+        end = DateTimeField(required=False)
         draft = PolicyFields(required=False, help_text="Fields of a draft policy to replay instead of the saved one.")
 
     @document(
