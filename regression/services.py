@@ -321,19 +321,25 @@ def _sequential(state: RegressionState, now: dt.datetime) -> bool:
     policy = state.policy
     settings = settings_of(policy)
     position = (state.processed_at, state.processed_id or 0) if state.processed_at else None
+    carry = detectors.Carry.from_json(state.detector_state)
+    learned_with = [policy.kind, policy.window_events, policy.baseline_events]
+    if state.explanation.get("learned_with", learned_with) != learned_with:
+        # The kind, window or baseline changed: what was learned no longer applies; this epoch is
+        # judged again from its start (the lookback's, for the first epoch) with the new settings.
+        position, carry = None, detectors.Carry()
     if position is not None:
         late, highest = selectors.late_events(policy, seen_id=state.seen_id, before=position)
         state.late_events += late
         state.seen_id = max(state.seen_id, highest)
     since = state.epoch_started_at or now - dt.timedelta(days=policy.lookback_days)
     events = selectors.kpi_events_in_order(policy, after=position, since=since)
-    carry, trip = detectors.scan(events.values, settings, detectors.Carry.from_json(state.detector_state))
+    carry, trip = detectors.scan(events.values, settings, carry)
     used = len(events.ids) if trip is None else trip.index + 1
     if used:
         state.processed_at, state.processed_id = events.occurred_at[used - 1], events.ids[used - 1]
         state.seen_id = max(state.seen_id, max(events.ids))
     state.detector_state = carry.to_json()
-    state.explanation = explain(policy, carry)
+    state.explanation = explain(policy, carry) | {"learned_with": learned_with}
     state.statistic, state.threshold = carry.statistic, state.explanation.get("threshold")
     if trip is None:
         return False

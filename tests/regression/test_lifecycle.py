@@ -226,3 +226,13 @@ def test_dry_run__shown_in_the_review(tripwire, feed, api, viewer):
     evaluate()
     [tripwire_row] = api(viewer).get("/api/governance/review").json()["triggered_tripwires"]
     assert (tripwire_row["action_taken"], tripwire_row["would_have_taken"]) == ("", "THROTTLE")
+
+
+def test_kind_changed__what_was_learned_is_dropped_and_the_epoch_judged_again(tripwire, feed):
+    tripwire()
+    bodies = [body | {"value": 5.0} for body in feed.events(outcomes(300, 300))]
+    services.record_kpi_batch(events=bodies, actor=OPERATOR)
+    assert evaluate().explanation["reference_mean"] == 1.0
+    services.upsert_policy(**KEY, changes={"kind": PolicyKind.MEAN_VALUE}, actor=OPERATOR, reason="value")
+    state = evaluate()
+    assert (state.explanation["reference_mean"], state.explanation["epoch_events"]) == (5.0, 300)
