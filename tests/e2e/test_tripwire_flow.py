@@ -47,7 +47,7 @@ def test_tripwire__chart_then_reset_with_a_reason__status_changes(browser, demo)
     browser.find("input[name=apply]").click()
     assert "Reset: WHOLESALE.contract_rate." in browser.find(".messagelist").text
     row = browser.find(f"input[name=_selected_action][value='{demo.pk}']").find_element("xpath", "ancestor::tr")
-    assert "OK" in row.text.upper() and "TRIGGERED" not in row.text.upper()
+    assert "RELEARNING" in row.text.upper() and "TRIGGERED" not in row.text.upper()  # a new epoch
     browser.screenshot("tripwire-reset")
 
 
