@@ -236,3 +236,21 @@ def test_kind_changed__what_was_learned_is_dropped_and_the_epoch_judged_again(tr
     services.upsert_policy(**KEY, changes={"kind": PolicyKind.MEAN_VALUE}, actor=OPERATOR, reason="value")
     state = evaluate()
     assert (state.explanation["reference_mean"], state.explanation["epoch_events"]) == (5.0, 300)
+
+
+@pytest.mark.parametrize("seed", range(3))
+@pytest.mark.parametrize(("window_successes", "status"), [(37, "triggered"), (39, "ok")])
+def test_spec_examples__policy_enabled_after_its_events__decides_at_its_first_evaluation(
+    feed, wholesale_risk, seed, window_successes, status
+):
+    """200 events at 95%, then 50 at 74% (a 22.1% drop) triggers; at 78% (17.9% < 20%) it does not:
+    with the defaults, the events shuffled, the policy enabled only after they arrived."""
+    rng = np.random.default_rng(seed)
+    baseline, window = outcomes(190, 200), outcomes(window_successes, 50)
+    rng.shuffle(baseline)
+    rng.shuffle(window)
+    feed(baseline + window)
+    services.upsert_policy(**KEY, changes={"enabled": True}, actor=OPERATOR, reason="switch it on")
+    state = evaluate()
+    assert (state.status, state.baseline_rate, state.current_rate) == (status, 0.95, window_successes / 50)
+    assert RiskPolicy.objects.get(domain="WHOLESALE").enabled is (status == "ok")
