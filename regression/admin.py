@@ -1,8 +1,9 @@
 """Tripwire policies (edited through the service), their states (evaluate / reset), KPI events (read-only)."""
 
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.contrib.admin import helpers
 from django.core.exceptions import PermissionDenied
+from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
 from django.urls import path
 from django.utils.html import format_html
@@ -21,6 +22,16 @@ STATUS_COLOURS = {
     TripwireStatus.UNDECIDABLE: "#b35900",
     TripwireStatus.STALE: "#b35900",
     TripwireStatus.DISABLED: "#666666",
+    TripwireStatus.BREACHING: "#d0480a",
+}
+
+
+RESET_CONFIRMATION = {
+    "action": "reset_tripwires",
+    "title": "Reset tripwires?",
+    "explanation": "Reset releases the latch of these tripwires and starts a new epoch: the detector learns a new "
+    "reference from the events after the reset, never from the bad ones. It does not undo what they did: "
+    "re-enable the risk policy or release the kill switch separately, once the cause is fixed.",
 }
 
 
@@ -56,8 +67,9 @@ class RegressionPolicyAdmin(PolicyAdminMixin, admin.ModelAdmin):
 
 @admin.register(RegressionState)
 class RegressionStateAdmin(AppendOnlyAdminMixin, admin.ModelAdmin):
-    list_display = ["policy", "coloured_status", "comparison", "window_count", "baseline_count",
-                    "action_taken", "triggered_at", "evaluated_at", "evaluated_by"]  # fmt: skip
+    # The key columns first: on a 1366 px screen they show without scrolling sideways.
+    list_display = ["policy", "coloured_status", "action_taken", "triggered_at", "comparison", "evaluated_at",
+                    "window_count", "baseline_count", "evaluated_by"]  # fmt: skip
     list_filter = ["status", "triggered", "policy__enabled", "policy__action"]
     search_fields = ["policy__domain", "policy__metric"]
     actions = ["evaluate_now", "reset_tripwires", "rebaseline_last_week", "undo_rebaseline"]
@@ -109,44 +121,86 @@ class RegressionStateAdmin(AppendOnlyAdminMixin, admin.ModelAdmin):
             f"({charts.percent_or_dash(state.drop_fraction)} / {state.policy.max_drop_fraction:.0%})"
         )
 
-    def _each(self, request, queryset, service, done: str, **kwargs) -> None:
-        """Call `service` for each selected tripwire, all in one transaction (apply_to_selection)."""
+    def _each(self, request, queryset, service, done: str, *, warn=None, **kwargs) -> None:
+        """Call `service` for each selected tripwire, all in one transaction (apply_to_selection);
+        then one warning per `warn(result)` that has something to say."""
+        warnings = []
 
         def call(state):
-            service(domain=state.policy.domain, metric=state.policy.metric, actor=request.user, **kwargs)
+            result = service(domain=state.policy.domain, metric=state.policy.metric, actor=request.user, **kwargs)
+            if warn is not None and (warning := warn(result)):
+                warnings.append(warning)
 
-        admin_tools.apply_to_selection(self, request, queryset, call, done=done, label=lambda state: str(state.policy))
+        if admin_tools.apply_to_selection(self, request, queryset, call, done=done, label=lambda s: str(s.policy)):
+            for warning in warnings:
+                self.message_user(request, warning, messages.WARNING)
 
-    @admin.action(description="Evaluate now", permissions=["operate"])
-    def evaluate_now(self, request, queryset):
-        self._each(request, queryset, services.evaluate, "Evaluated")
+    # The same two operations as buttons on a tripwire's own page ---------------------------
 
-    def _with_reason(self, request, queryset, service, *, action: str, title: str, explanation: str, done: str):
-        """Ask for a reason on a confirmation page, then call `service` for each selected tripwire."""
+    def get_urls(self):
+        return [
+            path("<int:pk>/evaluate/", self.admin_site.admin_view(self.evaluate_view), name="regression_evaluate"),
+            path("<int:pk>/reset/", self.admin_site.admin_view(self.reset_view), name="regression_reset"),
+            *super().get_urls(),
+        ]
+
+    def _operated(self, request, pk: int):
+        if not self.has_operate_permission(request):
+            raise PermissionDenied("Only governance operators may evaluate or reset a tripwire.")
+        return get_object_or_404(self.get_queryset(request), pk=pk)
+
+    def evaluate_view(self, request, pk: int):
+        if request.method != "POST":
+            return redirect("admin:regression_regressionstate_change", pk)
+        self._each(request, [self._operated(request, pk)], services.evaluate, "Evaluated")
+        return redirect("admin:regression_regressionstate_change", pk)
+
+    def reset_view(self, request, pk: int):
+        state = self._operated(request, pk)
         form = ReasonForm(request.POST if "apply" in request.POST else None)
         if form.is_valid():
-            self._each(request, queryset, service, done, reason=form.cleaned_data["reason"])
-            return None
+            self._each(request, [state], services.reset, "Reset", warn=services.reset_warning,
+                       reason=form.cleaned_data["reason"])  # fmt: skip
+            return redirect("admin:regression_regressionstate_change", pk)
+        return self._reset_confirmation(request, [state], form)
+
+    def _reset_confirmation(self, request, states, form):
+        return self._confirmation(request, states, form, **RESET_CONFIRMATION)
+
+    def _confirmation(self, request, states, form, *, action: str, title: str, explanation: str):
         context = {
             **self.admin_site.each_context(request),
             "title": title,
             "explanation": explanation,
             "action": action,
             "opts": self.model._meta,
-            "states": queryset,
+            "states": states,
             "form": form,
             "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
         }
         return TemplateResponse(request, "admin/regression/regressionstate/reset_confirmation.html", context)
 
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        extra_context = {**(extra_context or {}), "may_operate": self.has_operate_permission(request)}
+        return super().change_view(request, object_id, form_url, extra_context)
+
+    @admin.action(description="Evaluate now", permissions=["operate"])
+    def evaluate_now(self, request, queryset):
+        self._each(request, queryset, services.evaluate, "Evaluated")
+
+    def _with_reason(self, request, queryset, service, *, done: str, warn=None, **confirmation):
+        """Ask for a reason on a confirmation page, then call `service` for each selected tripwire."""
+        form = ReasonForm(request.POST if "apply" in request.POST else None)
+        if form.is_valid():
+            self._each(request, queryset, service, done, warn=warn, reason=form.cleaned_data["reason"])
+            return None
+        return self._confirmation(request, queryset, form, **confirmation)
+
     @admin.action(description="Reset (asks for a reason)", permissions=["operate"])
     def reset_tripwires(self, request, queryset):
         return self._with_reason(
-            request, queryset, services.reset, action="reset_tripwires", title="Reset tripwires?", done="Reset",
-            explanation="Reset releases the latch of these tripwires and starts a new epoch: the detector learns "
-            "a new reference from the events after the reset, never from the bad ones. It does not undo what "
-            "they did: re-enable the risk policy or release the kill switch separately, once the cause is fixed.",
-        )  # fmt: skip
+            request, queryset, services.reset, done="Reset", warn=services.reset_warning, **RESET_CONFIRMATION
+        )
 
     @admin.action(description="Rebaseline to the last 7 days (asks for a reason)", permissions=["operate"])
     def rebaseline_last_week(self, request, queryset):

@@ -40,6 +40,9 @@ class TripwireStatus(models.TextChoices):
     UNDECIDABLE = "undecidable"  # the reference cannot carry a relative drop (about zero)
     STALE = "stale"  # no event for longer than the policy's stale_after_hours
     DISABLED = "disabled"
+    # Reset while the last evaluation's drop was still past the threshold: the latch is released,
+    # and the next evaluation triggers again unless the cause is fixed.
+    BREACHING = "breaching"
 
 
 class KpiEvent(AppendOnlyModel):
@@ -115,8 +118,8 @@ class RegressionPolicy(models.Model):
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
-        verbose_name = "regression policy"
-        verbose_name_plural = "regression policies"
+        verbose_name = "tripwire policy"
+        verbose_name_plural = "tripwire policies"
         ordering = ["domain", "metric"]
         constraints = [
             models.UniqueConstraint(fields=["domain", "metric"], name="regression_policy_domain_metric"),
@@ -165,7 +168,8 @@ class RegressionState(models.Model):
     evaluation_queued = models.BooleanField(default=False)  # an evaluation on ingest is waiting for a worker
 
     class Meta:
-        verbose_name = "regression state"
+        verbose_name = "tripwire"  # one name on every screen: the state of a tripwire is the tripwire
+        verbose_name_plural = "tripwires"
         ordering = ["policy__domain", "policy__metric"]
 
     def __str__(self):

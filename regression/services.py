@@ -500,6 +500,25 @@ def _new_epoch(state: RegressionState, *, started_at: dt.datetime, carry: detect
     state.statistic, state.threshold = carry.statistic, state.explanation.get("threshold")
 
 
+def _still_breaches(state: RegressionState) -> bool:
+    """The last evaluation of an enabled policy, with both spans full, showed a drop past its threshold."""
+    policy = state.policy
+    full = state.window_count >= policy.window_events and state.baseline_count >= policy.baseline_events
+    return policy.enabled and full and detectors.breached(state.drop_fraction, policy.max_drop_fraction)
+
+
+def reset_warning(state: RegressionState) -> str | None:
+    """What to tell an operator who reset a tripwire whose window still breaches (None otherwise)."""
+    if state.status != TripwireStatus.BREACHING:
+        return None
+    policy = state.policy
+    return (
+        f"{policy} still breaches: its last evaluation showed a drop of {_percent(state.drop_fraction)} "
+        f"(> {_percent(policy.max_drop_fraction)}). The latch is released and a new epoch starts: it "
+        "relearns its reference from events after the reset, and trips again if they still show the drop."
+    )
+
+
 @transaction.atomic
 def reset(*, domain: str, metric: str, reason: str, actor) -> RegressionState:
     """Release a triggered tripwire's latch and start a new epoch (409 `not_triggered` when it is
@@ -507,7 +526,9 @@ def reset(*, domain: str, metric: str, reason: str, actor) -> RegressionState:
 
     The sequential detector learns a new reference from the events that occur after the reset
     and are stored after it (status `relearning` until it has a reference and a window of judged
-    events), never from the bad events that tripped it. The action it took is not undone:
+    events), never from the bad events that tripped it. When the last evaluation's window still
+    showed a drop past the threshold, the status is `breaching` until the next evaluation (never
+    `ok` next to such a drop) and `reset_warning` says so. The action it took is not undone:
     re-enabling the risk policy or releasing the kill switch is a separate, deliberate step.
     """
     reason = required_reason(reason, what="reset a tripwire")
@@ -524,7 +545,7 @@ def reset(*, domain: str, metric: str, reason: str, actor) -> RegressionState:
     # Every event stored before the reset stays out of the new epoch, even one dated after it.
     position = max((now, 0), selectors.newest_event(state.policy) or (now, 0))
     _new_epoch(state, started_at=now, carry=detectors.Carry(), position=position)
-    state.status = _quiet_status(state, now)
+    state.status = TripwireStatus.BREACHING if _still_breaches(state) else _quiet_status(state, now)
     state.save()
     _audit(state, actor, "tripwire.reset", before, reason)
     return state

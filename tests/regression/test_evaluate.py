@@ -46,7 +46,7 @@ def test_evaluate__worked_example_95_to_75__triggered_and_risk_policy_disabled(t
     assert reason.startswith("Regression: WHOLESALE.contract_rate dropped 21.1% (> 20%); CUSUM ")
     assert f"> {state.threshold:.1f} over 0/10 since " in reason and "vs reference 190/200, p = " in reason
     throttle = AuditEvent.objects.get(lever="risk", action="policy.update")
-    assert (throttle.actor, throttle.reason, throttle.after["enabled"]) == (OPERATOR, reason, False)
+    assert (throttle.actor, throttle.reason, throttle.after["enabled"]) == (OPERATOR, f"Throttle: {reason}", False)
     event = trigger_events().get()
     assert (event.actor, event.lever, event.reason) == (OPERATOR, "regression", reason)
     assert event.before["triggered"] is False and event.before["status"] == "disabled"  # as seeded
@@ -208,7 +208,9 @@ def test_reset__triggered__latch_released_audited_and_next_drop_acts_again(tripw
     feed(outcomes(200, 200) + outcomes(0, 50))
     evaluate()
     state = services.reset(domain="WHOLESALE", metric="contract_rate", reason="model retrained", actor=OPERATOR)
-    assert (state.status, state.triggered, state.action_taken, state.triggered_at) == ("relearning", False, "", None)
+    # The window still shows the drop: "breaching", never "ok" next to a drop past the threshold.
+    assert (state.status, state.triggered, state.action_taken, state.triggered_at) == ("breaching", False, "", None)
+    assert "still breaches" in services.reset_warning(state)
     assert (state.epoch, state.explanation["reference_n"]) == (2, 0)
     event = AuditEvent.objects.get(action="tripwire.reset")
     assert (event.actor, event.reason, event.lever) == (OPERATOR, "model retrained", "regression")
@@ -224,6 +226,17 @@ def test_reset__triggered__latch_released_audited_and_next_drop_acts_again(tripw
     feed(outcomes(0, 50))
     assert evaluate().status == TripwireStatus.TRIGGERED
     assert trigger_events().count() == 2
+
+
+def test_reset__window_recovered__relearning_and_no_warning(tripwire, feed, wholesale_risk):
+    tripwire()
+    feed(outcomes(200, 200) + outcomes(0, 50))
+    evaluate()
+    feed(outcomes(50, 50))  # the window recovers before the reset; the last evaluation saw it
+    assert evaluate().status == TripwireStatus.TRIGGERED  # latched, numbers refreshed
+    state = services.reset(domain="WHOLESALE", metric="contract_rate", reason="recovered", actor=OPERATOR)
+    # A new epoch learns its reference from events after the reset: relearning, not yet ok.
+    assert state.status == TripwireStatus.RELEARNING and services.reset_warning(state) is None
 
 
 def test_reset__not_triggered__conflict_and_nothing_written(tripwire):
