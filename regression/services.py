@@ -514,8 +514,8 @@ def reset_warning(state: RegressionState) -> str | None:
     policy = state.policy
     return (
         f"{policy} still breaches: its last evaluation showed a drop of {_percent(state.drop_fraction)} "
-        f"(> {_percent(policy.max_drop_fraction)}). The latch is released and a new epoch starts: it "
-        "relearns its reference from events after the reset, and trips again if they still show the drop."
+        f"(> {_percent(policy.max_drop_fraction)}). The latch is released and a new epoch starts: the tripwire "
+        "relearns its reference from events after the reset and triggers again if they still show the drop."
     )
 
 
