@@ -2,6 +2,7 @@ from django.contrib import admin
 from django.contrib.auth.views import redirect_to_login
 from django.http import JsonResponse
 from django.urls import include, path, re_path
+from django.views.decorators.csrf import csrf_exempt
 from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
@@ -11,6 +12,7 @@ from governance_site.audit.apis import AuditListApi
 from review.apis import ReviewApi, SignOffApi, SignOffListApi
 
 
+@csrf_exempt  # a POST to an unknown path is a JSON 404, not Django's HTML page for a missing CSRF cookie
 def api_not_found(request, *args, **kwargs):
     """Every unknown path under /api/ answers JSON, like every other API error. Endpoints have no
     trailing slash: a path that matches one once the slash is gone says so."""

@@ -138,7 +138,7 @@ REST_FRAMEWORK = {
     # JSON bodies only (a form that leaves out a boolean reads it as false); views that must also
     # take form-encoded bodies say so. Bare NaN/Infinity parse, so validation names the field.
     "DEFAULT_PARSER_CLASSES": ["governance_site.parsers.NonStrictJSONParser"],
-    "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
+    "DEFAULT_PAGINATION_CLASS": "governance_site.pagination.PageNumberPagination",
     "PAGE_SIZE": 50,
     "EXCEPTION_HANDLER": "governance_site.errors.exception_handler",
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
