@@ -1,4 +1,3 @@
-from django.db import DatabaseError
 from rest_framework import serializers
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -82,9 +81,7 @@ class GoLiveCheckApi(APIView):
         decision = services.may_execute()
         return Response(status=204) if decision.ok else refusal(decision.reason)
 
-    def handle_exception(self, exc):
+    def state_unavailable_answer(self):
         # Authenticating the token needs the database too: when it is down, answer as the gate
-        # does (fail closed), not with a 500 a proxy might not treat as "no".
-        if isinstance(exc, DatabaseError):
-            return refusal(reasons.STATE_UNAVAILABLE)
-        return super().handle_exception(exc)
+        # does (fail closed), not with a 503 a proxy might not treat as "no".
+        return refusal(reasons.STATE_UNAVAILABLE)

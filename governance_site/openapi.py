@@ -50,16 +50,17 @@ ERROR_DESCRIPTIONS = {
     409: "The change conflicts with the current state (the reason says which).",
     422: "The idempotency key was used before with other values.",
     423: "Production may not execute now.",
+    503: "The control plane's state cannot be read now (reason `state_unavailable`); see Retry-After.",
 }
 
 
 def error_responses(*codes: int) -> dict:
-    responses = {code: OpenApiResponse(ErrorBody, ERROR_DESCRIPTIONS[code]) for code in (401, *codes)}
+    responses = {code: OpenApiResponse(ErrorBody, ERROR_DESCRIPTIONS[code]) for code in (401, *codes, 503)}
     if 423 in codes:
         responses[423] = OpenApiResponse(RefusalBody, ERROR_DESCRIPTIONS[423])
     return responses
 
 
 def document(*, responses: dict, errors: tuple[int, ...] = (), request=None, tags=None, **kwargs):
-    """extend_schema with the shared error responses: 401 always, then each code in `errors`."""
+    """extend_schema with the shared error responses: 401 and 503 always, then each code in `errors`."""
     return extend_schema(request=request, responses={**responses, **error_responses(403, *errors)}, tags=tags, **kwargs)

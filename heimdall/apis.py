@@ -3,6 +3,7 @@ from rest_framework.generics import ListAPIView
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from golive.reasons import STATE_UNAVAILABLE
 from governance_site.fields import BusinessDayQuery, DomainField, FractionField
 from governance_site.openapi import document
 from governance_site.permissions import IsEngineOrOperator, IsOperator
@@ -129,6 +130,10 @@ class CheckApi(APIView):
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         return Response(self.OutputSerializer(services.check_prod_eligible(**data.validated_data)).data)
+
+    def state_unavailable_answer(self):
+        """The database cannot be read: not eligible (fail closed)."""
+        return Response({"prod_eligible": False, "reason": STATE_UNAVAILABLE, "trials": None, "success_rate": None})
 
 
 class ScorecardApi(APIView):

@@ -89,7 +89,9 @@ class ReserveApi(APIView):
         ref = serializers.CharField(required=False, allow_null=True, max_length=255)
 
     class OutputSerializer(serializers.ModelSerializer):
-        reservation_id = serializers.IntegerField(source="pk")
+        reservation_id = serializers.IntegerField(
+            source="pk", allow_null=True, help_text="Null only when the state cannot be read (`state_unavailable`)."
+        )
         reason = serializers.SerializerMethodField()
 
         class Meta:
@@ -115,6 +117,10 @@ class ReserveApi(APIView):
         data.is_valid(raise_exception=True)
         entry = services.reserve(actor=request.user, **data.validated_data)
         return Response(self.OutputSerializer(entry).data)
+
+    def state_unavailable_answer(self):
+        """The database cannot be read: a denial (fail closed), with no reservation."""
+        return Response({"ok": False, "reason": reasons.STATE_UNAVAILABLE, "reservation_id": None, "expires_at": None})
 
 
 class SettleApi(APIView):

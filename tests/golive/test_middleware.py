@@ -1,9 +1,7 @@
-import contextlib
-
 import pytest
-from django.db import connection
 
 from golive import services
+from tests.faults import unreachable_database
 
 pytestmark = [pytest.mark.django_db, pytest.mark.urls("tests.golive.urls")]
 
@@ -62,23 +60,6 @@ def test_admin_and_governance_api__prod_exec_header__never_blocked(api, operator
     assert response.status_code == 200
     client.force_login(operator)
     assert client.get("/admin/", HTTP_X_EXECUTION_CLASS="PROD_EXEC").status_code == 200
-
-
-@contextlib.contextmanager
-def unreachable_database():
-    """The default connection pointed at a database that cannot be reached, then restored."""
-    settings_dict = connection.settings_dict
-    saved = {key: settings_dict[key] for key in ("NAME", "PORT", "HOST")}
-    connection.close()
-    if connection.vendor == "sqlite":
-        settings_dict["NAME"] = "/nonexistent-dir/unreachable.sqlite3"
-    else:
-        settings_dict.update(HOST="127.0.0.1", PORT="1")
-    try:
-        yield
-    finally:
-        connection.close()
-        settings_dict.update(saved)
 
 
 @pytest.mark.django_db(transaction=True)
