@@ -86,6 +86,23 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # Web, worker and beat share one file: wait for the write lock instead of failing, and take it
     # at the start of each transaction so read-then-write services serialise.
     DATABASES["default"].setdefault("OPTIONS", {}).update({"timeout": 30, "transaction_mode": "IMMEDIATE"})
+# Bounded waits, so that the gate answers `state_unavailable` instead of hanging (PostgreSQL):
+# seconds to open a connection, and milliseconds one statement may run / wait for a lock. A lock
+# held elsewhere (one stuck tripwire, a long admin transaction) fails that one request or that one
+# tripwire's evaluation after DATABASE_LOCK_TIMEOUT_MS; the rest go on. 0 turns a limit off.
+DATABASE_CONNECT_TIMEOUT = env.int("DATABASE_CONNECT_TIMEOUT", default=5)
+DATABASE_STATEMENT_TIMEOUT_MS = env.int("DATABASE_STATEMENT_TIMEOUT_MS", default=10000)
+DATABASE_LOCK_TIMEOUT_MS = env.int("DATABASE_LOCK_TIMEOUT_MS", default=5000)
+if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+    _options = DATABASES["default"].setdefault("OPTIONS", {})
+    _options.setdefault("connect_timeout", DATABASE_CONNECT_TIMEOUT)
+    _options["options"] = " ".join(
+        [
+            _options.get("options", ""),
+            f"-c statement_timeout={DATABASE_STATEMENT_TIMEOUT_MS}",
+            f"-c lock_timeout={DATABASE_LOCK_TIMEOUT_MS}",
+        ]
+    ).strip()
 DATABASES["default"]["ATOMIC_REQUESTS"] = False  # each service owns its transaction
 # Keep connections between requests (seconds; 0 closes after each), checked before reuse.
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("DATABASE_CONN_MAX_AGE", default=60)
