@@ -20,6 +20,30 @@ def test_prod_exec_drf_view__go_live_disabled__423(client, path):
     assert (response.status_code, response.json()["reason"]) == (423, "go_live_disabled")
 
 
+PROD_EXEC_METHODS = [
+    "/engine/offer-view",  # @execution_class on a class-based view's method
+    "/engine/bid-view",  # method_decorator(execution_class(...), name="post") on the class
+    "/engine/route",  # method_decorator on an APIView's method
+    "/engine/capital/allocate",  # above a ViewSet's @action
+    "/engine/capital/rebalance",  # below a ViewSet's @action
+    "/engine/capital",  # on a ViewSet's create
+]
+
+
+@pytest.mark.parametrize("path", PROD_EXEC_METHODS)
+def test_prod_exec_on_a_method__kill_switch_engaged__423(client, operator, live, path):
+    assert client.post(path).status_code in (200, 201)
+    services.set_kill_switch(engaged=True, reason="drill", actor=operator)
+    response = client.post(path)
+    assert (response.status_code, response.json()) == (423, {"ok": False, "reason": "kill_switch"})
+
+
+@pytest.mark.parametrize("path", ["/engine/offer-view", "/engine/capital"])
+def test_prod_exec_on_one_method__other_methods__served_while_production_off(client, path):
+    assert client.get(path).status_code == 200
+    assert client.post(path).status_code == 423
+
+
 def test_prod_exec_under_api_view__live__served(client, live):
     assert client.post("/engine/match-buyer").json() == {"matched": True}
 
