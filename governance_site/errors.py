@@ -98,7 +98,9 @@ def exception_handler(exc, context):
         return Response({"detail": detail, "field": field, "errors": exc.detail}, status=status.HTTP_400_BAD_REQUEST)
     if isinstance(exc, exceptions.ParseError):
         return Response({"detail": f"Malformed request body: {exc.detail}", "field": None}, status=400)
-    response = drf_exception_handler(exc, context)
+    response = drf_exception_handler(exc, context)  # sets Retry-After on a 429
     if response is not None and isinstance(response.data, dict):
         response.data.setdefault("field", None)
+        if isinstance(exc, exceptions.Throttled):
+            response.data["reason"] = "throttled"
     return response

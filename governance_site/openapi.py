@@ -50,17 +50,18 @@ ERROR_DESCRIPTIONS = {
     409: "The change conflicts with the current state (the reason says which).",
     422: "The idempotency key was used before with other values.",
     423: "Production may not execute now.",
+    429: "Too many requests from this token or address; see Retry-After (reason `throttled`).",
     503: "The control plane's state cannot be read now (reason `state_unavailable`); see Retry-After.",
 }
 
 
 def error_responses(*codes: int) -> dict:
-    responses = {code: OpenApiResponse(ErrorBody, ERROR_DESCRIPTIONS[code]) for code in (401, *codes, 503)}
+    responses = {code: OpenApiResponse(ErrorBody, ERROR_DESCRIPTIONS[code]) for code in (401, *codes, 429, 503)}
     if 423 in codes:
         responses[423] = OpenApiResponse(RefusalBody, ERROR_DESCRIPTIONS[423])
     return responses
 
 
 def document(*, responses: dict, errors: tuple[int, ...] = (), request=None, tags=None, **kwargs):
-    """extend_schema with the shared error responses: 401 and 503 always, then each code in `errors`."""
+    """extend_schema with the shared error responses: 401, 429 and 503 always, then each in `errors`."""
     return extend_schema(request=request, responses={**responses, **error_responses(403, *errors)}, tags=tags, **kwargs)

@@ -4,6 +4,7 @@ Production differs from development only by environment variables (documented in
 `.env.example`); `governance_site.settings.test` only adds test-speed tweaks.
 """
 
+import datetime as dt
 from pathlib import Path
 
 import environ
@@ -29,6 +30,7 @@ CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 INSTALLED_APPS = [
     "review.apps.GovernanceAdminConfig",  # django.contrib.admin with the control-plane review as its index
     "django.contrib.auth",
+    "axes",  # admin login throttling (see LOGIN_* below)
     "django.contrib.contenttypes",
     "django.contrib.sessions",
     "django.contrib.messages",
@@ -58,6 +60,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "golive.middleware.ExecutionClassMiddleware",
+    "axes.middleware.AxesMiddleware",  # last, as django-axes requires
 ]
 
 ROOT_URLCONF = "governance_site.urls"
@@ -140,12 +143,45 @@ STORAGES = {
 
 LOGIN_URL = "admin:login"
 
+# Admin login throttling (django-axes: failures kept in the database, so every worker and a
+# restart see them; locked-out logins are refused before the password is hashed, so a flood of
+# them does not eat the CPU the gate needs). LOGIN_FAILURE_LIMIT failures lock out the client
+# address and the username (each on its own) for LOGIN_COOLOFF_MINUTES; a success resets them.
+# `manage.py axes_reset` (or the admin's Axes pages) unlocks early.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_FAILURE_LIMIT = env.int("LOGIN_FAILURE_LIMIT", default=5)
+AXES_COOLOFF_TIME = dt.timedelta(minutes=env.int("LOGIN_COOLOFF_MINUTES", default=15))
+AXES_LOCKOUT_PARAMETERS = env.list("LOGIN_LOCKOUT_PARAMETERS", default=["ip_address", "username"])
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_CALLABLE = "governance_site.throttles.login_locked_out"
+
+# Shared state of the throttles. Default: each process's memory; production with several workers:
+# redis://127.0.0.1:6379/2 (Django's Redis cache), so that the limits hold across workers.
+CACHES = {"default": env.cache("CACHE_URL", default="locmemcache://")}
+
 REST_FRAMEWORK = {
-    # Token first so that a request without credentials is answered 401 (with WWW-Authenticate).
+    # Token first so that a request without credentials is answered 401 (with WWW-Authenticate);
+    # the address throttle runs before the token look-up, so guessed tokens are throttled too.
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework.authentication.TokenAuthentication",
+        "governance_site.throttles.AddressThrottledTokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
+    # 429 with Retry-After past either rate; the gate (go-live check, reserve, Heimdall check)
+    # is exempt. Engines post KPI events in batches (kpi/batch) rather than one request each.
+    "DEFAULT_THROTTLE_CLASSES": [
+        "governance_site.throttles.TokenThrottle",
+        "governance_site.throttles.AddressThrottle",
+    ],
+    "DEFAULT_THROTTLE_RATES": {
+        "token": env.str("API_THROTTLE_RATE_PER_TOKEN", default="3000/minute"),
+        "address": env.str("API_THROTTLE_RATE_PER_ADDRESS", default="6000/minute"),
+    },
+    # Proxies in front that append to X-Forwarded-For (0: the client is REMOTE_ADDR; a client's
+    # own X-Forwarded-For is then ignored, so it cannot pick its address).
+    "NUM_PROXIES": env.int("API_THROTTLE_NUM_PROXIES", default=0),
     "DEFAULT_PERMISSION_CLASSES": ["governance_site.permissions.IsGovernanceReader"],
     # JSON bodies only (a form that leaves out a boolean reads it as false); views that must also
     # take form-encoded bodies say so. Bare NaN/Infinity parse, so validation names the field.
