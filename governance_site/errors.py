@@ -2,7 +2,8 @@
 
 import logging
 
-from django.core.exceptions import ObjectDoesNotExist
+from django.conf import settings
+from django.core.exceptions import ObjectDoesNotExist, RequestDataTooBig
 from django.db import InterfaceError, OperationalError
 from django.http import Http404, JsonResponse
 from rest_framework import exceptions, status
@@ -84,6 +85,10 @@ def exception_handler(exc, context):
             return state_unavailable(exc)
         logger.warning("Database unavailable, %s fails closed: %s", type(context["view"]).__name__, exc)
         return answer()
+    if isinstance(exc, RequestDataTooBig):
+        limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+        body = {"detail": f"Request body larger than {limit:,} bytes.", "field": None, "reason": "body_too_large"}
+        return Response(body, status=status.HTTP_413_REQUEST_ENTITY_TOO_LARGE)
     if isinstance(exc, ServiceError):
         body = {"detail": exc.detail, "field": exc.field}
         if exc.reason:

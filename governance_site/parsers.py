@@ -1,22 +1,33 @@
-from rest_framework.exceptions import ParseError
+import re
+
+from rest_framework.exceptions import ParseError, ValidationError
 from rest_framework.parsers import JSONParser
 
 # No input of this API nests more than a few levels (a KPI batch is a list of flat objects).
 MAX_JSON_DEPTH = 32
+LONE_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
-def _depth(data) -> int:
-    """How deeply lists and objects nest in parsed JSON (a scalar: 0), without recursion."""
-    deepest, stack = 0, [(data, 1)]
+def _check(data) -> None:
+    """Refuses a body nested deeper than MAX_JSON_DEPTH (ParseError) or holding a lone surrogate,
+    which JSON's \\udXXX escapes can carry and UTF-8 cannot (a 400 naming the field; it used to
+    reach the database or an error message and fail there with a 500). Without recursion."""
+    stack = [(data, ())]
     while stack:
-        value, level = stack.pop()
-        if isinstance(value, dict):
-            value = value.values()
-        elif not isinstance(value, list):
+        value, path = stack.pop()
+        if isinstance(value, str):
+            if LONE_SURROGATE.search(value):
+                field = ".".join(path) or "body"
+                raise ValidationError({field: ["must be valid Unicode text (a lone surrogate is not)."]})
             continue
-        deepest = max(deepest, level)
-        stack.extend((item, level + 1) for item in value)
-    return deepest
+        if len(path) >= MAX_JSON_DEPTH and isinstance(value, (dict, list)):
+            raise ParseError(f"JSON nested more than {MAX_JSON_DEPTH} levels deep.")
+        if isinstance(value, dict):
+            for key, item in value.items():
+                stack.append((key, path))  # a bad key: named by the object that holds it
+                stack.append((item, (*path, key)))
+        elif isinstance(value, list):
+            stack.extend((item, (*path, str(index))) for index, item in enumerate(value))
 
 
 class NonStrictJSONParser(JSONParser):
@@ -24,7 +35,7 @@ class NonStrictJSONParser(JSONParser):
     answers a 400 naming the field instead of a "malformed body" (responses stay strict JSON).
 
     A body nested more than MAX_JSON_DEPTH levels is malformed (a 400): Python's json would
-    otherwise recurse past its limit on about 1,000 levels (2 KB) and answer a 500."""
+    otherwise recurse past its limit on about 1,000 levels (2 KB) and answer a 500. See _check."""
 
     strict = False
 
@@ -34,6 +45,5 @@ class NonStrictJSONParser(JSONParser):
             data = super().parse(stream, media_type, parser_context)
         except RecursionError:
             raise too_deep from None
-        if _depth(data) > MAX_JSON_DEPTH:
-            raise too_deep
+        _check(data)
         return data
