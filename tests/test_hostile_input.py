@@ -87,3 +87,10 @@ def test_documented_10000_event_batch__longest_fields_indented__accepted(api, en
     response = api(engine).generic("POST", BATCH, body, content_type="application/json")
     assert response.status_code == 201, response.content[:300]
     assert response.json()["created"] == 10_000
+
+
+@pytest.mark.parametrize("path", api_endpoints("get"))
+def test_get_endpoints__nul_byte_in_a_parameter__400_json(api, operator, path):
+    response = api(operator).get(path, {"actor": "a\x00b", "date": "\x00", "domain": "W\x00"})
+    assert response.status_code == 400
+    assert response.json() == {"detail": "Query parameters must not contain NUL bytes.", "field": None}
