@@ -1,5 +1,7 @@
 from django.contrib import admin
 
+from governance_site import roles
+
 from .selectors import control_plane_review
 
 
@@ -10,4 +12,6 @@ class GovernanceAdminSite(admin.AdminSite):
     index_template = "admin/governance_index.html"
 
     def index(self, request, extra_context=None):
-        return super().index(request, {**(extra_context or {}), "review": control_plane_review()})
+        # The same rule as the review API: only a governance role (or a superuser) may read it.
+        may_read = roles.has_role(request.user, *roles.ALL_ROLES)
+        return super().index(request, {**(extra_context or {}), "review": control_plane_review() if may_read else None})
