@@ -8,6 +8,7 @@ import datetime as dt
 from pathlib import Path
 
 import environ
+from csp.constants import NONE, SELF, UNSAFE_INLINE
 from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
@@ -59,6 +60,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "csp.middleware.CSPMiddleware",
     "golive.middleware.ExecutionClassMiddleware",
     "axes.middleware.AxesMiddleware",  # last, as django-axes requires
 ]
@@ -142,6 +144,25 @@ STORAGES = {
 }
 
 LOGIN_URL = "admin:login"
+
+# Content-Security-Policy (django-csp) on every answer: scripts, styles, images and requests only
+# from this site; no plugins, no framing, forms post here. Inline style attributes stay allowed:
+# the admin and the tripwire charts (inline SVG) use them. No page needs an inline script (the API
+# docs load theirs from a URL), checked in tests/test_csp.py.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF],
+        "style-src": [SELF, UNSAFE_INLINE],
+        "img-src": [SELF, "data:"],
+        "font-src": [SELF],
+        "connect-src": [SELF],
+        "object-src": [NONE],
+        "base-uri": [SELF],
+        "form-action": [SELF],
+        "frame-ancestors": [NONE],
+    }
+}
 
 # The largest request body read (bytes; larger: a JSON 413). Sized for the documented batch of
 # 10,000 KPI events: about 2.5 MB as engines send them, 6 MB indented with every text field at its
