@@ -1,10 +1,17 @@
-"""Admin building blocks shared by the levers: the reason form and the append-only record admin."""
+"""Admin building blocks shared by the levers: the reason form, the policy admin, bulk actions and
+the append-only record admin."""
 
 from functools import cached_property
 
 from django import forms
+from django.contrib import messages
 from django.core.paginator import Paginator
-from django.db import connections
+from django.db import connections, transaction
+from django.http import HttpResponseRedirect
+
+from . import roles
+from .errors import ServiceError
+from .policies import STALE_VERSION, PolicyContract, version_of
 
 
 class ReasonForm(forms.Form):
@@ -15,6 +22,104 @@ class ReasonForm(forms.Form):
         max_length=2000,
         help_text="Recorded in the audit trail with your name.",
     )
+
+
+def apply_to_selection(model_admin, request, queryset, call, *, done: str, label=str) -> bool:
+    """The one rule of bulk actions: `call(obj)` for every selected object in one transaction, so
+    the whole selection changes or, when a service refuses one of them, nothing does (the refusal
+    is shown). Returns whether it was done."""
+    try:
+        with transaction.atomic():
+            names = []
+            for obj in queryset:
+                call(obj)
+                names.append(label(obj))
+    except ServiceError as exc:
+        model_admin.message_user(request, f"Nothing changed: {exc.detail}", messages.ERROR)
+        return False
+    model_admin.message_user(request, f"{done}: {', '.join(names)}.", messages.SUCCESS)
+    return True
+
+
+class PolicyForm(forms.ModelForm):
+    """A policy's form: the key fields by their identifier rule, the reason by the contract's rule,
+    and the version it was rendered from (a change made since is refused, never overwritten)."""
+
+    version = forms.CharField(widget=forms.HiddenInput, required=False)
+    reason = forms.CharField(
+        max_length=2000,
+        widget=forms.Textarea(attrs={"rows": 2, "cols": 80}),
+        help_text="Why; recorded in the audit trail with your name.",
+    )
+    contract: PolicyContract
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        for identifier in self.contract.keys:
+            if identifier.name in self.fields:
+                self.fields[identifier.name] = identifier.form_field()
+        self.fields["reason"].required = self.contract.reason_required
+        if self.instance.pk:
+            self.fields["version"].initial = version_of(self.instance)
+
+    def clean(self):
+        cleaned = super().clean()
+        if self.instance.pk and cleaned.get("version") != version_of(self.instance):
+            raise forms.ValidationError(
+                f"This policy was changed by {self.instance.changed_by or 'someone'} since you opened it: "
+                "nothing was saved. Reload the page to see the current values, then make your change again.",
+                code=STALE_VERSION,
+            )
+        return cleaned
+
+
+class PolicyAdminMixin:
+    """The admin of a lever's policy, from its contract: operators (governance_site.roles) add and
+    change, everyone else with a governance role views; nothing is deleted (a policy is disabled);
+    a save calls the contract's upsert with only the fields the operator changed, against the
+    version the form was rendered from."""
+
+    contract: PolicyContract
+    form = PolicyForm
+
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        form = super().get_form(request, obj, change=change, **kwargs)
+        return type(form.__name__, (form,), {"contract": self.contract})
+
+    def get_fields(self, request, obj=None):
+        editable = [*self.contract.key_names, *self.contract.fields, "reason", "version"]
+        return [*editable, "changed_by", "updated_at"]
+
+    def get_readonly_fields(self, request, obj=None):
+        # The key identifies the policy: another key is another policy.
+        return ["changed_by", "updated_at", *(self.contract.key_names if obj else ())]
+
+    def has_add_permission(self, request):
+        return roles.is_operator(request.user)
+
+    def has_change_permission(self, request, obj=None):
+        return roles.is_operator(request.user)
+
+    def has_delete_permission(self, request, obj=None):
+        return False  # disable a policy instead: its ledger, state and audit trail refer to it
+
+    def save_model(self, request, obj, form, change):
+        policy, _ = self.contract.upsert(
+            key={name: getattr(obj, name) for name in self.contract.key_names},
+            changes={name: form.cleaned_data[name] for name in self.contract.fields if name in form.changed_data},
+            actor=request.user,
+            reason=form.cleaned_data["reason"],
+            version=form.cleaned_data["version"] or None if change else None,
+        )
+        obj.pk = policy.pk
+        obj.refresh_from_db()
+
+    def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
+        try:
+            return super().changeform_view(request, object_id, form_url, extra_context)
+        except ServiceError as exc:  # refused under the lock (e.g. changed between the form's check and the save)
+            self.message_user(request, f"Nothing was saved: {exc.detail}", messages.ERROR)
+            return HttpResponseRedirect(request.get_full_path())
 
 
 class AppendOnlyAdminMixin:

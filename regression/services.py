@@ -16,10 +16,11 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from golive import services as golive
-from governance_site import policies
 from governance_site.audit import services as audit
 from governance_site.audit.models import Lever
 from governance_site.errors import Conflict, InvalidInput, NotFound, Unprocessable
+from governance_site.identifiers import DOMAIN, METRIC
+from governance_site.policies import PolicyContract, required_reason
 from risk import services as risk
 
 from . import reasons, selectors
@@ -35,17 +36,45 @@ ZERO_TOLERANCE = 1e-9
 # an exact 20% drop never crosses a strict 20% threshold.
 THRESHOLD_TOLERANCE = 1e-9
 REPLAY_FIELDS = ("domain", "metric", "success", "value")
+MAX_ABS_VALUE = 1e15  # keeps every mean and drop of the stored values finite
+MAX_EVENT_ID = KpiEvent._meta.get_field("event_id").max_length
+
+
+def _with_state(policy: RegressionPolicy, created: bool) -> None:
+    """A new tripwire starts with its state."""
+    RegressionState.objects.get_or_create(policy=policy)
+
+
+POLICY = PolicyContract(
+    model=RegressionPolicy,
+    lever=Lever.REGRESSION,
+    title="regression tripwire",
+    keys=(DOMAIN, METRIC),
+    fields=("enabled", "kind", "window_events", "baseline_events", "lookback_days", "max_drop_fraction", "action"),
+    after_save=_with_state,
+)
 
 
 # --- KPI events --------------------------------------------------------------------------------
 
 
 def _new_event(*, domain, metric, actor, success=None, value=None, event_id=None, occurred_at=None):
+    """The event to store, its input checked whatever the caller (the API's serializer or not)."""
     if success is None and value is None:
         raise InvalidInput("success: give success (true or false), value or both.", field="success")
+    if success is not None and not isinstance(success, bool):
+        raise InvalidInput("success: must be true or false.", field="success")
+    if value is not None and (
+        isinstance(value, bool) or not isinstance(value, int | float) or not abs(value) <= MAX_ABS_VALUE
+    ):  # `not <=` is also true for NaN
+        raise InvalidInput(f"value: must be a finite number within ±{MAX_ABS_VALUE:g}.", field="value")
+    if event_id is not None and (not isinstance(event_id, str) or len(event_id) > MAX_EVENT_ID):
+        raise InvalidInput(f"event_id: must be a string of at most {MAX_EVENT_ID} characters.", field="event_id")
+    if occurred_at is not None and (not isinstance(occurred_at, dt.datetime) or timezone.is_naive(occurred_at)):
+        raise InvalidInput("occurred_at: must be a time with its time zone.", field="occurred_at")
     return KpiEvent(
-        domain=domain,
-        metric=metric,
+        domain=DOMAIN.clean(domain),
+        metric=METRIC.clean(metric),
         success=success,
         value=value,
         actor=audit.actor_name(actor),
@@ -164,20 +193,13 @@ def _stored_by_event_id(ids: list[str]) -> dict[str, KpiEvent]:
 # --- Policies ------------------------------------------------------------------------------------
 
 
-@transaction.atomic
-def upsert_policy(*, domain: str, metric: str, changes: dict, actor, reason: str = "") -> tuple[RegressionPolicy, bool]:
+def upsert_policy(
+    *, domain: str, metric: str, changes: dict, actor, reason: str = "", version: str | None = None
+) -> tuple[RegressionPolicy, bool]:
     """Create the (domain, metric) policy, or change the given fields of it; audited. A new
     policy starts with its state. Returns (policy, created)."""
-    policy, created = policies.upsert(
-        RegressionPolicy,
-        lookup={"domain": domain, "metric": metric},
-        changes=changes,
-        actor=actor,
-        lever=Lever.REGRESSION,
-        reason=reason,
-    )
-    RegressionState.objects.get_or_create(policy=policy)
-    return policy, created
+    key = {"domain": domain, "metric": metric}
+    return POLICY.upsert(key=key, changes=changes, actor=actor, reason=reason, version=version)
 
 
 # --- Evaluation ----------------------------------------------------------------------------------
@@ -185,6 +207,7 @@ def upsert_policy(*, domain: str, metric: str, changes: dict, actor, reason: str
 
 def _locked_state(domain: str, metric: str) -> RegressionState:
     """The policy's state with the policy and state rows locked until the transaction ends."""
+    domain, metric = DOMAIN.clean(domain), METRIC.clean(metric)
     policy = RegressionPolicy.objects.filter(domain=domain, metric=metric).first()
     if policy is None:
         raise NotFound(f"No regression policy for {domain}.{metric}.")
@@ -296,15 +319,7 @@ def evaluate(*, domain: str, metric: str, actor) -> RegressionState:
         reason = f"Evaluation: {before['status']} → {state.status}"
     state.save()
     if action:
-        audit.record(
-            actor=actor,
-            lever=Lever.REGRESSION,
-            instance=state,
-            action=action,
-            before=before,
-            after=audit.snapshot(state),
-            reason=reason,
-        )
+        audit.record(actor=actor, lever=Lever.REGRESSION, instance=state, action=action, before=before, reason=reason)
     return state
 
 
@@ -328,17 +343,35 @@ def evaluate_all(*, actor) -> dict[str, str]:
     return outcomes
 
 
+def _still_breaches(state: RegressionState) -> bool:
+    """The last evaluation of an enabled policy, with both spans full, showed a drop past its threshold."""
+    policy = state.policy
+    full = state.window_count >= policy.window_events and state.baseline_count >= policy.baseline_events
+    return policy.enabled and full and _breached(state.drop_fraction, policy.max_drop_fraction)
+
+
+def reset_warning(state: RegressionState) -> str | None:
+    """What to tell an operator who reset a tripwire whose window still breaches (None otherwise)."""
+    if state.status != TripwireStatus.BREACHING:
+        return None
+    policy = state.policy
+    return (
+        f"{policy} still breaches: its last evaluation showed a drop of {_percent(state.drop_fraction)} "
+        f"(> {_percent(policy.max_drop_fraction)}). The latch is released, but the next evaluation "
+        "triggers it again unless the cause is fixed."
+    )
+
+
 @transaction.atomic
 def reset(*, domain: str, metric: str, reason: str, actor) -> RegressionState:
     """Release a triggered tripwire's latch (409 `not_triggered` when it is not triggered); audited.
 
     The action it took is not undone: re-enabling the risk policy or releasing the kill switch is
     a separate, deliberate step on those levers. The next evaluation decides afresh, and triggers
-    again if the window still shows the drop.
+    again if the window still shows the drop: when the last evaluation showed one, the status is
+    `breaching` (never `ok` next to a drop past the threshold) and `reset_warning` says so.
     """
-    reason = (reason or "").strip()
-    if not reason:
-        raise InvalidInput("reason: a reason is required to reset a tripwire.", field="reason")
+    reason = required_reason(reason, what="reset a tripwire")
     state = _locked_state(domain, metric)
     if not state.triggered:
         raise Conflict(
@@ -348,15 +381,9 @@ def reset(*, domain: str, metric: str, reason: str, actor) -> RegressionState:
         )
     before = audit.snapshot(state)
     state.triggered, state.triggered_at, state.action_taken = False, None, ""
-    state.status = _quiet_status(state)
+    state.status = TripwireStatus.BREACHING if _still_breaches(state) else _quiet_status(state)
     state.save()
     audit.record(
-        actor=actor,
-        lever=Lever.REGRESSION,
-        instance=state,
-        action="tripwire.reset",
-        before=before,
-        after=audit.snapshot(state),
-        reason=reason,
+        actor=actor, lever=Lever.REGRESSION, instance=state, action="tripwire.reset", before=before, reason=reason
     )
     return state

@@ -1,15 +1,14 @@
 from decimal import Decimal
 
 from django.core.exceptions import ValidationError
-from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 
-from governance_site.fields import DOMAIN_RE, DOMAIN_RULE
+from governance_site.identifiers import DOMAIN
 
 from . import reasons
 
 MONEY = {"max_digits": 20, "decimal_places": 4}
-validate_domain = RegexValidator(DOMAIN_RE, f"must be {DOMAIN_RULE}")
 
 
 # These skip NaN and infinities, which the DecimalField's own validator refuses with a message.
@@ -31,8 +30,8 @@ def net_loss(realized_pnl: Decimal) -> Decimal:
 class RiskPolicy(models.Model):
     """One domain's daily caps. A cap of 0 allows nothing; a domain without a policy is denied."""
 
-    domain = models.CharField(max_length=64, unique=True, validators=[validate_domain])
-    enabled = models.BooleanField(default=True)
+    domain = models.CharField(max_length=64, unique=True, validators=[DOMAIN.validator])
+    enabled = models.BooleanField(default=False, help_text="A new policy starts disabled until its caps are set.")
     max_daily_loss = models.DecimalField(**MONEY, default=Decimal(0), validators=[validate_not_negative])
     max_open_exposure = models.DecimalField(**MONEY, default=Decimal(0), validators=[validate_not_negative])
     max_daily_actions = models.PositiveIntegerField(default=0)
@@ -69,7 +68,7 @@ class Status(models.TextChoices):
 class Reservation(models.Model):
     """A ledger entry: one reserve decision (approved or denied) and what became of it."""
 
-    domain = models.CharField(max_length=64, validators=[validate_domain])
+    domain = models.CharField(max_length=64, validators=[DOMAIN.validator])
     amount = models.DecimalField(**MONEY, validators=[validate_positive])
     status = models.CharField(max_length=16, choices=Status.choices)
     reason = models.CharField(

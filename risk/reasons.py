@@ -3,7 +3,7 @@
 A denied reservation carries one of these, the first that applies in this order.
 """
 
-from golive.reasons import GO_LIVE_DISABLED, KILL_SWITCH, STATE_UNAVAILABLE
+from golive.reasons import GO_LIVE_DISABLED, KILL_SWITCH, REFUSALS, STATE_UNAVAILABLE  # noqa: F401 (re-exported)
 
 NO_POLICY = "no_policy"
 POLICY_DISABLED = "policy_disabled"
@@ -13,9 +13,7 @@ MAX_OPEN_EXPOSURE = "max_open_exposure"
 MAX_DAILY_LOSS = "max_daily_loss"
 
 DENIAL_REASONS = (
-    KILL_SWITCH,
-    GO_LIVE_DISABLED,
-    STATE_UNAVAILABLE,
+    *REFUSALS,
     NO_POLICY,
     POLICY_DISABLED,
     MAX_ACTION_AMOUNT,
@@ -28,3 +26,6 @@ DENIAL_REASONS = (
 RESERVATION_CLOSED = "reservation_closed"
 RESERVATION_EXPIRED = "reservation_expired"
 IDEMPOTENCY_MISMATCH = "idempotency_key_reused"
+
+# The start of the audit reason of a tripwire's throttle (risk.services.throttle_domain).
+THROTTLE_PREFIX = "Throttle: "

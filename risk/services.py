@@ -15,23 +15,55 @@ from django.db.models import F, Sum
 from django.utils import timezone
 
 from golive import services as golive
-from governance_site import policies
 from governance_site.audit import services as audit
 from governance_site.audit.models import Lever
 from governance_site.business_day import business_date
 from governance_site.errors import Conflict, InvalidInput, NotFound, ServiceError, Unprocessable
-from governance_site.fields import clean_domain
+from governance_site.formatting import money
+from governance_site.identifiers import DOMAIN
+from governance_site.policies import PolicyContract, required_reason
 
-from . import reasons
+from . import reasons, selectors
 from .models import DailyTotals, Reservation, RiskPolicy, Status
 
-POLICY_FIELDS = (
-    "enabled",
-    "max_daily_loss",
-    "max_open_exposure",
-    "max_daily_actions",
-    "max_action_amount",
-    "reservation_ttl_seconds",
+CAPS = ("max_daily_loss", "max_open_exposure", "max_daily_actions")
+
+
+def _check_caps(policy: RiskPolicy) -> None:
+    """Caps that agree: one action no larger than the open-exposure cap (it could never be
+    approved; a cap of 0 allows nothing anyway), and a new policy enabled only with its caps set."""
+    exposure = policy.max_open_exposure
+    if policy.max_action_amount is not None and 0 < exposure < policy.max_action_amount:
+        raise InvalidInput(
+            f"max_action_amount: {money(policy.max_action_amount)} is larger than max_open_exposure "
+            f"{money(policy.max_open_exposure)}: no action that large could ever be approved. Lower "
+            "max_action_amount or raise max_open_exposure.",
+            field="max_action_amount",
+        )
+    unset = [cap for cap in CAPS if not getattr(policy, cap)]
+    if policy._state.adding and policy.enabled and unset:
+        raise InvalidInput(
+            f"enabled: a new risk policy is enabled only with its caps set; give {', '.join(unset)} "
+            "(above 0), or create it disabled and enable it once they are.",
+            field="enabled",
+        )
+
+
+def _note_throttle_lift(before: dict | None, policy: RiskPolicy, actor, reason: str) -> str:
+    """Re-enabling a policy that a tripwire's throttle disabled records "Throttle lifted by X"."""
+    if before is None or before["enabled"] or not policy.enabled or selectors.throttle(policy.domain) is None:
+        return reason
+    return f"Throttle lifted by {audit.actor_name(actor)}" + (f": {reason}" if reason else ".")
+
+
+POLICY = PolicyContract(
+    model=RiskPolicy,
+    lever=Lever.RISK,
+    title="risk policy",
+    keys=(DOMAIN,),
+    fields=("enabled", *CAPS, "max_action_amount", "reservation_ttl_seconds"),
+    check=_check_caps,
+    annotate=_note_throttle_lift,
 )
 
 
@@ -39,7 +71,7 @@ EXPIRY_ACTOR = "risk/expiry"
 
 
 class RiskDenied(ServiceError):
-    """Raised by `risk_reserve_or_raise` when the Risk Guard says no; `reason` is the reason code.
+    """Raised by `reserve_or_raise` when the Risk Guard says no; `reason` is the reason code.
 
     Left to the shared DRF exception handler, it answers 423 like the Go-Live refusal.
     """
@@ -76,29 +108,25 @@ def _text(name: str, value: str | None) -> str | None:
 # Policies ------------------------------------------------------------------------------------
 
 
-def upsert_policy(*, domain: str, changes: Mapping[str, object], actor, reason: str = "") -> RiskPolicy:
-    """Create the domain's policy or change the given fields of it; audited."""
-    unknown = sorted(set(changes) - set(POLICY_FIELDS))
-    if unknown:
-        raise InvalidInput(f"{unknown[0]}: not a risk policy field.", field=unknown[0])
-    policy, _ = policies.upsert(
-        RiskPolicy, lookup={"domain": clean_domain(domain)}, changes=dict(changes), actor=actor, lever=Lever.RISK,
-        reason=reason,
-    )  # fmt: skip
-    return policy
+def upsert_policy(
+    *, domain: str, changes: Mapping[str, object], actor, reason: str = "", version: str | None = None
+) -> tuple[RiskPolicy, bool]:
+    """Create the domain's policy or change the given fields of it; audited. Returns (policy, created)."""
+    return POLICY.upsert(key={"domain": domain}, changes=changes, actor=actor, reason=reason, version=version)
 
 
 def set_enabled(*, domain: str, enabled: bool, reason: str, actor) -> RiskPolicy:
     """Enable or disable a domain's risk policy (creating it if missing), with a reason; audited."""
-    reason = (reason or "").strip()
-    if not reason:
-        raise InvalidInput("reason: a reason is required to enable or disable a risk policy.", field="reason")
-    return upsert_policy(domain=domain, changes={"enabled": enabled}, actor=actor, reason=reason)
+    reason = required_reason(reason, what="enable or disable a risk policy")
+    policy, _ = upsert_policy(domain=domain, changes={"enabled": enabled}, actor=actor, reason=reason)
+    return policy
 
 
 def throttle_domain(*, domain: str, reason: str, actor) -> RiskPolicy:
-    """The tripwire's throttle: disable the domain's risk policy (creating a disabled one if none)."""
-    return set_enabled(domain=domain, enabled=False, reason=reason, actor=actor)
+    """The tripwire's throttle: disable the domain's risk policy (creating a disabled one if none).
+    Its audit reason starts with `reasons.THROTTLE_PREFIX`, which is how the throttle is told from
+    an operator's disabling (`selectors.throttle`)."""
+    return set_enabled(domain=domain, enabled=False, reason=f"{reasons.THROTTLE_PREFIX}{reason}", actor=actor)
 
 
 # Reserve -------------------------------------------------------------------------------------
@@ -119,7 +147,7 @@ def reserve(
     with another amount or ref it is Unprocessable (422).
     """
     request = {
-        "domain": clean_domain(domain),
+        "domain": DOMAIN.clean(domain),
         "amount": _model_value(Reservation, "amount", amount),
         "idempotency_key": _text("idempotency_key", idempotency_key),
         "ref": _text("ref", ref) or "",
@@ -218,16 +246,10 @@ def _open_exposure(domain: str) -> Decimal:
     return total["s"] or Decimal(0)
 
 
-def risk_reserve_or_raise(
-    *,
-    domain: str,
-    amount: Decimal | int | str,
-    actor,
-    idempotency_key: str | None = None,
-    ref: str | None = None,
-) -> Reservation:
-    """Reserve before a production action, for in-process engines: the entry, or RiskDenied."""
-    entry = reserve(domain=domain, amount=amount, actor=actor, idempotency_key=idempotency_key, ref=ref)
+def reserve_or_raise(**request) -> Reservation:
+    """`reserve` (same keyword arguments) before a production action, for in-process engines: the
+    approved entry, or RiskDenied carrying the reason."""
+    entry = reserve(**request)
     if not entry.ok:
         raise RiskDenied(entry)
     return entry
@@ -292,12 +314,6 @@ def settle(*, reservation_id: int, realized_pnl: Decimal | int | str, actor) -> 
 def release(*, reservation_id: int, actor) -> Reservation:
     """The action did not happen: close the reservation, freeing its exposure, with no pnl."""
     return _close(reservation_id=reservation_id, status=Status.RELEASED, actor=actor)
-
-
-def risk_settle(*, reservation: Reservation | int, realized_pnl: Decimal | int | str, actor) -> Reservation:
-    """Settle after a production action, for in-process engines (takes the entry or its id)."""
-    reservation_id = reservation.pk if isinstance(reservation, Reservation) else reservation
-    return settle(reservation_id=reservation_id, realized_pnl=realized_pnl, actor=actor)
 
 
 def _expire_domain(domain: str, now: dt.datetime) -> int:

@@ -11,6 +11,7 @@ class Lever(models.TextChoices):
     RISK = "risk", "Risk Guard"
     HEIMDALL = "heimdall", "Heimdall Charter"
     REGRESSION = "regression", "Regression Tripwire"
+    REVIEW = "review", "Control-plane review"
 
 
 class AppendOnlyError(Exception):
@@ -22,7 +23,7 @@ def _refuse(model: type[models.Model], verb: str):
 
 
 class AppendOnlyQuerySet(models.QuerySet):
-    """The ORM's guard. On PostgreSQL a trigger (migration audit 0003) also refuses UPDATE and
+    """The ORM's guard. On PostgreSQL a trigger (migration audit 0004) also refuses UPDATE and
     DELETE of these tables, whatever bypasses this queryset (the base manager, raw SQL)."""
 
     def update(self, **kwargs):

@@ -129,6 +129,9 @@ GOVERNANCE_TIME_ZONE = env.str("GOVERNANCE_TIME_ZONE", default="UTC")
 TIME_ZONE = GOVERNANCE_TIME_ZONE
 # The currency amounts are shown in (amounts themselves are plain decimals in the API).
 GOVERNANCE_CURRENCY = env.str("GOVERNANCE_CURRENCY", default="USD")
+# Switch changes always need a reason; a policy change without one is recorded as unexplained
+# (empty reason) unless this makes the reason mandatory for policy changes too (API and admin).
+GOVERNANCE_REQUIRE_REASON = env.bool("GOVERNANCE_REQUIRE_REASON", default=False)
 # Times in the admin read like 2026-11-26 17:09:04 EST: always with the time zone.
 FORMAT_MODULE_PATH = ["governance_site.formats"]
 
@@ -233,6 +236,15 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    # Each lever's reason codes, from its reasons module, as one named enum clients can generate.
+    "ENUM_NAME_OVERRIDES": {
+        "RefusalReasonEnum": "golive.reasons.REFUSALS",
+        "DenialReasonEnum": "risk.reasons.DENIAL_REASONS",
+        "EligibilityReasonEnum": "heimdall.reasons.ELIGIBILITY_REASONS",
+        # Two choice sets share the field name "status": each keeps its own name.
+        "TripwireStatusEnum": "regression.models.TripwireStatus",
+        "ReservationStatusEnum": "risk.models.Status",
+    },
     "SERVE_INCLUDE_SCHEMA": False,
 }
 
@@ -247,12 +259,14 @@ CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="filesystem://")
 CELERY_RESULT_BACKEND = env.str("CELERY_RESULT_BACKEND", default=None)
 if CELERY_BROKER_URL.startswith("filesystem://"):
     _broker_dir = Path(env.str("CELERY_FILESYSTEM_BROKER_DIR", default=str(BASE_DIR / ".celery-broker")))
-    for _sub in ("queue", "processed"):
+    for _sub in ("queue", "processed", "control"):
         (_broker_dir / _sub).mkdir(parents=True, exist_ok=True)
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         "data_folder_in": str(_broker_dir / "queue"),
         "data_folder_out": str(_broker_dir / "queue"),
         "processed_folder": str(_broker_dir / "processed"),
+        # The broadcast exchanges (kombu's default: ./control, left in the checkout).
+        "control_folder": str(_broker_dir / "control"),
         "store_processed": False,
     }
 CELERY_TIMEZONE = GOVERNANCE_TIME_ZONE

@@ -55,10 +55,10 @@ def test_upsert__create_then_subset__policy_and_audit_events(api, operator):
     client = api(operator)
     body = {"domain": "wholesale", "max_daily_loss": "500.25", "max_open_exposure": 2000, "max_daily_actions": 10}
     created = client.post(UPSERT, {**body, "reason": "launch caps"}, format="json")
-    assert created.status_code == 200, created.json()
+    assert created.status_code == 201, created.json()  # 201 on create, 200 on update: every lever
     assert created.json() | {"updated_at": None} == {
         "domain": "WHOLESALE",
-        "enabled": True,
+        "enabled": False,  # a new policy starts disabled: enabling it is a deliberate step
         "max_daily_loss": "500.2500",
         "max_open_exposure": "2000.0000",
         "max_daily_actions": 10,
@@ -68,6 +68,7 @@ def test_upsert__create_then_subset__policy_and_audit_events(api, operator):
         "updated_at": None,
     }
     changed = client.post(UPSERT, {"domain": "WHOLESALE", "max_action_amount": "50"}, format="json")
+    assert changed.status_code == 200, changed.json()
     assert changed.json()["max_action_amount"] == "50.0000"
     assert changed.json()["max_daily_actions"] == 10
     cleared = client.post(UPSERT, {"domain": "WHOLESALE", "max_action_amount": None}, format="json")

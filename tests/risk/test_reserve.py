@@ -69,7 +69,7 @@ def test_reserve__reasons__first_that_applies_in_order(operator, make_policy):
         (reasons.GO_LIVE_DISABLED, lambda: golive.set_go_live(enabled=True, reason="t", actor=operator)),
         (reasons.NO_POLICY, None),  # asked for another domain, which has no policy
         (reasons.POLICY_DISABLED, lift(enabled=True)),
-        (reasons.MAX_ACTION_AMOUNT, lift(max_action_amount="1000")),
+        (reasons.MAX_ACTION_AMOUNT, lift(max_action_amount="200")),  # still within the exposure cap lifted next
         (reasons.MAX_DAILY_ACTIONS, lift(max_daily_actions=5)),
         (reasons.MAX_OPEN_EXPOSURE, lift(max_open_exposure="500")),
         (reasons.MAX_DAILY_LOSS, None),
@@ -174,17 +174,17 @@ def test_idempotency__same_key_other_values__unprocessable_and_no_entry(live, ma
     assert Reservation.objects.count() == 1
 
 
-def test_risk_reserve_or_raise__denied__raises_with_reason(make_policy):
+def test_reserve_or_raise__denied__raises_with_reason(make_policy):
     make_policy()
     with pytest.raises(services.RiskDenied) as raised:
-        services.risk_reserve_or_raise(domain="WHOLESALE", amount="5", actor="engine/test")
+        services.reserve_or_raise(domain="WHOLESALE", amount="5", actor="engine/test")
     assert raised.value.reason == reasons.GO_LIVE_DISABLED
     assert raised.value.reservation.status == Status.DENIED
 
 
 def test_two_line_integration__reserve_then_settle(live, make_policy):
     make_policy()
-    entry = services.risk_reserve_or_raise(domain="WHOLESALE", amount="5", actor="engine/test", ref="o-1")
-    settled = services.risk_settle(reservation=entry, realized_pnl="-1.25", actor="engine/test")
+    entry = services.reserve_or_raise(domain="WHOLESALE", amount="5", actor="engine/test", ref="o-1")
+    settled = services.settle(reservation_id=entry.pk, realized_pnl="-1.25", actor="engine/test")
     assert (settled.status, settled.realized_pnl) == (Status.SETTLED, Decimal("-1.25"))
     assert DailyTotals.objects.get().realized_pnl == Decimal("-1.25")
