@@ -45,7 +45,8 @@ def test_go_live_check__state_table_locked_elsewhere__423_state_unavailable(api,
 
 
 def test_reserve__policy_row_locked_elsewhere__denied_state_unavailable(api, engine, live):
-    risk.upsert_policy(domain="WHOLESALE", changes={"enabled": True}, actor=SETUP)
+    caps = {"max_daily_loss": "1000", "max_open_exposure": "5000", "max_daily_actions": 100}
+    risk.upsert_policy(domain="WHOLESALE", changes={"enabled": True, **caps}, actor=SETUP)
     sql = f"SELECT 1 FROM {RiskPolicy._meta.db_table} WHERE domain = 'WHOLESALE' FOR UPDATE"
     body = {"domain": "WHOLESALE", "amount": "10"}
     with held_elsewhere(sql) as lock:
