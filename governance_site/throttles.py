@@ -8,7 +8,7 @@ import hashlib
 
 from django.conf import settings
 from django.http import HttpResponse
-from rest_framework import authentication
+from knox.auth import TokenAuthentication
 from rest_framework.exceptions import Throttled
 from rest_framework.settings import api_settings
 from rest_framework.throttling import SimpleRateThrottle
@@ -49,8 +49,8 @@ class AddressThrottle(_SettingsRate):
         return super().allow_request(request, view)
 
 
-class AddressThrottledTokenAuthentication(authentication.TokenAuthentication):
-    """Token authentication that applies the view's address throttle first: DRF authenticates
+class AddressThrottledTokenAuthentication(TokenAuthentication):
+    """knox's token authentication, applying the view's address throttle first: DRF authenticates
     before it throttles, so guessed tokens would otherwise never be throttled (and each costs a
     database look-up)."""
 

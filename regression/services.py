@@ -38,6 +38,7 @@ THRESHOLD_TOLERANCE = 1e-9
 REPLAY_FIELDS = ("domain", "metric", "success", "value")
 MAX_ABS_VALUE = 1e15  # keeps every mean and drop of the stored values finite
 MAX_EVENT_ID = KpiEvent._meta.get_field("event_id").max_length
+MAX_REPORTED_BY = KpiEvent._meta.get_field("reported_by").max_length
 
 
 def _with_state(policy: RegressionPolicy, created: bool) -> None:
@@ -58,7 +59,7 @@ POLICY = PolicyContract(
 # --- KPI events --------------------------------------------------------------------------------
 
 
-def _new_event(*, domain, metric, actor, success=None, value=None, event_id=None, occurred_at=None):
+def _new_event(*, domain, metric, actor, success=None, value=None, event_id=None, occurred_at=None, reported_by=""):
     """The event to store, its input checked whatever the caller (the API's serializer or not)."""
     if success is None and value is None:
         raise InvalidInput("success: give success (true or false), value or both.", field="success")
@@ -72,12 +73,17 @@ def _new_event(*, domain, metric, actor, success=None, value=None, event_id=None
         raise InvalidInput(f"event_id: must be a string of at most {MAX_EVENT_ID} characters.", field="event_id")
     if occurred_at is not None and (not isinstance(occurred_at, dt.datetime) or timezone.is_naive(occurred_at)):
         raise InvalidInput("occurred_at: must be a time with its time zone.", field="occurred_at")
+    if reported_by is not None and (not isinstance(reported_by, str) or len(reported_by) > MAX_REPORTED_BY):
+        raise InvalidInput(
+            f"reported_by: must be a string of at most {MAX_REPORTED_BY} characters.", field="reported_by"
+        )
     return KpiEvent(
         domain=DOMAIN.clean(domain),
         metric=METRIC.clean(metric),
         success=success,
         value=value,
         actor=audit.actor_name(actor),
+        reported_by=reported_by or "",
         event_id=event_id or None,
         occurred_at=occurred_at or timezone.now(),
     )
@@ -105,8 +111,12 @@ def record_kpi(
     value: float | None = None,
     event_id: str | None = None,
     occurred_at: dt.datetime | None = None,
+    reported_by: str = "",
 ) -> tuple[KpiEvent, bool]:
     """Store one KPI event; returns (event, created).
+
+    `actor` is who records it (the authenticated principal); `reported_by` is the engine's own,
+    unverified label for the component that reported it.
 
     `event_id` is the engine's idempotency key: when it is already stored, nothing is written and
     the stored event is returned (created False). The same event_id for another domain, metric,
@@ -114,7 +124,7 @@ def record_kpi(
     """
     event = _new_event(
         domain=domain, metric=metric, actor=actor, success=success, value=value,
-        event_id=event_id, occurred_at=occurred_at,
+        event_id=event_id, occurred_at=occurred_at, reported_by=reported_by,
     )  # fmt: skip
     try:
         with transaction.atomic():
@@ -137,16 +147,17 @@ class BatchResult:
 def record_kpi_batch(*, events: list[dict], actor) -> BatchResult:
     """Store many KPI events in one transaction: all of them, or none (any error raises).
 
-    Each dict takes `record_kpi`'s arguments; its own `actor` (the engine component that reported
-    it) defaults to `actor`. Events whose event_id is already stored are skipped and reported by
-    index (a different event under a stored event_id is a 422); an event_id repeated inside the
-    batch is a 400. A concurrent request storing the same event_id first wins; this batch then
-    skips it at insert time (ON CONFLICT DO NOTHING, rows inserted in event_id order).
+    Each dict takes `record_kpi`'s arguments but `actor`: every event is recorded by `actor` (the
+    authenticated principal), each with its own `reported_by` label. Events whose event_id is
+    already stored are skipped and reported by index (a different event under a stored event_id
+    is a 422); an event_id repeated inside the batch is a 400. A concurrent request storing the
+    same event_id first wins; this batch then skips it at insert time
+    (ON CONFLICT DO NOTHING, rows inserted in event_id order).
     """
     built = []
     for index, fields in enumerate(events):
         try:
-            built.append(_new_event(**{**fields, "actor": fields.get("actor") or actor}))
+            built.append(_new_event(**fields, actor=actor))
         except InvalidInput as exc:
             raise InvalidInput(f"{index}.{exc.detail}", field=f"{index}.{exc.field}") from exc
     first_seen: dict[str, int] = {}

@@ -12,6 +12,7 @@ class Lever(models.TextChoices):
     HEIMDALL = "heimdall", "Heimdall Charter"
     REGRESSION = "regression", "Regression Tripwire"
     REVIEW = "review", "Control-plane review"
+    SCHEDULE = "schedule", "Beat schedule"  # the Celery beat schedules the levers' automation runs on
 
 
 class AppendOnlyError(Exception):
@@ -23,7 +24,7 @@ def _refuse(model: type[models.Model], verb: str):
 
 
 class AppendOnlyQuerySet(models.QuerySet):
-    """The ORM's guard. On PostgreSQL a trigger (migration audit 0004) also refuses UPDATE and
+    """The ORM's guard. On PostgreSQL a trigger (migration audit 0006) also refuses UPDATE and
     DELETE of these tables, whatever bypasses this queryset (the base manager, raw SQL)."""
 
     def update(self, **kwargs):

@@ -50,7 +50,7 @@ def drop_triggers(apps, schema_editor):
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("audit", "0003_lever_review"),
+        ("audit", "0005_hash_api_tokens"),
         ("regression", "0001_initial"),
         ("heimdall", "0001_initial"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
