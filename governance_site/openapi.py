@@ -5,6 +5,7 @@
 """
 
 from drf_spectacular import openapi
+from drf_spectacular.contrib.knox_auth_token import KnoxTokenScheme
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import serializers
 
@@ -34,6 +35,12 @@ class AutoSchema(openapi.AutoSchema):
         if app in LEVER_APPS and not name.lower().startswith(app):
             name = app.capitalize() + name
         return name
+
+
+class AddressThrottledKnoxScheme(KnoxTokenScheme):
+    """The API's token authentication is knox's behind the address throttle: the same scheme."""
+
+    target_class = "governance_site.throttles.AddressThrottledTokenAuthentication"
 
 
 class ErrorBody(serializers.Serializer):
