@@ -1,8 +1,16 @@
 """Every governance API endpoint, read from the URL configuration (so a new one is covered)."""
 
+import re
+
 from django.urls import URLPattern, URLResolver, get_resolver
 
 API_PREFIX = "/api/governance/"
+PARAMETER = re.compile(r"<(?:(\w+):)?\w+>")
+
+
+def _example(match: re.Match) -> str:
+    """A value for a path parameter: 1 for an int, else a word."""
+    return "1" if match.group(1) == "int" else "x"
 
 
 def _walk(patterns, prefix=""):
@@ -20,4 +28,6 @@ def api_endpoints(method: str) -> list[str]:
         for route, callback in _walk(get_resolver().url_patterns)
         if ("/" + route).startswith(API_PREFIX)
     }
-    return sorted(path for path, cls in view_classes.items() if cls is not None and hasattr(cls, method))
+    return sorted(
+        PARAMETER.sub(_example, path) for path, cls in view_classes.items() if cls is not None and hasattr(cls, method)
+    )
