@@ -5,6 +5,7 @@
 """
 
 from drf_spectacular import openapi
+from drf_spectacular.contrib.knox_auth_token import KnoxTokenScheme
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import serializers
 
@@ -36,6 +37,12 @@ class AutoSchema(openapi.AutoSchema):
         return name
 
 
+class AddressThrottledKnoxScheme(KnoxTokenScheme):
+    """The API's token authentication is knox's behind the address throttle: the same scheme."""
+
+    target_class = "governance_site.throttles.AddressThrottledTokenAuthentication"
+
+
 class ErrorBody(serializers.Serializer):
     detail = serializers.CharField(help_text="What went wrong, naming the input at fault.")
     field = serializers.CharField(allow_null=True, help_text="The input at fault, or null.")
@@ -49,13 +56,15 @@ ERROR_DESCRIPTIONS = {
     404: "No such object.",
     409: "The change conflicts with the current state (the reason says which).",
     422: "The idempotency key was used before with other values.",
+    429: "Too many requests from this token or address; see Retry-After (reason `throttled`).",
+    503: "The control plane's state cannot be read now (reason `state_unavailable`); see Retry-After.",
 }
 
 
 def error_responses(*codes: int) -> dict:
-    return {code: OpenApiResponse(ErrorBody, ERROR_DESCRIPTIONS[code]) for code in (401, *codes)}
+    return {code: OpenApiResponse(ErrorBody, ERROR_DESCRIPTIONS[code]) for code in (401, *codes, 429, 503)}
 
 
 def document(*, responses: dict, errors: tuple[int, ...] = (), **kwargs):
-    """extend_schema with the shared error responses: 401 always, then each code in `errors`."""
+    """extend_schema with the shared error responses: 401, 429 and 503 always, then each in `errors`."""
     return extend_schema(responses={**responses, **error_responses(403, *errors)}, **kwargs)

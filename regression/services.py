@@ -179,7 +179,8 @@ def record_kpi_batch(*, events: list[dict], actor) -> BatchResult:
     authenticated principal), each with its own `reported_by` label. Events whose event_id is
     already stored are skipped and reported by index (a different event under a stored event_id
     is a 422); an event_id repeated inside the batch is a 400. A concurrent request storing the
-    same event_id first wins; this batch then skips it at insert time.
+    same event_id first wins; this batch then skips it at insert time
+    (ON CONFLICT DO NOTHING, rows inserted in event_id order).
     """
     built = []
     for index, fields in enumerate(events):
@@ -203,7 +204,9 @@ def record_kpi_batch(*, events: list[dict], actor) -> BatchResult:
         if event.event_id in stored:
             _replayed(stored[event.event_id], event, index=index)
             duplicates.append(index)
-    new = [event for event in built if event.event_id not in stored]
+    # Inserted in event_id order: racing batches sharing event_ids then wait on one another's
+    # uncommitted rows in the same order, and never each on the other's (a deadlock).
+    new = sorted((event for event in built if event.event_id not in stored), key=lambda event: event.event_id or "")
     KpiEvent.objects.bulk_create(new, batch_size=BULK_INSERT_ROWS, ignore_conflicts=bool(ids))
     if ids:
         # A racing request may have stored some of these event_ids between the look-up and the

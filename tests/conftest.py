@@ -2,6 +2,7 @@
 
 import pytest
 from django.contrib.auth.models import Group
+from django.core.cache import cache
 from django.db import connection
 from rest_framework.test import APIClient
 
@@ -14,6 +15,14 @@ requires_postgres = pytest.mark.skipif(
     connection.vendor != "postgresql",
     reason="needs PostgreSQL (row locks, real concurrency): set DATABASE_URL=postgres://…",
 )
+
+
+@pytest.fixture(autouse=True)
+def fresh_throttle_counters():
+    """Each test starts with no request counted against the API and login throttles."""
+    cache.clear()
+    yield
+    cache.clear()
 
 
 def acknowledged(instance, actor="tests/setup"):
