@@ -23,8 +23,9 @@ class EntryOutput(serializers.ModelSerializer):
     class Meta:
         model = Reservation
         fields = [
-            "reservation_id", "domain", "amount", "status", "reason", "realized_pnl", "idempotency_key",
-            "ref", "actor", "business_date", "created_at", "expires_at", "settled_at", "settled_by",
+            "reservation_id", "domain", "amount", "status", "reason", "detail", "realized_pnl", "idempotency_key",
+            "ref", "model_version", "actor", "business_date", "created_at", "expires_at", "settled_at", "settled_by",
+            "settled_after_cancel",
         ]  # fmt: skip
 
 
@@ -44,9 +45,27 @@ class PolicyInput(policy_apis.PolicyInput):
         required=False, allow_null=True, help_text="The one-action (fat-finger) limit; null removes it."
     )
     reservation_ttl_seconds = serializers.IntegerField(required=False, min_value=1, max_value=2**31 - 1)
+    max_actions_per_second = serializers.IntegerField(required=False, allow_null=True, min_value=1, max_value=2**31 - 1)
+    max_actions_per_minute = serializers.IntegerField(required=False, allow_null=True, min_value=1, max_value=2**31 - 1)
+    max_engine_actions_per_minute = serializers.IntegerField(
+        required=False, allow_null=True, min_value=1, max_value=2**31 - 1
+    )
+    duplicate_window_seconds = serializers.IntegerField(required=False, allow_null=True, min_value=1, max_value=86400)
+    amount_collar_factor = FiniteDecimalField(required=False, allow_null=True, help_text="null removes the collar.")
+    amount_collar_sample = serializers.IntegerField(required=False, min_value=1, max_value=1000)
 
 
 PolicyListApi, PolicyUpsertApi = policy_apis.views(services.POLICY, PolicyInput)
+
+
+class FirmPolicyInput(policy_apis.PolicyInput):
+    """Caps across all domains together; null removes one."""
+
+    max_open_exposure = FiniteDecimalField(required=False, allow_null=True)
+    max_daily_loss = FiniteDecimalField(required=False, allow_null=True)
+
+
+FirmPolicyListApi, FirmPolicyUpsertApi = policy_apis.views(services.FIRM_POLICY, FirmPolicyInput)
 
 
 class ReserveApi(APIView):
@@ -57,6 +76,7 @@ class ReserveApi(APIView):
         amount = FiniteDecimalField()
         idempotency_key = serializers.CharField(required=False, allow_null=True, max_length=255)
         ref = serializers.CharField(required=False, allow_null=True, max_length=255)
+        model_version = serializers.CharField(required=False, allow_null=True, max_length=64)
 
     class OutputSerializer(serializers.ModelSerializer):
         reservation_id = serializers.IntegerField(source="pk")
@@ -64,7 +84,7 @@ class ReserveApi(APIView):
 
         class Meta:
             model = Reservation
-            fields = ["ok", "reason", "reservation_id", "expires_at"]
+            fields = ["ok", "reason", "detail", "status", "reservation_id", "expires_at"]
 
         @extend_schema_field(serializers.ChoiceField(choices=reasons.DENIAL_REASONS, allow_null=True))
         def get_reason(self, entry) -> str | None:
@@ -76,8 +96,9 @@ class ReserveApi(APIView):
         summary="Reserve exposure before a production action (engines, operators)",
         description="A denial is a 200 with `ok: false` and the first reason that applies, in this order: "
         + ", ".join(f"`{reason}`" for reason in reasons.DENIAL_REASONS)
-        + ". The same `(domain, idempotency_key)` returns the original decision; reused with another "
-        "amount or ref it is a 422.",
+        + ". A `kill_switch` denial's `detail` names the scope and who engaged it. The same "
+        "`(domain, idempotency_key)` returns the reservation as it is now (a cancelled one: `ok: false`, "
+        "status `CANCELLED`, the cancel's reason); reused with another amount or ref it is a 422.",
     )
     def post(self, request):
         entry = services.reserve(actor=request.user, **validated(self.InputSerializer, request.data))
@@ -96,7 +117,8 @@ class SettleApi(APIView):
         summary="Settle a reservation with its realized pnl (engines, operators)",
         description="Frees the exposure and books the pnl (negative is a loss) on the reservation's business "
         "day. The same settle again returns the same entry; any other change of a closed or expired "
-        f"reservation is a 409 (`{reasons.RESERVATION_CLOSED}`, `{reasons.RESERVATION_EXPIRED}`).",
+        f"reservation is a 409 (`{reasons.RESERVATION_CLOSED}`, `{reasons.RESERVATION_EXPIRED}`). A cancelled "
+        "reservation still takes its settle: the pnl is booked and the entry flagged `settled_after_cancel`.",
     )
     def post(self, request):
         entry = services.settle(actor=request.user, **validated(self.InputSerializer, request.data))
@@ -132,6 +154,7 @@ class LedgerDomainOutput(serializers.Serializer):
     settled_count = serializers.IntegerField()
     released_count = serializers.IntegerField()
     expired_count = serializers.IntegerField()
+    cancelled_count = serializers.IntegerField()
     realized_pnl = serializers.DecimalField(max_digits=20, decimal_places=4)
 
 

@@ -14,7 +14,7 @@ from .models import DailyTotals, Reservation, RiskPolicy, Status
 ZERO = Value(Decimal(0), output_field=DecimalField(max_digits=20, decimal_places=4))
 
 
-COUNTS = ("approved_count", "denied_count", "settled_count", "released_count", "expired_count")
+COUNTS = ("approved_count", "denied_count", "settled_count", "released_count", "expired_count", "cancelled_count")
 
 
 def _count(status: Status) -> Count:
@@ -49,6 +49,7 @@ def ledger(*, day: dt.date | None = None, domain: str | None = None) -> dict:
             settled_count=_count(Status.SETTLED),
             released_count=_count(Status.RELEASED),
             expired_count=_count(Status.EXPIRED),
+            cancelled_count=_count(Status.CANCELLED),
         )
         .order_by("domain")
     )

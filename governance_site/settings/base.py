@@ -161,6 +161,7 @@ SPECTACULAR_SETTINGS = {
         "RefusalReasonEnum": "golive.reasons.REFUSALS",
         "DenialReasonEnum": "risk.reasons.DENIAL_REASONS",
         "EligibilityReasonEnum": "heimdall.reasons.ELIGIBILITY_REASONS",
+        "ReservationStatusEnum": "risk.models.Status",
     },
     "SERVE_INCLUDE_SCHEMA": False,
 }

@@ -64,6 +64,12 @@ def test_upsert__create_then_subset__policy_and_audit_events(api, operator):
         "max_daily_actions": 10,
         "max_action_amount": None,
         "reservation_ttl_seconds": 900,
+        "max_actions_per_second": None,
+        "max_actions_per_minute": None,
+        "max_engine_actions_per_minute": None,
+        "duplicate_window_seconds": None,
+        "amount_collar_factor": None,
+        "amount_collar_sample": 50,
         "changed_by": "op",
         "updated_at": None,
     }
@@ -118,6 +124,8 @@ def test_reserve__approved__200_with_decision(api, engine, live, make_policy):
     assert response.json() == {
         "ok": True,
         "reason": None,
+        "detail": "",
+        "status": "RESERVED",
         "reservation_id": entry.pk,
         "expires_at": response.json()["expires_at"],
     }
@@ -132,6 +140,8 @@ def test_reserve__denied__200_ok_false_with_reason(api, engine, make_policy):
     assert response.json() == {
         "ok": False,
         "reason": "go_live_disabled",
+        "detail": "go_live_disabled",
+        "status": "DENIED",
         "reservation_id": Reservation.objects.get().pk,
         "expires_at": None,
     }
@@ -254,6 +264,7 @@ def test_ledger__today_and_by_date__shape(api, viewer, reserved, clock):
                 "settled_count": 0,
                 "released_count": 0,
                 "expired_count": 0,
+                "cancelled_count": 0,
                 "realized_pnl": "0.0000",
             }
         ],

@@ -131,7 +131,7 @@ def test_reserve__daily_loss_reached__denied_until_next_business_day(live, make_
 
 def test_reserve__state_unavailable__denied(make_policy, monkeypatch):
     make_policy()
-    monkeypatch.setattr(golive, "may_execute", lambda: golive.Decision(ok=False, reason="state_unavailable"))
+    monkeypatch.setattr(golive, "may_execute", lambda **scope: golive.Decision(ok=False, reason="state_unavailable"))
     assert reserve().reason == "state_unavailable"
 
 
