@@ -5,8 +5,8 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from governance_site.fields import validated
-from governance_site.openapi import document
 from governance_site.identifiers import DomainField
+from governance_site.openapi import document
 from governance_site.permissions import IsEngineOrOperator, IsOperator
 
 from . import reasons, services

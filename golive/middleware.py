@@ -7,7 +7,6 @@ from . import services
 from .execution import HEADER, declared_class, effective_class
 from .models import ExecutionClass
 
-
 DOMAIN_HEADER = "X-Governance-Domain"
 MODEL_VERSION_HEADER = "X-Model-Version"
 

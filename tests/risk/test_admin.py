@@ -36,8 +36,8 @@ def test_policy_add__through_the_service__upper_cased_and_audited_with_reason(cl
     client.force_login(operator)
     body = {
         "domain": "buyer_match", "enabled": "on", "max_daily_loss": "10", "max_open_exposure": "20",
-        "max_daily_actions": "3", "max_action_amount": "", "reservation_ttl_seconds": "600", "amount_collar_sample": "50",
-        "reason": "new engine",
+        "max_daily_actions": "3", "max_action_amount": "", "reservation_ttl_seconds": "600",
+        "amount_collar_sample": "50", "reason": "new engine",
     }  # fmt: skip
     response = client.post(f"{POLICIES}add/", body)
     assert response.status_code == 302, response.context["adminform"].form.errors
