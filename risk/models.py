@@ -218,6 +218,7 @@ class FirmRiskPolicy(models.Model):
     class Meta:
         verbose_name = "firm-wide risk policy"
         verbose_name_plural = "firm-wide risk policy"
+        ordering = ["id"]
         constraints = [models.CheckConstraint(condition=models.Q(id=1), name="risk_firm_policy_singleton")]
 
     def __str__(self):
