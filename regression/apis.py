@@ -16,8 +16,8 @@ from governance_site.openapi import document
 from governance_site.parsers import NonStrictJSONParser
 from governance_site.permissions import IsEngineOrOperator, IsOperator
 
-from . import reasons, selectors, services
-from .models import MAX_EVENTS, PolicyAction, PolicyKind, RegressionState
+from . import cascade, reasons, selectors, services
+from .models import CHOSEN_ACTIONS, MAX_EVENTS, PolicyKind, RegressionState
 from .services import MAX_ABS_VALUE
 
 MAX_BATCH = 10_000
@@ -36,14 +36,16 @@ class StateOutput(serializers.ModelSerializer):
     enabled = serializers.BooleanField(source="policy.enabled")
     action = serializers.CharField(source="policy.action")
     max_drop_fraction = serializers.FloatField(source="policy.max_drop_fraction")
-    action_taken = serializers.CharField(help_text="THROTTLE or KILL_SWITCH while triggered, else empty.")
+    action_taken = serializers.CharField(
+        help_text="While triggered: THROTTLE, KILL_DOMAIN, KILL_SWITCH or DEMOTE (the cascade's last step); else empty."
+    )
 
     class Meta:
         model = RegressionState
         fields = [
             "domain", "metric", "enabled", "action", "max_drop_fraction", "status", "triggered",
             "baseline_rate", "current_rate", "drop_fraction", "window_count", "baseline_count",
-            "action_taken", "triggered_at", "evaluated_at", "evaluated_by",
+            "action_taken", "triggered_at", "escalated_at", "chain", "acknowledged_by", "evaluated_at", "evaluated_by",
         ]  # fmt: skip
 
 
@@ -58,6 +60,7 @@ class KpiOutput(serializers.Serializer):
     value = serializers.FloatField(allow_null=True)
     actor = serializers.CharField()
     event_id = serializers.CharField(allow_null=True)
+    model_version = serializers.CharField()
     occurred_at = serializers.DateTimeField()
     created_at = serializers.DateTimeField()
 
@@ -67,6 +70,7 @@ class KpiInput(PolicyKeyInput):
     value = FiniteFloatField(required=False, allow_null=True, min_value=-MAX_ABS_VALUE, max_value=MAX_ABS_VALUE)
     actor = serializers.CharField(max_length=150, required=False)
     event_id = serializers.CharField(max_length=128, required=False)
+    model_version = serializers.CharField(max_length=64, required=False, help_text="The model that acted, if any.")
     occurred_at = DateTimeField(required=False)
 
     def validate_occurred_at(self, value):
@@ -98,10 +102,24 @@ class PolicyInput(PolicyKeyInput, policy_apis.PolicyInput):
     baseline_events = serializers.IntegerField(min_value=1, max_value=MAX_EVENTS, required=False)
     lookback_days = serializers.IntegerField(min_value=1, max_value=3650, required=False)
     max_drop_fraction = FractionField(required=False)
-    action = serializers.ChoiceField(choices=PolicyAction.choices, required=False)
+    action = serializers.ChoiceField(choices=CHOSEN_ACTIONS, required=False)
+    heimdall_link = serializers.BooleanField(required=False)
 
 
 PolicyListApi, PolicyUpsertApi = policy_apis.views(services.POLICY, PolicyInput)
+
+
+class CascadeInput(policy_apis.PolicyInput):
+    """Each rule off while null."""
+
+    max_throttled_domains = serializers.IntegerField(required=False, allow_null=True, min_value=1, max_value=10_000)
+    stabilisation_seconds = serializers.IntegerField(
+        required=False, allow_null=True, min_value=1, max_value=30 * 24 * 3600
+    )
+    blast_radius = serializers.IntegerField(required=False, allow_null=True, min_value=1, max_value=10_000)
+
+
+CascadeListApi, CascadeUpsertApi = policy_apis.views(cascade.CASCADE, CascadeInput)
 
 
 class StateListApi(ListAPIView):
@@ -199,4 +217,22 @@ class ResetApi(APIView):
     )
     def post(self, request):
         state = services.reset(**validated(self.InputSerializer, request.data), actor=request.user)
+        return Response(StateOutput(state).data)
+
+
+class AcknowledgeApi(APIView):
+    permission_classes = [IsOperator]
+
+    class InputSerializer(PolicyKeyInput):
+        reason = serializers.CharField(max_length=2000)
+
+    @document(
+        responses={200: StateOutput},
+        errors=(400, 404, 409),
+        summary="Acknowledge a tripwire's throttle, with a reason (operators); audited",
+        description="An acknowledged throttle no longer counts against the cascade's `blast_radius`. "
+        f"409 `{reasons.NOT_TRIGGERED}` unless the tripwire holds a throttle.",
+    )
+    def post(self, request):
+        state = services.acknowledge(**validated(self.InputSerializer, request.data), actor=request.user)
         return Response(StateOutput(state).data)

@@ -15,15 +15,13 @@ from functools import partial
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from golive import services as golive
 from governance_site.audit import services as audit
 from governance_site.audit.models import Lever
 from governance_site.errors import Conflict, InvalidInput, NotFound, Unprocessable
 from governance_site.identifiers import DOMAIN, METRIC
 from governance_site.policies import PolicyContract, required_reason
-from risk import services as risk
 
-from . import reasons, selectors
+from . import cascade, reasons, selectors
 from .models import KpiEvent, PolicyAction, RegressionPolicy, RegressionState, TripwireStatus
 
 logger = logging.getLogger(__name__)
@@ -35,9 +33,10 @@ ZERO_TOLERANCE = 1e-9
 # Values closer than this (relative) to the threshold count as equal to it, so float rounding of
 # an exact 20% drop never crosses a strict 20% threshold.
 THRESHOLD_TOLERANCE = 1e-9
-REPLAY_FIELDS = ("domain", "metric", "success", "value")
+REPLAY_FIELDS = ("domain", "metric", "success", "value", "model_version")
 MAX_ABS_VALUE = 1e15  # keeps every mean and drop of the stored values finite
 MAX_EVENT_ID = KpiEvent._meta.get_field("event_id").max_length
+MAX_MODEL_VERSION = KpiEvent._meta.get_field("model_version").max_length
 
 
 def _with_state(policy: RegressionPolicy, created: bool) -> None:
@@ -50,7 +49,16 @@ POLICY = PolicyContract(
     lever=Lever.REGRESSION,
     title="regression tripwire",
     keys=(DOMAIN, METRIC),
-    fields=("enabled", "kind", "window_events", "baseline_events", "lookback_days", "max_drop_fraction", "action"),
+    fields=(
+        "enabled",
+        "kind",
+        "window_events",
+        "baseline_events",
+        "lookback_days",
+        "max_drop_fraction",
+        "action",
+        "heimdall_link",
+    ),  # fmt: skip
     after_save=_with_state,
 )
 
@@ -58,7 +66,7 @@ POLICY = PolicyContract(
 # --- KPI events --------------------------------------------------------------------------------
 
 
-def _new_event(*, domain, metric, actor, success=None, value=None, event_id=None, occurred_at=None):
+def _new_event(*, domain, metric, actor, success=None, value=None, event_id=None, occurred_at=None, model_version=None):
     """The event to store, its input checked whatever the caller (the API's serializer or not)."""
     if success is None and value is None:
         raise InvalidInput("success: give success (true or false), value or both.", field="success")
@@ -70,6 +78,10 @@ def _new_event(*, domain, metric, actor, success=None, value=None, event_id=None
         raise InvalidInput(f"value: must be a finite number within ±{MAX_ABS_VALUE:g}.", field="value")
     if event_id is not None and (not isinstance(event_id, str) or len(event_id) > MAX_EVENT_ID):
         raise InvalidInput(f"event_id: must be a string of at most {MAX_EVENT_ID} characters.", field="event_id")
+    if model_version is not None and (not isinstance(model_version, str) or len(model_version) > MAX_MODEL_VERSION):
+        raise InvalidInput(
+            f"model_version: must be a string of at most {MAX_MODEL_VERSION} characters.", field="model_version"
+        )
     if occurred_at is not None and (not isinstance(occurred_at, dt.datetime) or timezone.is_naive(occurred_at)):
         raise InvalidInput("occurred_at: must be a time with its time zone.", field="occurred_at")
     return KpiEvent(
@@ -79,6 +91,7 @@ def _new_event(*, domain, metric, actor, success=None, value=None, event_id=None
         value=value,
         actor=audit.actor_name(actor),
         event_id=event_id or None,
+        model_version=model_version or "",
         occurred_at=occurred_at or timezone.now(),
     )
 
@@ -105,16 +118,18 @@ def record_kpi(
     value: float | None = None,
     event_id: str | None = None,
     occurred_at: dt.datetime | None = None,
+    model_version: str | None = None,
 ) -> tuple[KpiEvent, bool]:
     """Store one KPI event; returns (event, created).
 
     `event_id` is the engine's idempotency key: when it is already stored, nothing is written and
     the stored event is returned (created False). The same event_id for another domain, metric,
-    success or value is refused with 422 `event_id_reused`.
+    success, value or model_version is refused with 422 `event_id_reused`. `model_version` (the
+    model that acted) lets a tripwire with a Heimdall link demote the version that regressed.
     """
     event = _new_event(
         domain=domain, metric=metric, actor=actor, success=success, value=value,
-        event_id=event_id, occurred_at=occurred_at,
+        event_id=event_id, occurred_at=occurred_at, model_version=model_version,
     )  # fmt: skip
     try:
         with transaction.atomic():
@@ -264,13 +279,6 @@ def _quiet_status(state: RegressionState) -> TripwireStatus:
     return TripwireStatus.OK
 
 
-def _take_action(policy: RegressionPolicy, *, reason: str, actor) -> None:
-    if policy.action == PolicyAction.THROTTLE:
-        risk.throttle_domain(domain=policy.domain, reason=reason, actor=actor)
-    else:
-        golive.set_kill_switch(engaged=True, reason=reason, actor=actor)
-
-
 @transaction.atomic
 def evaluate(*, domain: str, metric: str, actor) -> RegressionState:
     """Compare the policy's recent window of its KPI with the baseline before it; act on a drop.
@@ -302,15 +310,16 @@ def evaluate(*, domain: str, metric: str, actor) -> RegressionState:
     state.current_rate, state.baseline_rate = _mean(window), _mean(baseline)
     state.drop_fraction = _drop_fraction(baseline, window) if full else None
     state.evaluated_at, state.evaluated_by = now, audit.actor_name(actor)
+    breached = policy.enabled and full and _breached(state.drop_fraction, policy.max_drop_fraction)
     if state.triggered:
-        action, reason = None, ""
-    elif policy.enabled and full and _breached(state.drop_fraction, policy.max_drop_fraction):
+        escalated = breached and cascade.escalate(state, actor=actor, now=now)
+        action, reason = ("tripwire.escalate", state.chain) if escalated else (None, "")
+    elif breached:
         reason = trigger_reason(state)
-        _take_action(policy, reason=reason, actor=actor)
+        cascade.take_action(state, reason=reason, actor=actor, now=now)
         state.status, state.triggered, state.triggered_at = TripwireStatus.TRIGGERED, True, now
-        state.action_taken = policy.action
         action = "tripwire.trigger"
-        transaction.on_commit(partial(logger.warning, "%s; %s taken by %s", reason, policy.action, state.evaluated_by))
+        transaction.on_commit(partial(logger.warning, "%s; taken by %s", state.chain, state.evaluated_by))
     else:
         state.status = _quiet_status(state)
         action = "tripwire.status" if state.status != before["status"] else None
@@ -359,9 +368,27 @@ def reset(*, domain: str, metric: str, reason: str, actor) -> RegressionState:
         )
     before = audit.snapshot(state)
     state.triggered, state.triggered_at, state.action_taken = False, None, ""
+    state.escalated_at, state.chain, state.acknowledged_by = None, "", ""
     state.status = _quiet_status(state)
     state.save()
     audit.record(
         actor=actor, lever=Lever.REGRESSION, instance=state, action="tripwire.reset", before=before, reason=reason
+    )
+    return state
+
+
+@transaction.atomic
+def acknowledge(*, domain: str, metric: str, reason: str, actor) -> RegressionState:
+    """An operator has seen a tripwire's throttle: it no longer counts against the cascade's blast
+    radius (409 `not_triggered` unless it is a triggered throttle); audited `tripwire.acknowledge`."""
+    reason = required_reason(reason, what="acknowledge a throttle")
+    state = _locked_state(domain, metric)
+    if not state.triggered or state.action_taken != PolicyAction.THROTTLE:
+        raise Conflict(f"{state.policy} holds no throttle to acknowledge.", field=None, reason=reasons.NOT_TRIGGERED)
+    before = audit.snapshot(state)
+    state.acknowledged_by = audit.actor_name(actor)
+    state.save()
+    audit.record(
+        actor=actor, lever=Lever.REGRESSION, instance=state, action="tripwire.acknowledge", before=before, reason=reason
     )
     return state

@@ -11,4 +11,7 @@ urlpatterns = [
     path("kpi", apis.KpiRecordApi.as_view(), name="regression-kpi"),
     path("kpi/batch", apis.KpiBatchApi.as_view(), name="regression-kpi-batch"),
     path("reset", apis.ResetApi.as_view(), name="regression-reset"),
+    path("acknowledge", apis.AcknowledgeApi.as_view(), name="regression-acknowledge"),
+    path("cascade", apis.CascadeListApi.as_view(), name="regression-cascade"),
+    path("cascade/upsert", apis.CascadeUpsertApi.as_view(), name="regression-cascade-upsert"),
 ]

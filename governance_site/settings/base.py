@@ -162,6 +162,7 @@ SPECTACULAR_SETTINGS = {
         "DenialReasonEnum": "risk.reasons.DENIAL_REASONS",
         "EligibilityReasonEnum": "heimdall.reasons.ELIGIBILITY_REASONS",
         "ReservationStatusEnum": "risk.models.Status",
+        "TripwireActionEnum": "regression.models.CHOSEN_ACTIONS",
     },
     "SERVE_INCLUDE_SCHEMA": False,
 }
