@@ -141,6 +141,23 @@ def _target(scope: KillScope, target) -> str:
     return target.strip()
 
 
+def _append_cause(state: GoLiveState | ScopedKill, *, reason: str, actor) -> GoLiveState | ScopedKill:
+    """Engaging an engaged kill switch (of any scope): the original cause (reason, who, when) stays
+    first and the new one is appended to the reason; audited like any engage."""
+    before = audit.snapshot(state)
+    state.reason = f"{state.reason}\n+ also engaged by {audit.actor_name(actor)}: {reason}"
+    state.save(update_fields=["reason"])  # changed_by and updated_at stay the original cause's
+    audit.record(
+        actor=actor,
+        lever=Lever.GOLIVE,
+        instance=state,
+        action="kill_switch.engage",
+        before=before,
+        reason=reason,
+    )
+    return state
+
+
 @transaction.atomic
 def set_kill_switch(
     *, engaged: bool, reason: str, actor, scope: KillScope | str = KillScope.GLOBAL, target: str | None = None
@@ -148,25 +165,34 @@ def set_kill_switch(
     """Engage or release the kill switch of `scope` (global, or a domain/engine/model version `target`).
 
     Global: engaging also turns go-live off; releasing leaves go-live off. Scoped: only that row
-    changes. Engaging cancels the open reservations the scope covers (same transaction). Returns
-    the changed switch (GoLiveState or ScopedKill). Audited `kill_switch.engage` / `.release`.
+    changes; releasing a scope never releases another. Engaging cancels the open reservations the
+    scope covers (same transaction). Engaging an engaged switch keeps the original cause and
+    appends the new one (`_append_cause`); releasing a released switch changes nothing and writes
+    no audit event. Returns the switch (GoLiveState or ScopedKill). Audited `kill_switch.engage` /
+    `kill_switch.release`.
     """
     reason = required_reason(reason, what="engage or release a kill switch")
     try:
         scope = KillScope(scope)
     except ValueError:
         raise InvalidInput(f"scope: must be one of {', '.join(KillScope.values)}.", field="scope") from None
-    action = "kill_switch.engage" if engaged else "kill_switch.release"
     if scope == KillScope.GLOBAL:
         if target:
             raise InvalidInput("target: the global kill switch has no target.", field="target")
-        changes = {"kill_switch_engaged": True, "go_live_enabled": False} if engaged else {"kill_switch_engaged": False}
-        switch = _apply(_locked_state(), action=action, changes=changes, reason=reason, actor=actor)
+        switch, field = _locked_state(), "kill_switch_engaged"
+        changes = {field: True, "go_live_enabled": False} if engaged else {field: False}
     else:
         target = _target(scope, target)
         ScopedKill.objects.get_or_create(scope=scope, target=target)
-        switch = ScopedKill.objects.select_for_update().get(scope=scope, target=target)
-        switch = _apply(switch, action=action, changes={"engaged": engaged}, reason=reason, actor=actor)
+        switch, field = ScopedKill.objects.select_for_update().get(scope=scope, target=target), "engaged"
+        changes = {field: engaged}
+    if engaged and getattr(switch, field):
+        switch = _append_cause(switch, reason=reason, actor=actor)
+    elif not engaged and not getattr(switch, field):
+        return switch
+    else:
+        action = "kill_switch.engage" if engaged else "kill_switch.release"
+        switch = _apply(switch, action=action, changes=changes, reason=reason, actor=actor)
     if engaged:
         signals.kill_engaged.send(
             sender=type(switch), scope=scope, target=target, switch=switch, reason=reason, actor=actor
@@ -176,7 +202,8 @@ def set_kill_switch(
 
 @transaction.atomic
 def set_go_live(*, enabled: bool, reason: str, actor) -> GoLiveState:
-    """Turn production on or off. Turning it on while the kill switch is engaged is a Conflict."""
+    """Turn production on or off. Turning it on while the kill switch is engaged is a Conflict; asking
+    for the state it is already in changes nothing and writes no audit event."""
     reason = required_reason(reason, what="enable or disable go-live")
     state = _locked_state()
     if enabled and state.kill_switch_engaged:
@@ -185,6 +212,8 @@ def set_go_live(*, enabled: bool, reason: str, actor) -> GoLiveState:
             field="enabled",
             reason=reasons.KILL_SWITCH_ENGAGED,
         )
+    if state.go_live_enabled == enabled:
+        return state  # already so: nothing changes, nothing is audited
     action = "go_live.enable" if enabled else "go_live.disable"
     return _apply(state, action=action, changes={"go_live_enabled": enabled}, reason=reason, actor=actor)
 

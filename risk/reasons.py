@@ -50,3 +50,6 @@ CANCEL_REASONS = (KILL_SWITCH, HEARTBEAT_MISSED)
 RESERVATION_CLOSED = "reservation_closed"
 RESERVATION_EXPIRED = "reservation_expired"
 IDEMPOTENCY_MISMATCH = "idempotency_key_reused"
+
+# The start of the audit reason of a tripwire's throttle (risk.services.throttle_domain).
+THROTTLE_PREFIX = "Throttle: "
