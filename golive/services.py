@@ -158,19 +158,35 @@ def _append_cause(state: GoLiveState | ScopedKill, *, reason: str, actor) -> GoL
     return state
 
 
-@transaction.atomic
 def set_kill_switch(
     *, engaged: bool, reason: str, actor, scope: KillScope | str = KillScope.GLOBAL, target: str | None = None
 ):
     """Engage or release the kill switch of `scope` (global, or a domain/engine/model version `target`).
 
     Global: engaging also turns go-live off; releasing leaves go-live off. Scoped: only that row
-    changes; releasing a scope never releases another. Engaging cancels the open reservations the
-    scope covers (same transaction). Engaging an engaged switch keeps the original cause and
-    appends the new one (`_append_cause`); releasing a released switch changes nothing and writes
-    no audit event. Returns the switch (GoLiveState or ScopedKill). Audited `kill_switch.engage` /
-    `kill_switch.release`.
+    changes; releasing a scope never releases another. Engaging an engaged switch keeps the
+    original cause and appends the new one (`_append_cause`); releasing a released switch changes
+    nothing and writes no audit event. Returns the switch (GoLiveState or ScopedKill). Audited
+    `kill_switch.engage` / `kill_switch.release`.
+
+    Blocking first, cancellations after (CME's order): the switch commits on its own, so it refuses
+    new work at once without waiting for reserves in flight; then, in a second transaction,
+    `signals.kill_engaged` cancels the open reservations the scope covers (the Risk Guard waits for
+    each domain's in-flight reserves there and cancels what they approved). Called inside an
+    outer transaction (a tripwire's evaluation), both commit with it.
     """
+    switch = _set_switch(engaged=engaged, reason=reason, actor=actor, scope=scope, target=target)
+    if engaged:
+        target = None if isinstance(switch, GoLiveState) else switch.target
+        with transaction.atomic():
+            signals.kill_engaged.send(
+                sender=type(switch), scope=KillScope(scope), target=target, switch=switch, reason=reason, actor=actor
+            )
+    return switch
+
+
+@transaction.atomic
+def _set_switch(*, engaged: bool, reason: str, actor, scope, target):
     reason = required_reason(reason, what="engage or release a kill switch")
     try:
         scope = KillScope(scope)
@@ -193,10 +209,6 @@ def set_kill_switch(
     else:
         action = "kill_switch.engage" if engaged else "kill_switch.release"
         switch = _apply(switch, action=action, changes=changes, reason=reason, actor=actor)
-    if engaged:
-        signals.kill_engaged.send(
-            sender=type(switch), scope=scope, target=target, switch=switch, reason=reason, actor=actor
-        )
     return switch
 
 
