@@ -11,8 +11,8 @@ from django.utils.html import format_html
 from governance_site import admin_tools, roles
 from governance_site.admin_tools import AppendOnlyAdminMixin, EstimatedCountPaginator, PolicyAdminMixin, ReasonForm
 
-from . import charts, selectors, services
-from .models import KpiEvent, RegressionPolicy, RegressionState, TripwireStatus
+from . import cascade, charts, selectors, services
+from .models import CascadePolicy, KpiEvent, RegressionPolicy, RegressionState, TripwireStatus
 
 STATUS_COLOURS = {
     TripwireStatus.OK: "#1b7f3b",
@@ -27,7 +27,7 @@ STATUS_COLOURS = {
 class RegressionPolicyAdmin(PolicyAdminMixin, admin.ModelAdmin):
     contract = services.POLICY
     list_display = ["__str__", "enabled", "kind", "window_events", "baseline_events", "lookback_days",
-                    "max_drop_fraction", "action", "changed_by", "updated_at"]  # fmt: skip
+                    "max_drop_fraction", "action", "heimdall_link", "changed_by", "updated_at"]  # fmt: skip
     list_filter = ["enabled", "kind", "action", "domain"]
     search_fields = ["domain", "metric"]
 
@@ -39,7 +39,7 @@ class RegressionStateAdmin(AppendOnlyAdminMixin, admin.ModelAdmin):
                     "window_count", "baseline_count", "evaluated_by"]  # fmt: skip
     list_filter = ["status", "triggered", "policy__enabled", "policy__action"]
     search_fields = ["policy__domain", "policy__metric"]
-    actions = ["evaluate_now", "reset_tripwires"]
+    actions = ["evaluate_now", "reset_tripwires", "acknowledge_throttles"]
     fields = ["policy", "window_count", "baseline_count"]  # the rest is in the summary next to the chart
 
     def get_queryset(self, request):
@@ -130,16 +130,16 @@ class RegressionStateAdmin(AppendOnlyAdminMixin, admin.ModelAdmin):
             return redirect("admin:regression_regressionstate_change", pk)
         return self._reset_confirmation(request, [state], form)
 
-    def _reset_confirmation(self, request, states, form):
+    def _reset_confirmation(self, request, states, form, *, title="Reset tripwires?", page="reset"):
         context = {
             **self.admin_site.each_context(request),
-            "title": "Reset tripwires?",
+            "title": title,
             "opts": self.model._meta,
             "states": states,
             "form": form,
             "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
         }
-        return TemplateResponse(request, "admin/regression/regressionstate/reset_confirmation.html", context)
+        return TemplateResponse(request, f"admin/regression/regressionstate/{page}_confirmation.html", context)
 
     def change_view(self, request, object_id, form_url="", extra_context=None):
         extra_context = {**(extra_context or {}), "may_operate": self.has_operate_permission(request)}
@@ -148,6 +148,15 @@ class RegressionStateAdmin(AppendOnlyAdminMixin, admin.ModelAdmin):
     @admin.action(description="Evaluate now", permissions=["operate"])
     def evaluate_now(self, request, queryset):
         self._each(request, queryset, services.evaluate, "Evaluated")
+
+    @admin.action(description="Acknowledge the throttle (asks for a reason)", permissions=["operate"])
+    def acknowledge_throttles(self, request, queryset):
+        """An acknowledged throttle no longer counts against the cascade's blast radius."""
+        form = ReasonForm(request.POST if "apply" in request.POST else None)
+        if form.is_valid():
+            self._each(request, queryset, services.acknowledge, "Acknowledged", reason=form.cleaned_data["reason"])
+            return None
+        return self._reset_confirmation(request, queryset, form, title="Acknowledge throttles?", page="acknowledge")
 
     @admin.action(description="Reset (asks for a reason)", permissions=["operate"])
     def reset_tripwires(self, request, queryset):
@@ -191,3 +200,15 @@ class KpiEventAdmin(AppendOnlyAdminMixin, admin.ModelAdmin):
     ordering = ["-id"]  # the primary key's index: the newest first without sorting the table
     show_full_result_count = False
     paginator = EstimatedCountPaginator
+
+
+@admin.register(CascadePolicy)
+class CascadePolicyAdmin(PolicyAdminMixin, admin.ModelAdmin):
+    """How tripwire actions escalate (one row); each rule off while empty."""
+
+    contract = cascade.CASCADE
+    list_display = ["__str__", "max_throttled_domains", "stabilisation_seconds", "blast_radius", "changed_by",
+                    "updated_at"]  # fmt: skip
+
+    def has_add_permission(self, request):
+        return super().has_add_permission(request) and not CascadePolicy.objects.exists()
