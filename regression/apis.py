@@ -225,11 +225,13 @@ class ResetOutput(StateOutput):
         return services.reset_warning(state)
 
 
+class ReasonedKeyInput(PolicyKeyInput):
+    reason = serializers.CharField(max_length=2000)
+
+
 class ResetApi(APIView):
     permission_classes = [IsOperator]
-
-    class InputSerializer(PolicyKeyInput):
-        reason = serializers.CharField(max_length=2000)
+    InputSerializer = ReasonedKeyInput
 
     @document(
         responses={200: ResetOutput},
@@ -247,9 +249,7 @@ class ResetApi(APIView):
 
 class AcknowledgeApi(APIView):
     permission_classes = [IsOperator]
-
-    class InputSerializer(PolicyKeyInput):
-        reason = serializers.CharField(max_length=2000)
+    InputSerializer = ReasonedKeyInput
 
     @document(
         responses={200: StateOutput},
