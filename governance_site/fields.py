@@ -30,6 +30,13 @@ class FiniteDecimalField(serializers.DecimalField):
     def __init__(self, *, max_digits=20, decimal_places=4, **kwargs):
         super().__init__(max_digits=max_digits, decimal_places=decimal_places, **kwargs)
 
+    def validate_empty_values(self, data):
+        # DRF reads "" and "  " as null when allow_null: that would silently remove a cap. Only
+        # a JSON null is null; a blank string is not a number.
+        if isinstance(data, str) and not data.strip():
+            self.fail("invalid")
+        return super().validate_empty_values(data)
+
     def to_internal_value(self, data):
         if isinstance(data, bool):
             self.fail("invalid")

@@ -58,7 +58,8 @@ class KpiOutput(serializers.Serializer):
     metric = serializers.CharField()
     success = serializers.BooleanField(allow_null=True)
     value = serializers.FloatField(allow_null=True)
-    actor = serializers.CharField()
+    actor = serializers.CharField(help_text="Who recorded it: the authenticated principal.")
+    reported_by = serializers.CharField(help_text="The engine's own label (the `actor` it sent), unverified.")
     event_id = serializers.CharField(allow_null=True)
     model_version = serializers.CharField()
     occurred_at = serializers.DateTimeField()
@@ -73,7 +74,13 @@ class KpiRecordOutput(KpiOutput):
 class KpiInput(PolicyKeyInput):
     success = serializers.BooleanField(required=False, allow_null=True)
     value = FiniteFloatField(required=False, allow_null=True, min_value=-MAX_ABS_VALUE, max_value=MAX_ABS_VALUE)
-    actor = serializers.CharField(max_length=150, required=False)
+    actor = serializers.CharField(
+        max_length=150,
+        required=False,
+        source="reported_by",
+        help_text="The engine's own label for the reporting component, stored as `reported_by`; the event's "
+        "`actor` is always the authenticated principal.",
+    )
     event_id = serializers.CharField(max_length=128, required=False)
     model_version = serializers.CharField(max_length=64, required=False, help_text="The model that acted, if any.")
     occurred_at = DateTimeField(required=False)
@@ -183,9 +190,8 @@ class KpiRecordApi(APIView):
         "kind's field).",
     )
     def post(self, request):
-        fields = dict(validated(KpiInput, request.data))
-        actor = fields.pop("actor", None) or request.user
-        event, created = services.record_kpi(**fields, actor=actor)
+        fields = validated(KpiInput, request.data)
+        event, created = services.record_kpi(**fields, actor=request.user)
         warnings = selectors.kpi_warnings([fields])
         body = {**KpiOutput(event).data, "watched": not warnings, "warning": warnings[0] if warnings else None}
         return Response(body, status=status.HTTP_201_CREATED if created else 200)

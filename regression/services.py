@@ -37,6 +37,7 @@ REPLAY_FIELDS = ("domain", "metric", "success", "value", "model_version")
 MAX_ABS_VALUE = 1e15  # keeps every mean and drop of the stored values finite
 MAX_EVENT_ID = KpiEvent._meta.get_field("event_id").max_length
 MAX_MODEL_VERSION = KpiEvent._meta.get_field("model_version").max_length
+MAX_REPORTED_BY = KpiEvent._meta.get_field("reported_by").max_length
 
 
 def _with_state(policy: RegressionPolicy, created: bool) -> None:
@@ -66,7 +67,18 @@ POLICY = PolicyContract(
 # --- KPI events --------------------------------------------------------------------------------
 
 
-def _new_event(*, domain, metric, actor, success=None, value=None, event_id=None, occurred_at=None, model_version=None):
+def _new_event(
+    *,
+    domain,
+    metric,
+    actor,
+    success=None,
+    value=None,
+    event_id=None,
+    occurred_at=None,
+    reported_by="",
+    model_version=None,
+):
     """The event to store, its input checked whatever the caller (the API's serializer or not)."""
     if success is None and value is None:
         raise InvalidInput("success: give success (true or false), value or both.", field="success")
@@ -84,12 +96,17 @@ def _new_event(*, domain, metric, actor, success=None, value=None, event_id=None
         )
     if occurred_at is not None and (not isinstance(occurred_at, dt.datetime) or timezone.is_naive(occurred_at)):
         raise InvalidInput("occurred_at: must be a time with its time zone.", field="occurred_at")
+    if reported_by is not None and (not isinstance(reported_by, str) or len(reported_by) > MAX_REPORTED_BY):
+        raise InvalidInput(
+            f"reported_by: must be a string of at most {MAX_REPORTED_BY} characters.", field="reported_by"
+        )
     return KpiEvent(
         domain=DOMAIN.clean(domain),
         metric=METRIC.clean(metric),
         success=success,
         value=value,
         actor=audit.actor_name(actor),
+        reported_by=reported_by or "",
         event_id=event_id or None,
         model_version=model_version or "",
         occurred_at=occurred_at or timezone.now(),
@@ -119,8 +136,12 @@ def record_kpi(
     event_id: str | None = None,
     occurred_at: dt.datetime | None = None,
     model_version: str | None = None,
+    reported_by: str = "",
 ) -> tuple[KpiEvent, bool]:
     """Store one KPI event; returns (event, created).
+
+    `actor` is who records it (the authenticated principal); `reported_by` is the engine's own,
+    unverified label for the component that reported it.
 
     `event_id` is the engine's idempotency key: when it is already stored, nothing is written and
     the stored event is returned (created False). The same event_id for another domain, metric,
@@ -129,7 +150,7 @@ def record_kpi(
     """
     event = _new_event(
         domain=domain, metric=metric, actor=actor, success=success, value=value,
-        event_id=event_id, occurred_at=occurred_at, model_version=model_version,
+        event_id=event_id, occurred_at=occurred_at, reported_by=reported_by, model_version=model_version,
     )  # fmt: skip
     try:
         with transaction.atomic():
@@ -152,16 +173,16 @@ class BatchResult:
 def record_kpi_batch(*, events: list[dict], actor) -> BatchResult:
     """Store many KPI events in one transaction: all of them, or none (any error raises).
 
-    Each dict takes `record_kpi`'s arguments; its own `actor` (the engine component that reported
-    it) defaults to `actor`. Events whose event_id is already stored are skipped and reported by
-    index (a different event under a stored event_id is a 422); an event_id repeated inside the
-    batch is a 400. A concurrent request storing the same event_id first wins; this batch then
-    skips it at insert time.
+    Each dict takes `record_kpi`'s arguments but `actor`: every event is recorded by `actor` (the
+    authenticated principal), each with its own `reported_by` label. Events whose event_id is
+    already stored are skipped and reported by index (a different event under a stored event_id
+    is a 422); an event_id repeated inside the batch is a 400. A concurrent request storing the
+    same event_id first wins; this batch then skips it at insert time.
     """
     built = []
     for index, fields in enumerate(events):
         try:
-            built.append(_new_event(**{**fields, "actor": fields.get("actor") or actor}))
+            built.append(_new_event(**fields, actor=actor))
         except InvalidInput as exc:
             raise InvalidInput(f"{index}.{exc.detail}", field=f"{index}.{exc.field}") from exc
     first_seen: dict[str, int] = {}

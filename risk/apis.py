@@ -84,11 +84,11 @@ class ReserveApi(APIView):
 
         class Meta:
             model = Reservation
-            fields = ["ok", "reason", "detail", "status", "reservation_id", "expires_at"]
+            fields = ["ok", "reason", "detail", "reservation_id", "status", "expires_at"]
 
-        @extend_schema_field(serializers.ChoiceField(choices=reasons.DENIAL_REASONS, allow_null=True))
+        @extend_schema_field(serializers.ChoiceField(choices=reasons.ANSWER_REASONS, allow_null=True))
         def get_reason(self, entry) -> str | None:
-            return entry.reason or None
+            return entry.answer_reason
 
     @document(
         responses={200: OutputSerializer},
@@ -96,9 +96,14 @@ class ReserveApi(APIView):
         summary="Reserve exposure before a production action (engines, operators)",
         description="A denial is a 200 with `ok: false` and the first reason that applies, in this order: "
         + ", ".join(f"`{reason}`" for reason in reasons.DENIAL_REASONS)
-        + ". A `kill_switch` denial's `detail` names the scope and who engaged it. The same "
-        "`(domain, idempotency_key)` returns the reservation as it is now (a cancelled one: `ok: false`, "
-        "status `CANCELLED`, the cancel's reason); reused with another amount or ref it is a 422.",
+        + ". A `kill_switch` denial's `detail` names the scope and who engaged it. `status` is the entry's: "
+        "`RESERVED` (approved, open until `expires_at`) or `DENIED`. The same `(domain, idempotency_key)` answers "
+        "the same reservation as it is now, never a fresh permission: a denial replays its reason; an approval is "
+        "`ok: true` only while it is still open and production may execute, else `ok: false` with `status` "
+        "(`RESERVED`, `SETTLED`, `RELEASED`, `EXPIRED`, `CANCELLED`) and the first reason that applies: "
+        + ", ".join(f"`{reason}`" for reason in reasons.REPLAY_REFUSALS)
+        + " (a cancelled one: the cancel's reason, `kill_switch` or `heartbeat_missed`, its `detail` naming the "
+        "scope). Reused with another amount or ref it is a 422.",
     )
     def post(self, request):
         entry = services.reserve(actor=request.user, **validated(self.InputSerializer, request.data))
@@ -118,7 +123,9 @@ class SettleApi(APIView):
         description="Frees the exposure and books the pnl (negative is a loss) on the reservation's business "
         "day. The same settle again returns the same entry; any other change of a closed or expired "
         f"reservation is a 409 (`{reasons.RESERVATION_CLOSED}`, `{reasons.RESERVATION_EXPIRED}`). A cancelled "
-        "reservation still takes its settle: the pnl is booked and the entry flagged `settled_after_cancel`.",
+        "reservation still takes its settle: the pnl is booked and the entry flagged `settled_after_cancel`. Only "
+        "the principal that reserved it, or an operator, may settle it: anyone else is a 403 "
+        f"`{reasons.NOT_RESERVATION_OWNER}`.",
     )
     def post(self, request):
         entry = services.settle(actor=request.user, **validated(self.InputSerializer, request.data))
@@ -133,7 +140,9 @@ class ReleaseApi(APIView):
         responses={200: EntryOutput},
         errors=(400, 404, 409),
         summary="Release a reservation: the action did not happen (engines, operators)",
-        description="Frees the exposure with no pnl. Releasing again returns the same entry.",
+        description="Frees the exposure with no pnl. Releasing again returns the same entry. Only the "
+        "principal that reserved it, or an operator, may release it: anyone else is a 403 "
+        f"`{reasons.NOT_RESERVATION_OWNER}`.",
     )
     def post(self, request):
         entry = services.release(actor=request.user, **validated(ReservationIdInput, request.data))

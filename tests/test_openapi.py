@@ -100,3 +100,11 @@ def test_reserve__reason_order__same_in_reasons_module_schema_and_readme(schema)
     section = readme[readme.index("Reserve's reasons, first that applies") :]
     section = section[: section.index("The pre-action checks are policy fields")]
     assert order(section) == list(DENIAL_REASONS)
+
+
+def test_schema__auth_scheme_is_knox_token(schema):
+    schemes = schema["components"]["securitySchemes"]
+    assert {k: schemes["knoxApiToken"][k] for k in ("type", "in", "name")} == {
+        "type": "apiKey", "in": "header", "name": "Authorization"
+    }  # fmt: skip
+    assert "tokenAuth" not in schemes
