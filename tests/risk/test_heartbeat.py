@@ -79,3 +79,16 @@ def test_check_api__silent_engine__423_heartbeat_missed(api, engine, live, clock
         423, "heartbeat_missed", "engine engine-bot",
     )  # fmt: skip
     assert Reservation.objects.count() == 0
+
+
+def test_schedule__migration__every_10_seconds_runs_the_registered_task():
+    import importlib
+
+    from django_celery_beat.models import PeriodicTask
+
+    from governance_site.celery import app
+
+    migration = importlib.import_module("golive.migrations.0004_heartbeat_schedule")
+    task = PeriodicTask.objects.get(name=migration.TASK_NAME)
+    assert task.enabled and (task.interval.every, task.interval.period) == (10, "seconds")
+    assert task.task == tasks.disconnect_silent_engines.name and task.task in app.tasks
