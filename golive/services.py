@@ -20,7 +20,8 @@ from django.utils import timezone
 
 from governance_site.audit import services as audit
 from governance_site.audit.models import Lever
-from governance_site.errors import Conflict, InvalidInput
+from governance_site.changes import require_approval
+from governance_site.errors import Conflict, InvalidInput, NotFound
 from governance_site.identifiers import DOMAIN
 from governance_site.policies import first_error, required_reason
 
@@ -62,6 +63,16 @@ def get_state() -> GoLiveState:
 def engaged_kills() -> list[ScopedKill]:
     """The scoped kill switches engaged now."""
     return list(ScopedKill.objects.filter(engaged=True))
+
+
+def scoped_kill(*, scope: KillScope | str, target) -> ScopedKill:
+    """The scoped kill switch of `scope` and `target` (checked like `set_kill_switch` does: the
+    InvalidInput names `target`); NotFound when it was never engaged."""
+    target = _target(KillScope(scope), target)
+    kill = ScopedKill.objects.filter(scope=scope, target=target).first()
+    if kill is None:
+        raise NotFound(f"No {scope} kill switch for {target}.", field="target")
+    return kill
 
 
 def _covering(*, domain: str | None, engine: str | None, model_version: str | None) -> Q | None:
@@ -167,7 +178,8 @@ def set_kill_switch(
     changes; releasing a scope never releases another. Engaging an engaged switch keeps the
     original cause and appends the new one (`_append_cause`); releasing a released switch changes
     nothing and writes no audit event. Returns the switch (GoLiveState or ScopedKill). Audited
-    `kill_switch.engage` / `kill_switch.release`.
+    `kill_switch.engage` / `kill_switch.release`. Releasing loosens: with four-eyes approvals on it
+    needs an approved change request (kind `kill_switch.release`, with `scope` and `target`).
 
     Blocking first, cancellations after (CME's order): the switch commits on its own, so it refuses
     new work at once without waiting for reserves in flight; then, in a second transaction,
@@ -192,6 +204,8 @@ def _set_switch(*, engaged: bool, reason: str, actor, scope, target):
         scope = KillScope(scope)
     except ValueError:
         raise InvalidInput(f"scope: must be one of {', '.join(KillScope.values)}.", field="scope") from None
+    if not engaged:
+        require_approval(what="Releasing the kill switch" if scope == KillScope.GLOBAL else f"Releasing a {scope} kill")
     if scope == KillScope.GLOBAL:
         if target:
             raise InvalidInput("target: the global kill switch has no target.", field="target")
@@ -215,8 +229,11 @@ def _set_switch(*, engaged: bool, reason: str, actor, scope, target):
 @transaction.atomic
 def set_go_live(*, enabled: bool, reason: str, actor) -> GoLiveState:
     """Turn production on or off. Turning it on while the kill switch is engaged is a Conflict; asking
-    for the state it is already in changes nothing and writes no audit event."""
+    for the state it is already in changes nothing and writes no audit event. Turning it on loosens
+    (with four-eyes approvals on it needs an approved change request)."""
     reason = required_reason(reason, what="enable or disable go-live")
+    if enabled:
+        require_approval(what="Enabling go-live")
     state = _locked_state()
     if enabled and state.kill_switch_engaged:
         raise Conflict(

@@ -8,8 +8,16 @@ from django.template.response import TemplateResponse
 from django.urls import path
 from django.utils.html import format_html
 
-from governance_site import admin_tools, roles
-from governance_site.admin_tools import AppendOnlyAdminMixin, EstimatedCountPaginator, PolicyAdminMixin, ReasonForm
+from governance_site import admin_tools
+from governance_site.admin_tools import (
+    AppendOnlyAdminMixin,
+    EstimatedCountPaginator,
+    OperateActionsMixin,
+    PolicyAdminMixin,
+    ReasonForm,
+)
+from governance_site.changes import APPROVAL_REQUIRED, request_url
+from governance_site.errors import ServiceError
 from governance_site.formatting import when
 
 from . import cascade, charts, selectors, services
@@ -34,7 +42,7 @@ class RegressionPolicyAdmin(PolicyAdminMixin, admin.ModelAdmin):
 
 
 @admin.register(RegressionState)
-class RegressionStateAdmin(AppendOnlyAdminMixin, admin.ModelAdmin):
+class RegressionStateAdmin(OperateActionsMixin, AppendOnlyAdminMixin, admin.ModelAdmin):
     # The key columns first: on a 1366 px screen they show without scrolling sideways.
     list_display = ["policy", "coloured_status", "action_taken", "triggered_at", "comparison", "evaluated_at",
                     "window_count", "baseline_count", "evaluated_by"]  # fmt: skip
@@ -45,9 +53,6 @@ class RegressionStateAdmin(AppendOnlyAdminMixin, admin.ModelAdmin):
 
     def get_queryset(self, request):
         return selectors.states()
-
-    def has_operate_permission(self, request):
-        return roles.is_operator(request.user)
 
     @admin.display(description="Status", ordering="status")
     def coloured_status(self, state):
@@ -94,7 +99,13 @@ class RegressionStateAdmin(AppendOnlyAdminMixin, admin.ModelAdmin):
         warnings = []
 
         def call(state):
-            result = service(domain=state.policy.domain, metric=state.policy.metric, actor=request.user, **kwargs)
+            key = {"domain": state.policy.domain, "metric": state.policy.metric}
+            try:
+                result = service(actor=request.user, **key, **kwargs)
+            except ServiceError as exc:
+                if exc.reason == APPROVAL_REQUIRED:  # four-eyes: a KILL_SWITCH tripwire's reset
+                    exc.request_url = request_url("tripwire.reset", reason=kwargs.get("reason", ""), **key)
+                raise
             if warn is not None and (warning := warn(result)):
                 warnings.append(warning)
 

@@ -15,8 +15,10 @@ from functools import partial
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from governance_site.alerts import services as alerts
 from governance_site.audit import services as audit
 from governance_site.audit.models import Lever
+from governance_site.changes import Loosens, require_approval
 from governance_site.errors import Conflict, InvalidInput, NotFound, Unprocessable
 from governance_site.identifiers import DOMAIN, METRIC
 from governance_site.policies import PolicyContract, required_reason
@@ -61,6 +63,8 @@ POLICY = PolicyContract(
         "heimdall_link",
     ),  # fmt: skip
     after_save=_with_state,
+    # heimdall_link on: a trigger demotes a model version instead of throttling or killing the domain.
+    loosening={"enabled": Loosens.TURN_OFF, "max_drop_fraction": Loosens.RAISE, "heimdall_link": Loosens.TURN_ON},
 )
 
 
@@ -392,7 +396,8 @@ def reset_warning(state: RegressionState) -> str | None:
 
 @transaction.atomic
 def reset(*, domain: str, metric: str, reason: str, actor) -> RegressionState:
-    """Release a triggered tripwire's latch (409 `not_triggered` when it is not triggered); audited.
+    """Release a triggered tripwire's latch (409 `not_triggered` when it is not triggered, 409
+    `not_acknowledged` while its trigger's alert awaits acknowledgement); audited.
 
     The action it took is not undone: re-enabling the risk policy or releasing the kill switch is
     a separate, deliberate step on those levers. The next evaluation decides afresh, and triggers
@@ -407,6 +412,9 @@ def reset(*, domain: str, metric: str, reason: str, actor) -> RegressionState:
             field=None,
             reason=reasons.NOT_TRIGGERED,
         )
+    alerts.require_acknowledged(instance=state)  # 409 not_acknowledged until an operator has seen it
+    if state.action_taken == PolicyAction.KILL_SWITCH:
+        require_approval(what=f"Resetting {state.policy} (a KILL_SWITCH tripwire)")
     before = audit.snapshot(state)
     state.triggered, state.triggered_at, state.action_taken = False, None, ""
     state.escalated_at, state.chain, state.acknowledged_by = None, "", ""

@@ -22,6 +22,7 @@ from governance_site import roles
 from governance_site.audit import services as audit
 from governance_site.audit.models import Lever
 from governance_site.business_day import business_date
+from governance_site.changes import Loosens
 from governance_site.errors import Conflict, Forbidden, InvalidInput, NotFound, ServiceError, Unprocessable
 from governance_site.formatting import money
 from governance_site.identifiers import DOMAIN
@@ -80,6 +81,19 @@ POLICY = PolicyContract(
     ),
     check=_check_caps,
     annotate=_note_throttle_lift,
+    loosening={
+        "enabled": Loosens.TURN_ON,  # re-enabling a throttled domain
+        "max_daily_loss": Loosens.RAISE,
+        "max_open_exposure": Loosens.RAISE,
+        "max_daily_actions": Loosens.RAISE,
+        "max_action_amount": Loosens.RAISE_OR_REMOVE,  # null: no cap at all
+        # Pre-action checks: null turns a check off.
+        "max_actions_per_second": Loosens.RAISE_OR_REMOVE,
+        "max_actions_per_minute": Loosens.RAISE_OR_REMOVE,
+        "max_engine_actions_per_minute": Loosens.RAISE_OR_REMOVE,
+        "duplicate_window_seconds": Loosens.LOWER_OR_REMOVE,
+        "amount_collar_factor": Loosens.RAISE_OR_REMOVE,
+    },
 )
 # Caps across all domains (one row, no key): off while empty.
 FIRM_POLICY = PolicyContract(

@@ -13,6 +13,7 @@ from governance_site.business_day import business_date
 from regression import services as regression
 from review.models import ReviewSignOff
 from risk.models import Reservation, Status
+from tests.conftest import acknowledged
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -119,7 +120,7 @@ def test_sign_off__with_a_note__history_and_the_next_review_starts_there(browser
 def test_tripwire_page__reset_while_the_window_still_breaches__warned_not_ok(browser, demo):
     from regression.models import RegressionState
 
-    state = RegressionState.objects.get(policy__domain="WHOLESALE", policy__metric="contract_rate")
+    state = acknowledged(RegressionState.objects.get(policy__domain="WHOLESALE", policy__metric="contract_rate"))
     browser.login("op", "pw-op")
     browser.open(f"/admin/regression/regressionstate/{state.pk}/change/")
     browser.find("#tripwire-reset").click()

@@ -6,6 +6,8 @@ import pytest
 from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
 from django.utils import timezone
 
+from governance_site.alerts import selectors as alerts_selectors
+from governance_site.alerts import services as alerts
 from governance_site.audit.models import AuditEvent
 from governance_site.policies import version_of
 from regression import services
@@ -122,6 +124,10 @@ def test_reset__asks_for_a_reason_then_resets_and_audits(client, operator, trigg
     without_reason = client.post(STATES, {**selected, "apply": "1", "reason": ""})
     assert b"This field is required" in without_reason.content
     assert wholesale_state().triggered
+    unacknowledged = client.post(STATES, {**selected, "apply": "1", "reason": "retrained"}, follow=True)
+    assert b"has an unacknowledged alert" in unacknowledged.content and wholesale_state().triggered
+    [alert] = alerts_selectors.unacknowledged_for(triggered)
+    alerts.acknowledge(alert_id=alert.pk, note="looking into it", actor=operator)
     done = client.post(STATES, {**selected, "apply": "1", "reason": "retrained"}, follow=True)
     assert b"Reset: WHOLESALE.contract_rate." in done.content
     assert not wholesale_state().triggered

@@ -313,6 +313,12 @@ def test_reset__via_api__released_and_audited(api, operator, tripwire, feed):
     tripwire()
     feed(outcomes(200, 200) + outcomes(0, 50))
     post_json(api(operator), EVALUATE, KEY)
+    unacknowledged = post_json(api(operator), RESET, {**KEY, "reason": "retrained the model"})
+    assert (unacknowledged.status_code, unacknowledged.json()["reason"]) == (409, "not_acknowledged")
+    [alert] = api(operator).get("/api/governance/alerts?unacknowledged=true").json()["results"]
+    assert alert["event"] == "tripwire.trigger"
+    acknowledged = post_json(api(operator), f"/api/governance/alerts/{alert['id']}/acknowledge", {"note": "on it"})
+    assert (acknowledged.status_code, acknowledged.json()["acknowledged_by"]) == (200, "op")
     response = post_json(api(operator), RESET, {**KEY, "reason": "retrained the model"})
     assert response.status_code == 200
     body = response.json()

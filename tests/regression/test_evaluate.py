@@ -8,12 +8,15 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from golive import services as golive
+from governance_site.alerts import reasons as alert_reasons
+from governance_site.alerts import selectors as alerts_selectors
+from governance_site.alerts import services as alerts
 from governance_site.audit.models import AuditEvent
 from governance_site.errors import Conflict, InvalidInput, NotFound
 from regression import cascade, reasons, selectors, services
 from regression.models import KpiEvent, PolicyAction, PolicyKind, RegressionState, TripwireStatus
 from risk.models import RiskPolicy
-from tests.conftest import requires_postgres
+from tests.conftest import acknowledged, requires_postgres
 
 from .conftest import outcomes
 
@@ -187,7 +190,12 @@ def test_latch__later_evaluations_keep_numbers_fresh_and_do_not_act_again(tripwi
 def test_reset__triggered__latch_released_audited_and_next_drop_acts_again(tripwire, feed, wholesale_risk):
     tripwire()
     feed(outcomes(200, 200) + outcomes(0, 50))
-    evaluate()
+    triggered = evaluate()
+    with pytest.raises(Conflict) as refusal:
+        services.reset(domain="WHOLESALE", metric="contract_rate", reason="model retrained", actor=OPERATOR)
+    assert refusal.value.reason == alert_reasons.NOT_ACKNOWLEDGED
+    for alert in alerts_selectors.unacknowledged_for(triggered):
+        alerts.acknowledge(alert_id=alert.pk, note="seen", actor=OPERATOR)
     state = services.reset(domain="WHOLESALE", metric="contract_rate", reason="model retrained", actor=OPERATOR)
     # The window still shows the drop: "breaching", never "ok" next to a drop past the threshold.
     assert (state.status, state.triggered, state.action_taken, state.triggered_at) == ("breaching", False, "", None)
@@ -207,7 +215,7 @@ def test_reset__window_recovered__ok_and_no_warning(tripwire, feed, wholesale_ri
     feed(outcomes(200, 200) + outcomes(0, 50))
     evaluate()
     feed(outcomes(50, 50))  # the window recovers before the reset; the last evaluation saw it
-    assert evaluate().status == TripwireStatus.TRIGGERED  # latched, numbers refreshed
+    assert acknowledged(evaluate()).status == TripwireStatus.TRIGGERED  # latched, numbers refreshed
     state = services.reset(domain="WHOLESALE", metric="contract_rate", reason="recovered", actor=OPERATOR)
     assert state.status == TripwireStatus.OK and services.reset_warning(state) is None
 

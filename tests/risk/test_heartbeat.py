@@ -92,3 +92,20 @@ def test_schedule__migration__every_10_seconds_runs_the_registered_task():
     task = PeriodicTask.objects.get(name=migration.TASK_NAME)
     assert task.enabled and (task.interval.every, task.interval.period) == (10, "seconds")
     assert task.task == tasks.disconnect_silent_engines.name and task.task in app.tasks
+
+
+def test_lapse_and_scoped_kill__alerts_raised(live, make_policy, clock, operator):
+    from governance_site.alerts.models import Alert
+
+    make_policy()
+    services.beat(actor="engine-a", max_silence_seconds=5)
+    risk.reserve(domain="WHOLESALE", amount="10", actor="engine-a")
+    clock.advance(seconds=6)
+    tasks.disconnect_silent_engines()
+    services.set_kill_switch(engaged=True, scope="domain", target="CAPITAL", reason="r", actor=operator)
+    titles = set(Alert.objects.values_list("title", flat=True))
+    assert {
+        "Engine disconnected, its open reservations cancelled (heartbeat engine-a)",
+        "Open reservations cancelled (heartbeat engine-a)",
+        "Kill switch engaged: domain CAPITAL",
+    } <= titles

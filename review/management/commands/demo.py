@@ -23,6 +23,8 @@ from django.db.models import Max
 from django.utils import timezone
 
 from golive import services as golive
+from governance_site.alerts import selectors as alert_selectors
+from governance_site.alerts import services as alerts
 from heimdall import services as heimdall
 from regression import services as regression
 from regression.models import KpiEvent, RegressionState
@@ -114,6 +116,8 @@ class Command(BaseCommand):
 
     def start_over(self) -> None:
         for state in RegressionState.objects.filter(triggered=True).select_related("policy"):
+            for alert in alert_selectors.unacknowledged_for(state):
+                alerts.acknowledge(alert_id=alert.pk, note="Demo: start over", actor=ACTOR)
             regression.reset(
                 domain=state.policy.domain, metric=state.policy.metric, reason="Demo: start over", actor=ACTOR
             )
