@@ -11,7 +11,7 @@ from django.utils import timezone
 from django.utils.html import format_html
 
 from governance_site import changes, roles
-from governance_site.admin_tools import AppendOnlyAdminMixin, ReasonForm, apply_to_selection
+from governance_site.admin_tools import AppendOnlyAdminMixin, ReasonForm, apply_to_selection, confirm_with_reason
 from governance_site.errors import ServiceError
 
 from . import services
@@ -202,28 +202,26 @@ class ScopedKillAdmin(admin.ModelAdmin):
 
     def _confirm(self, request, queryset, *, engaged: bool):
         title = "Engage" if engaged else "Release"
-        form = ReasonForm(request.POST if "confirm" in request.POST else None)
-        if form.is_valid():
+
+        def apply(reason: str) -> None:
             apply_to_selection(
                 self, request, queryset, done=f"{title}d",
                 call=lambda kill: services.set_kill_switch(
-                    engaged=engaged, scope=kill.scope, target=kill.target, reason=form.cleaned_data["reason"],
-                    actor=request.user,
+                    engaged=engaged, scope=kill.scope, target=kill.target, reason=reason, actor=request.user
                 ),
             )  # fmt: skip
-            return None
-        context = {
-            **self.admin_site.each_context(request),
-            "title": f"{title} kill switches?",
-            "opts": self.model._meta,
-            "kills": queryset,
-            "form": form,
-            "action": request.POST["action"],
-            "action_title": title,
-            "engaged": engaged,
-            "action_checkbox_name": admin.helpers.ACTION_CHECKBOX_NAME,
-        }
-        return TemplateResponse(request, "admin/golive/scopedkill/confirm.html", context)
+
+        consequence = (
+            "Every production request, reserve and Heimdall check these scopes cover is refused (kill_switch, "
+            "naming the scope and you), and their open reservations are cancelled."
+            if engaged
+            else "These scopes may execute again, unless a wider switch (the global one, a domain) is still "
+            "engaged: releasing one scope never releases another."
+        )
+        return confirm_with_reason(
+            self, request, queryset, apply, title=title, what="the kill switch of", consequence=consequence,
+            danger=engaged,
+        )  # fmt: skip
 
 
 @admin.register(EngineHeartbeat)
