@@ -82,3 +82,41 @@ def test_kill_racing_16_reserving_clients__nothing_left_open(live, make_policy, 
     }
     assert DailyTotals.objects.get().open_exposure == 0
     print(f"kill racing reserves: {dict(by_status)}")
+
+
+def test_disconnect_racing_16_reserving_clients__nothing_of_that_engine_left_open(live, make_policy):
+    import datetime as dt
+
+    from django.utils import timezone
+
+    from golive.models import EngineHeartbeat
+
+    make_policy(max_daily_actions=10_000, max_open_exposure="100000000")
+    golive.beat(actor="engine-x", max_silence_seconds=3600)
+    before = [services.reserve(domain="WHOLESALE", amount="10", actor="engine-x") for _ in range(3)]
+
+    def work(i):
+        if i == 0:
+            # The engine fell silent: its last beat is older than its allowance now.
+            EngineHeartbeat.objects.filter(engine="engine-x").update(
+                last_beat_at=timezone.now() - dt.timedelta(hours=2)
+            )
+            return golive.disconnect_silent()
+        actor = "engine-x" if i % 2 else f"engine-{i}"
+        return [services.reserve(domain="WHOLESALE", amount="10", actor=actor) for _ in range(5)]
+
+    results = concurrency.race(work, CLIENTS)
+    assert results[0] == ["engine-x"]
+    mine = Counter(Reservation.objects.filter(actor="engine-x").values_list("status", flat=True))
+    assert mine[Status.RESERVED] == 0 and set(mine) <= {Status.CANCELLED, Status.DENIED}
+    assert set(Reservation.objects.filter(pk__in=[e.pk for e in before]).values_list("status", flat=True)) == {
+        Status.CANCELLED
+    }
+    assert set(Reservation.objects.filter(actor="engine-x", status=Status.DENIED).values_list("reason", flat=True)) <= {
+        reasons.HEARTBEAT_MISSED
+    }
+    others = Reservation.objects.exclude(actor="engine-x")
+    assert set(others.values_list("status", flat=True)) == {Status.RESERVED}  # other engines keep working
+    open_total = sum(DailyTotals.objects.values_list("open_exposure", flat=True), Decimal(0))
+    assert open_total == 10 * others.count()
+    print(f"disconnect racing reserves: engine-x {dict(mine)}, others {others.count()} open")
