@@ -14,4 +14,7 @@ urlpatterns = [
     path("acknowledge", apis.AcknowledgeApi.as_view(), name="regression-acknowledge"),
     path("cascade", apis.CascadeListApi.as_view(), name="regression-cascade"),
     path("cascade/upsert", apis.CascadeUpsertApi.as_view(), name="regression-cascade-upsert"),
+    path("rebaseline", apis.RebaselineApi.as_view(), name="regression-rebaseline"),
+    path("rebaseline/undo", apis.RebaselineUndoApi.as_view(), name="regression-rebaseline-undo"),
+    path("backtest", apis.BacktestApi.as_view(), name="regression-backtest"),
 ]

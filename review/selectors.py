@@ -133,6 +133,7 @@ def _tripwire_row(state) -> dict:
         "kind": policy.kind,
         "action": policy.action,
         "action_taken": state.action_taken,
+        "would_have_taken": state.would_have_taken,
         "baseline_rate": state.baseline_rate,
         "current_rate": state.current_rate,
         "drop_fraction": state.drop_fraction,
@@ -147,7 +148,9 @@ def _action_in_force(row: dict, *, go_live: dict, risk_enabled: dict[str, bool])
     is disabled, KILL_DOMAIN while the domain's kill switch is engaged, KILL_SWITCH while the switch
     is engaged, DEMOTE always (the demoted version earns production back through new trials, not a
     lift); if not, who lifted it and when (the audit event that re-enabled the policy or released
-    the switch after the trigger)."""
+    the switch after the trigger). A dry run took none."""
+    if not row["action_taken"]:
+        return {**row, "action_in_force": False, "lifted_by": None, "lifted_at": None}
     if row["action_taken"] == "DEMOTE":
         return {**row, "action_in_force": True, "lifted_by": None, "lifted_at": None}
     if row["action_taken"] == "KILL_DOMAIN":
