@@ -15,6 +15,7 @@ from governance_site.errors import InvalidInput, NotFound
 from governance_site.identifiers import DOMAIN, METRIC
 from governance_site.policies import PolicyContract, version_of
 from heimdall import services as heimdall
+from regression import cascade as regression_cascade
 from regression import selectors as regression_selectors
 from regression import services as regression
 from regression.models import PolicyAction
@@ -22,8 +23,12 @@ from risk import services as risk
 
 from .models import Kind
 
-CONTRACTS: dict[str, PolicyContract] = {contract.lever: contract for contract in (risk.POLICY, heimdall.POLICY,
-                                                                                   regression.POLICY)}  # fmt: skip
+CONTRACTS: dict[str, PolicyContract] = {
+    **{contract.lever: contract for contract in (risk.POLICY, heimdall.POLICY, regression.POLICY)},
+    # The one-row policies: named apart from their lever's per-domain policy.
+    "risk.firm": risk.FIRM_POLICY,
+    "regression.cascade": regression_cascade.CASCADE,
+}
 
 
 @dataclass(frozen=True)
@@ -137,7 +142,8 @@ def _policy_params(params: dict) -> dict:
     if not isinstance(changes, dict) or not changes:
         raise _invalid("changes", "an object with the fields to change.")
     try:
-        return {"lever": contract.lever, "key": contract.clean_key(key), "changes": contract.clean_changes(changes)}
+        name = params["lever"]  # the contract's name in CONTRACTS (a lever, or "risk.firm", "regression.cascade")
+        return {"lever": name, "key": contract.clean_key(key), "changes": contract.clean_changes(changes)}
     except InvalidInput as exc:
         raise InvalidInput(f"params.{exc.detail}", field=f"params.{exc.field}") from exc
 
@@ -156,7 +162,7 @@ def _policy(params: dict) -> Inspection:
     diff = {name: [_json(start.get(name)), _json(getattr(after, name))] for name in params["changes"]}
     return Inspection(
         lever=contract.lever,
-        target=f"{contract.title} {' '.join(params['key'].values())}",
+        target=f"{contract.title} {' '.join(params['key'].values())}".strip(),
         diff={name: values for name, values in diff.items() if values[0] != values[1]},
         seen={"version": current and version_of(current)},
         loosens=bool(contract.loosened(before, after)),

@@ -16,6 +16,7 @@ from statistics import fmean
 from golive import services as golive
 from golive.models import KillScope
 from governance_site.audit.models import Lever
+from governance_site.changes import Loosens
 from governance_site.policies import PolicyContract
 from heimdall import services as heimdall
 from risk import services as risk
@@ -29,6 +30,12 @@ CASCADE = PolicyContract(
     title="tripwire cascade",
     keys=(),
     fields=("max_throttled_domains", "stabilisation_seconds", "blast_radius"),
+    # More throttled domains, a longer wait or a wider blast radius before escalating, or none at all.
+    loosening={
+        "max_throttled_domains": Loosens.RAISE_OR_REMOVE,
+        "stabilisation_seconds": Loosens.RAISE_OR_REMOVE,
+        "blast_radius": Loosens.RAISE_OR_REMOVE,
+    },
 )
 ARROW = " → "
 

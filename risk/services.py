@@ -102,6 +102,7 @@ FIRM_POLICY = PolicyContract(
     title="firm-wide risk policy",
     keys=(),
     fields=("max_open_exposure", "max_daily_loss"),
+    loosening={"max_open_exposure": Loosens.RAISE_OR_REMOVE, "max_daily_loss": Loosens.RAISE_OR_REMOVE},
 )
 
 
