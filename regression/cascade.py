@@ -98,26 +98,31 @@ def take_action(state: RegressionState, *, reason: str, actor, now: dt.datetime)
             return
     cascade = CascadePolicy.objects.select_for_update().first() or CascadePolicy()
     action = PolicyAction(policy.action)
-    if action == PolicyAction.THROTTLE and cascade.blast_radius is not None:
-        unacknowledged = _throttled_domains(state, unacknowledged=True) - {policy.domain}
-        if len(unacknowledged) >= cascade.blast_radius:
-            steps.append(
-                f"blast radius: {len(unacknowledged)} domain(s) throttled without acknowledgement "
-                f"({', '.join(sorted(unacknowledged))}), at most {cascade.blast_radius}"
-            )
-            action = PolicyAction.KILL_SWITCH
+    if action == PolicyAction.THROTTLE and _reached(
+        cascade.blast_radius, lambda: _throttled_domains(state, unacknowledged=True) - {policy.domain}, steps,
+        "blast radius: {n} domain(s) throttled without acknowledgement ({names}), at most {limit}",
+    ):  # fmt: skip
+        action = PolicyAction.KILL_SWITCH
     _act(action, domain=policy.domain, steps=steps, actor=actor)
-    if action == PolicyAction.THROTTLE and cascade.max_throttled_domains is not None:
-        throttled = _throttled_domains(state) | {policy.domain}
-        if len(throttled) >= cascade.max_throttled_domains:
-            steps.append(
-                f"{len(throttled)} domains throttled at once ({', '.join(sorted(throttled))}), "
-                f"cascade at {cascade.max_throttled_domains}"
-            )
-            action = PolicyAction.KILL_SWITCH
-            _act(action, domain=policy.domain, steps=steps, actor=actor)
-            state.escalated_at = now
+    if action == PolicyAction.THROTTLE and _reached(
+        cascade.max_throttled_domains, lambda: _throttled_domains(state) | {policy.domain}, steps,
+        "{n} domains throttled at once ({names}), cascade at {limit}",
+    ):  # fmt: skip
+        action = PolicyAction.KILL_SWITCH
+        _act(action, domain=policy.domain, steps=steps, actor=actor)
+        state.escalated_at = now
     state.action_taken, state.chain = action, ARROW.join(steps)
+
+
+def _reached(limit: int | None, domains, steps: list[str], words: str) -> bool:
+    """Whether `domains()` number `limit` or more (None: no limit); if so the chain says so."""
+    if limit is None:
+        return False
+    found = domains()
+    if len(found) < limit:
+        return False
+    steps.append(words.format(n=len(found), names=", ".join(sorted(found)), limit=limit))
+    return True
 
 
 def escalate(state: RegressionState, *, actor, now: dt.datetime) -> bool:
