@@ -181,7 +181,7 @@ def record_kpi(
         if stored is None:
             raise
         return _replayed(stored, event), False
-    transaction.on_commit(partial(queue_evaluations, {(event.domain, event.metric)}))
+    transaction.on_commit(partial(queue_evaluations, {(event.domain, event.metric)}), robust=True)
     return event, True
 
 
@@ -235,7 +235,7 @@ def record_kpi_batch(*, events: list[dict], actor) -> BatchResult:
             if winner is not None and event.event_id not in stored and winner.created_at != event.created_at:
                 _replayed(winner, event, index=index)
                 duplicates.append(index)
-    transaction.on_commit(partial(queue_evaluations, {(event.domain, event.metric) for event in new}))
+    transaction.on_commit(partial(queue_evaluations, {(event.domain, event.metric) for event in new}), robust=True)
     return BatchResult(created=len(built) - len(duplicates), duplicates=sorted(duplicates))
 
 
@@ -688,8 +688,13 @@ def queue_evaluations(pairs: set[tuple[str, str]]) -> int:
         )
         ids = list(waiting.values_list("id", flat=True))
         RegressionState.objects.filter(id__in=ids).update(evaluation_queued=True)
-    for state_id in ids:
-        evaluate_tripwire.delay(state_id)
+    for sent, state_id in enumerate(ids):
+        try:
+            evaluate_tripwire.delay(state_id)
+        except Exception:  # the broker is down: the events are stored, and beat evaluates them later
+            logger.warning("Tripwire evaluation on ingest not queued (broker unavailable)", exc_info=True)
+            RegressionState.objects.filter(id__in=ids[sent:]).update(evaluation_queued=False)
+            return sent
     return len(ids)
 
 
