@@ -6,6 +6,7 @@ latch and the action commit together or not at all.
 """
 
 import datetime as dt
+import hashlib
 import logging
 import math
 from dataclasses import dataclass
@@ -13,7 +14,7 @@ from functools import partial
 
 import numpy as np
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 
@@ -175,6 +176,7 @@ def record_kpi(
     )  # fmt: skip
     try:
         with transaction.atomic():
+            _ingest_fence({(event.domain, event.metric)})
             event.save()
     except IntegrityError:
         stored = KpiEvent.objects.filter(event_id=event.event_id).first() if event.event_id else None
@@ -183,6 +185,39 @@ def record_kpi(
         return _replayed(stored, event), False
     transaction.on_commit(partial(queue_evaluations, {(event.domain, event.metric)}), robust=True)
     return event, True
+
+
+def _fence_key(domain: str, metric: str) -> int:
+    """The PostgreSQL advisory-lock key of one (domain, metric)'s ingest: 64 bits of a hash."""
+    return int.from_bytes(
+        hashlib.blake2b(f"kpi:{domain}.{metric}".encode(), digest_size=8).digest(), "big", signed=True
+    )
+
+
+def _ingest_fence(pairs: set[tuple[str, str]]) -> None:
+    """Ingest holds a shared advisory lock on each (domain, metric) it inserts, from before its
+    events get their ids until it commits (see `_wait_for_ingest_in_flight`). SQLite serialises
+    its writers anyway."""
+    if connection.vendor != "postgresql":
+        return
+    with connection.cursor() as cursor:
+        for key in sorted(_fence_key(domain, metric) for domain, metric in pairs):
+            cursor.execute("SELECT pg_advisory_xact_lock_shared(%s)", [key])
+
+
+def _wait_for_ingest_in_flight(policy: RegressionPolicy) -> None:
+    """Wait until every ingest of the policy's KPI that is in flight has committed or rolled back.
+
+    Ids are handed out when rows are inserted, not when they commit: without this, a batch that
+    commits after a later one could land below the detector's `seen_id` and be neither judged
+    nor counted late. Once the exclusive lock is had (and at once released), every id handed out
+    so far is visible, and every id handed out later is higher."""
+    if connection.vendor != "postgresql":
+        return
+    key = _fence_key(policy.domain, policy.metric)
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_advisory_lock(%s)", [key])
+        cursor.execute("SELECT pg_advisory_unlock(%s)", [key])
 
 
 @dataclass(frozen=True)
@@ -227,6 +262,7 @@ def record_kpi_batch(*, events: list[dict], actor) -> BatchResult:
     # Inserted in event_id order: racing batches sharing event_ids then wait on one another's
     # uncommitted rows in the same order, and never each on the other's (a deadlock).
     new = sorted((event for event in built if event.event_id not in stored), key=lambda event: event.event_id or "")
+    _ingest_fence({(event.domain, event.metric) for event in new})
     KpiEvent.objects.bulk_create(new, batch_size=BULK_INSERT_ROWS, ignore_conflicts=bool(ids))
     if ids:
         # A racing request may have stored some of these event_ids between the look-up and the
@@ -362,6 +398,7 @@ def _sequential(state: RegressionState, now: dt.datetime) -> bool:
         # The kind, window or baseline changed: what was learned no longer applies; this epoch is
         # judged again from its start (the lookback's, for the first epoch) with the new settings.
         position, carry = None, detectors.Carry()
+    _wait_for_ingest_in_flight(policy)
     if position is not None:
         late, highest = selectors.late_events(policy, seen_id=state.seen_id, before=position)
         state.late_events += late
