@@ -1,0 +1,90 @@
+"""`python -m drills [--short] [--only hostile,load,faults]`: run the drills, print one table, exit 1
+if anything was lost.
+
+Everything runs on a PostgreSQL and a Redis the drills start themselves (never the machine's shared
+services); every process they start is killed at exit.
+"""
+
+import argparse
+import shutil
+import signal
+import sys
+import time
+import traceback
+
+from . import faults, harness, hostile, load
+from .report import Row, table
+
+DRILLS = ("hostile", "load", "faults")  # "faults" is all of faults.ALL; each may be named alone
+# (schemathesis examples per operation, mode and role; load seconds; fault drills)
+BUDGETS = {"full": (20, 60, faults.ALL), "short": (4, 20, ())}
+DRILL_TIMEOUT = 240  # seconds one drill may take before it is stopped and reported as failed
+
+
+def _overtime(signum, frame):
+    raise TimeoutError(f"the drill took more than {DRILL_TIMEOUT} s")
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m drills", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--short", action="store_true", help="the CI form: a small example budget, a 20 s load")
+    parser.add_argument(
+        "--only", default=",".join(DRILLS), help=f"comma-separated subset of {', '.join(DRILLS + faults.ALL)}"
+    )
+    parser.add_argument("--keep", action="store_true", help="keep the work folder (logs) even when all passed")
+    args = parser.parse_args(argv)
+    only = set(args.only.split(","))
+    examples, load_seconds, fault_drills = BUDGETS["short" if args.short else "full"]
+    if args.short:
+        only.discard("faults")
+    elif "faults" in only:
+        only |= set(fault_drills)
+
+    started = time.monotonic()
+    workdir = harness.workdir()
+    harness.log(f"application: {harness.SRC} ({harness.PYTHON}); work folder {workdir}")
+    rows: list[Row] = []
+    pg = harness.Postgres(workdir)
+
+    def attempt(name: str, drill) -> None:
+        signal.signal(signal.SIGALRM, _overtime)
+        signal.alarm(DRILL_TIMEOUT)
+        try:
+            rows.extend(drill())
+        except Exception as error:
+            traceback.print_exc()
+            rows.append(Row(drill=name, tried="(the drill itself failed)", held="", lost=repr(error)[:500], ok=False))
+        finally:
+            signal.alarm(0)
+
+    if "hostile" in only:
+
+        def hostile_drill():
+            app = harness.new_app(pg, workdir, "hostile")
+            web = app.gunicorn(workers=2, name="hostile-web")
+            try:
+                return hostile.run(app, web, examples=examples)
+            finally:
+                harness.stop(web.process)
+
+        attempt("hostile", hostile_drill)
+    if "load" in only:
+        attempt("load", lambda: load.run(harness.new_app(pg, workdir, "load", engines=32), seconds=load_seconds))
+    for name in faults.ALL:
+        if name in only:
+            attempt(f"fault: {name}", lambda name=name: faults.run(name, pg, workdir))
+
+    elapsed = time.monotonic() - started
+    print()
+    print(table(rows))
+    passed = all(row.ok for row in rows) and rows
+    print(f"drills: {sum(r.ok for r in rows)} passed, {sum(not r.ok for r in rows)} failed in {elapsed:.0f} s")
+    if passed and not args.keep:
+        shutil.rmtree(workdir, ignore_errors=True)
+    else:
+        print(f"drills: logs in {workdir}")
+    return 0 if passed else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,91 @@
+"""Load: gunicorn with several workers on PostgreSQL, 32 clients posting KPI events (single and
+batches with overlapping event_ids) and reserving/settling, while the beat's evaluation of every
+tripwire runs back to back. Then: every acknowledged event stored exactly once, every cap held
+(replayed in commit order), the daily totals equal to their entries, and no request failed."""
+
+import collections
+import json
+import random
+
+from .harness import App, log
+from .report import Row
+from .traffic import API, METRICS, Traffic, failed, percentile
+
+KPI_DOMAIN = "LOADKPI"
+# Caps that bind during the drill: the number of actions, the open exposure, the loss, one action's size.
+RISK_POLICIES = {
+    "LOAD_ACTIONS": {"max_daily_actions": 300, "max_open_exposure": "10000000", "max_daily_loss": "10000000"},
+    "LOAD_EXPOSURE": {"max_daily_actions": 100000, "max_open_exposure": "4000", "max_daily_loss": "10000000"},
+    "LOAD_LOSS": {"max_daily_actions": 100000, "max_open_exposure": "10000000", "max_daily_loss": "3000"},
+    "LOAD_SIZE": {"max_daily_actions": 100000, "max_open_exposure": "10000000", "max_daily_loss": "10000000"},
+}
+
+
+def setup(app: App, web, *, risk_policies=RISK_POLICIES, kpi_domain=KPI_DOMAIN) -> None:
+    """Production on, the risk policies above, a THROTTLE tripwire per KPI metric; through the API."""
+    op = app.tokens["operator"]
+    requests = [("/go-live/enable", {"enabled": True, "reason": "drill"})]
+    for domain, caps in risk_policies.items():
+        body = {"domain": domain, "enabled": True, "max_action_amount": "900", **caps, "reason": "drill"}
+        requests.append(("/risk/policies/upsert", body))
+    for metric in METRICS:
+        body = {"domain": kpi_domain, "metric": metric, "enabled": True, "window_events": 50, "baseline_events": 200,
+                "action": "THROTTLE", "reason": "drill"}  # fmt: skip
+        requests.append(("/regression/policies/upsert", body))
+    for path, body in requests:
+        status, _, answer = web.post(API + path, body, token=op)
+        if status not in (200, 201):
+            raise RuntimeError(f"setup POST {path} → {status} {answer[:300]!r}")
+
+
+def summarize(traffic: Traffic, wall: float) -> tuple[str, list]:
+    answers = traffic.answers
+    latencies = [a.elapsed for a in answers]
+    bad = [a for a in answers if failed(a)]
+    by_status = collections.Counter(a.status for a in answers)
+    p50, p99 = (percentile(latencies, q) * 1000 for q in (0.5, 0.99))
+    stats = (
+        f"{len(answers)} requests in {wall:.0f} s = {len(answers) / wall:.0f}/s, p50 {p50:.0f} ms, p99 {p99:.0f} ms; "
+        f"statuses {dict(sorted(by_status.items()))}"
+    )
+    return stats, bad
+
+
+def run(app: App, *, seconds: float, clients: int = 32, workers: int = 4) -> list[Row]:
+    web = app.gunicorn(workers=workers, name="load-web")
+    setup(app, web)
+    traffic = Traffic([web], app.tokens["engines"], risk_domains=RISK_POLICIES, kpi_domain=KPI_DOMAIN, timeout=30)
+    seed = random.SystemRandom().randrange(2**32)
+    log(f"load: {clients} clients, {seconds:.0f} s, gunicorn with {workers} workers, evaluation looping, seed {seed}")
+    evaluator = app.ctl_background("evaluate-loop", str(seconds), name="load-evaluate")
+    wall = traffic.run(clients=clients, seconds=seconds, seed=seed)
+    evaluations = app.ctl_result(evaluator, timeout=120)
+    stats, bad = summarize(traffic, wall)
+    log("load: " + stats)
+
+    path = app.workdir / "load-told.json"
+    path.write_text(json.dumps(traffic.told()))
+    verdict = app.ctl("verify-load", str(path))
+    lost = []
+    if bad:
+        examples = "; ".join(f"{a.what} → {a.status} {a.text[:120]}" for a in bad[:3])
+        lost.append(f"{len(bad)} requests failed (e.g. {examples})")
+    if verdict["problem_count"]:
+        lost.append(f"{verdict['problem_count']} ledger/KPI problems: " + "; ".join(verdict["problems"][:3]))
+    if evaluations.get("error"):
+        lost.append(f"{evaluations['error']} tripwire evaluations failed")
+    approved = len(traffic.reservations)
+    settled = sum(1 for r in traffic.reservations.values() if r["settled_pnl"] is not None)
+    return [
+        Row(
+            drill="load",
+            tried=f"{clients} clients × {seconds:.0f} s, gunicorn {workers} workers on PostgreSQL, KPI single + "
+            f"batches of 50-300 over {len(RISK_POLICIES)} capped domains; {sum(evaluations.values())} tripwire "
+            f"evaluations meanwhile; seed {seed}. {stats}",
+            held=f"{verdict['kpi_acked']} acknowledged events stored once ({verdict['kpi_stored']} rows), "
+            f"{approved} approved / {settled} settled reservations as told, {verdict['entries']} entries, "
+            f"caps replayed: {verdict['cap_violations']} violations, daily totals = entries",
+            lost="; ".join(lost) or "nothing",
+            ok=not lost,
+        )
+    ]
