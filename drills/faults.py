@@ -1,10 +1,10 @@
 """Faults, on a PostgreSQL and a Redis the drill starts itself:
 
-- postgres stopped / postgres hung: `pg_ctl stop -m immediate`, or SIGSTOP on every PostgreSQL
-  process, in the middle of a load. Every answer is JSON (a 204 from the gate aside), comes within
-  DRILL_ANSWER_TIMEOUT seconds and is closed (a decision or a 423, or a 503 with Retry-After);
-  the service answers normally again by itself once the database is back; nothing acknowledged
-  is lost and nothing refused is stored.
+- postgres stopped / postgres hung: an immediate shutdown (SIGQUIT, as `pg_ctl stop -m immediate`),
+  or SIGSTOP on every PostgreSQL process, in the middle of a load. Every answer is JSON (a 204
+  from the gate aside), comes within DRILL_ANSWER_TIMEOUT seconds and is closed (a decision or a
+  423, or a 503 with Retry-After); the service answers normally again by itself once the database
+  is back; nothing acknowledged is lost and nothing refused is stored.
 - broker stopped: Redis killed while worker and beat run; the web keeps deciding; once Redis is
   back, the worker and beat evaluate again without being restarted.
 - worker killed: SIGKILL on the worker while its evaluation waits inside its transaction; the
@@ -99,7 +99,7 @@ def _database_fault(workdir, *, hang: bool) -> list[Row]:
             timeout=ANSWER_TIMEOUT + 20,
         )
         seed = random.SystemRandom().randrange(2**32)
-        before, outage, after = 6.0, 10.0, 6.0 + RECOVERY
+        before, outage, after = 6.0, 15.0, 6.0 + RECOVERY
         thread = threading.Thread(
             target=traffic.run, kwargs={"clients": 8, "seconds": before + outage + after, "seed": seed}, daemon=True
         )

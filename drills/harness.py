@@ -1,5 +1,6 @@
 """The drills' own services and processes: a PostgreSQL cluster (initdb into a temporary folder), a
-Redis, gunicorn, Celery worker and beat, all on free ports, all killed at exit.
+Redis, gunicorn, Celery worker and beat, all on free ports, all killed at exit (and with the drills'
+process, however it dies: each is started with PR_SET_PDEATHSIG).
 
 The machine's shared PostgreSQL, Redis and RabbitMQ are never touched. The application under
 test is the tree in DRILL_SRC (default: this repository), run with DRILL_PYTHON (default: that
@@ -8,6 +9,7 @@ tree's .venv/bin/python, else this interpreter).
 
 import atexit
 import contextlib
+import ctypes
 import dataclasses
 import glob
 import http.client
@@ -48,8 +50,24 @@ for _sig in (signal.SIGTERM, signal.SIGHUP):
     signal.signal(_sig, lambda *_: sys.exit(1))
 
 
-def spawn(args: list[str], *, log_path: Path, env: dict | None = None, cwd: Path = SRC) -> subprocess.Popen:
-    """Start a process in its own process group (so it and its children can be signalled at once)."""
+def _die_with_parent() -> None:
+    """In the child: SIGKILL when the drills' process dies, even by SIGKILL (Linux prctl)."""
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+
+
+def spawn(
+    args: list[str], *, log_path: Path, env: dict | None = None, cwd: Path = SRC, as_postgres: bool = False
+) -> subprocess.Popen:
+    """Start a process in its own process group (so it and its children can be signalled at once),
+    killed when the drills die; `as_postgres`: as the `postgres` user when we are root."""
+    demote = _as_postgres_user().get("preexec_fn") if as_postgres else None
+
+    def prepare():
+        if demote:
+            demote()
+        _die_with_parent()  # after the change of user, which clears it
+
     handle = open(log_path, "ab")  # noqa: SIM115 (the child owns it)
     process = subprocess.Popen(
         args,
@@ -59,6 +77,7 @@ def spawn(args: list[str], *, log_path: Path, env: dict | None = None, cwd: Path
         stderr=subprocess.STDOUT,
         stdin=subprocess.DEVNULL,
         start_new_session=True,
+        preexec_fn=prepare,
     )
     handle.close()
     _processes.append(process)
@@ -135,32 +154,24 @@ class Postgres:
         self.process = None
         self.start()
 
-    def _ctl(self, *args: str, timeout: float = 60) -> None:
-        subprocess.run(
-            [_pg_bin("pg_ctl"), "-D", self.dir, "-l", self.log, "-w", "-t", str(int(timeout)), *args],
-            check=True,
-            capture_output=True,
-            timeout=timeout + 10,
-            **_as_postgres_user(),
-        )
-
     def start(self) -> None:
-        self._ctl("start")
-        _postgres_pids.add(self)
+        """The postmaster as our child (so it dies with the drills), answering within START_TIMEOUT."""
+        self.process = spawn([_pg_bin("postgres"), "-D", str(self.dir)], log_path=self.log, as_postgres=True)
+        wait_until(lambda: self.sql("SELECT 1") or True, timeout=START_TIMEOUT, what="postgres")
+        _clusters.add(self)
 
     def stop(self, mode: str = "immediate") -> None:
-        self._ctl("stop", "-m", mode)
-
-    def pids(self) -> list[int]:
-        """The postmaster and every backend, for SIGSTOP / SIGCONT."""
-        pid = int((self.dir / "postmaster.pid").read_text().split()[0])
-        children = subprocess.run(["ps", "-o", "pid=", "--ppid", str(pid)], capture_output=True, text=True).stdout
-        return [pid, *(int(p) for p in children.split())]
+        """As `pg_ctl stop -m MODE`: immediate (SIGQUIT, a crash: recovery from the WAL at the next
+        start) or fast (SIGINT)."""
+        stop(self.process, sig={"immediate": signal.SIGQUIT, "fast": signal.SIGINT}[mode], timeout=60)
 
     def signal(self, sig: int) -> None:
-        for pid in self.pids():
+        """To the postmaster and every backend (SIGSTOP / SIGCONT)."""
+        pid = self.process.pid
+        children = subprocess.run(["ps", "-o", "pid=", "--ppid", str(pid)], capture_output=True, text=True).stdout
+        for each in (pid, *(int(p) for p in children.split())):
             with contextlib.suppress(ProcessLookupError):
-                os.kill(pid, sig)
+                os.kill(each, sig)
 
     def url(self, db: str) -> str:
         return f"postgres://postgres@127.0.0.1:{self.port}/{db}"
@@ -177,8 +188,8 @@ class Postgres:
             self.stop("immediate")
 
 
-_postgres_pids: set[Postgres] = set()
-atexit.register(lambda: [pg.shutdown() for pg in list(_postgres_pids)])
+_clusters: set[Postgres] = set()
+atexit.register(lambda: [pg.shutdown() for pg in list(_clusters)])
 
 
 def _as_postgres_user() -> dict:
