@@ -329,16 +329,19 @@ def new_app(pg: Postgres, workdir: Path, name: str, *, broker: str = "memory://"
     """A fresh database (a copy of the migrated template) with users, roles and tokens."""
     if not getattr(pg, "_template_ready", False):
         log(f"migrating the application ({SRC}) into the drill's PostgreSQL on port {pg.port}")
+        pg.sql("DROP DATABASE IF EXISTS drill_template")
         pg.sql("CREATE DATABASE drill_template")
         template = App(pg=pg, db="drill_template", workdir=workdir)
-        subprocess.run(
+        result = subprocess.run(
             [PYTHON, "manage.py", "migrate", "--noinput"],
             cwd=SRC,
             env=template.env(),
-            check=True,
             capture_output=True,
+            text=True,
             timeout=300,
         )
+        if result.returncode != 0:
+            raise RuntimeError(f"manage.py migrate failed: {result.stderr.strip().splitlines()[-1:]}")
         pg._template_ready = True
     pg.sql(f"CREATE DATABASE {name} TEMPLATE drill_template")
     app = App(pg=pg, db=name, workdir=workdir, broker=broker)

@@ -6,6 +6,7 @@ answer is JSON, and a rejected request (4xx) wrote nothing (a fingerprint of eve
 token and session tables is the same before and after it).
 """
 
+import collections
 import contextlib
 import json
 import random
@@ -57,6 +58,7 @@ class Tally:
         self.rejected = 0
         self.failures: dict[str, list[str]] = {}
         self.failed_calls: set[int] = set()
+        self.exercised: collections.Counter = collections.Counter()
 
     def fail(self, kind: str, example: str) -> None:
         self.failures.setdefault(kind, []).append(example)
@@ -99,6 +101,10 @@ def _fuzz(app: App, web: Web, *, examples: int, fingerprint: Fingerprint, tally:
                 )
                 with contextlib.suppress(Unsatisfiable):  # nothing to make invalid (no body, no parameters)
                     test()
+    for role in ROLES:
+        for operation in operations:
+            if not tally.exercised[(role, operation.method.upper(), operation.path)]:
+                tally.fail("operation never called", f"{role} {operation.method.upper()} {operation.path}")
     return len(operations)
 
 
@@ -107,6 +113,7 @@ def _checker(role: str, headers: dict, web: Web, fingerprint: Fingerprint, tally
 
     def check_one(case):
         tally.calls += 1
+        tally.exercised[(role, case.method, case.path)] += 1
         sent = case.body if not isinstance(case.body, NotSet) else case.query
         label = f"{role} {case.method} {case.path} {_short(sent)}"
         try:
