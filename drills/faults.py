@@ -16,7 +16,6 @@
 import datetime as dt
 import json
 import os
-import random
 import signal
 import threading
 import time
@@ -24,7 +23,7 @@ import time
 import psycopg
 
 from . import harness
-from .harness import App, Postgres, Redis, log, stop, wait_until
+from .harness import App, Postgres, Redis, log, new_seed, stop, wait_until
 from .load import setup
 from .report import Row
 from .traffic import API, Traffic
@@ -98,7 +97,7 @@ def _database_fault(workdir, *, hang: bool) -> list[Row]:
             kpi_domain="FAULTKPI",
             timeout=ANSWER_TIMEOUT + 20,
         )
-        seed = random.SystemRandom().randrange(2**32)
+        seed = new_seed()
         before, outage, after = 6.0, 15.0, 6.0 + RECOVERY
         thread = threading.Thread(
             target=traffic.run, kwargs={"clients": 8, "seconds": before + outage + after, "seed": seed}, daemon=True
@@ -355,15 +354,15 @@ def _two_beats_two_webs(pg: Postgres, workdir) -> list[Row]:
             app.celery("worker", "--concurrency=2", name="twice-worker"),
         ]
         time.sleep(3)
-        seed = random.SystemRandom().randrange(2**32)
+        seed = new_seed()
         log(f"fault: two beats and two webs, {len(tripwires)} tripwires about to trigger (seed {seed})")
         traffic = Traffic(
             [web_a, web_b], app.tokens["engines"], risk_domains=FAULT_POLICIES, kpi_domain="TWICEKPI", timeout=30
         )
         load = threading.Thread(target=traffic.run, kwargs={"clients": 8, "seconds": 12, "seed": seed}, daemon=True)
         load.start()
-        for domain, metric in tripwires:
-            _enable(app, random.choice([web_a, web_b]), domain, metric)
+        for index, (domain, metric) in enumerate(tripwires):
+            _enable(app, (web_a, web_b)[index % 2], domain, metric)
 
         def evaluate(web, domain, metric):
             web.post(f"{API}/regression/evaluate", {"domain": domain, "metric": metric}, token=app.tokens["engine"])

@@ -15,6 +15,7 @@ import glob
 import http.client
 import json
 import os
+import random
 import secrets
 import shutil
 import signal
@@ -401,6 +402,11 @@ def is_json(headers: dict, body: bytes) -> bool:
     except ValueError:
         return False
     return True
+
+
+def new_seed() -> int:
+    """A random seed for a drill (printed with its results), or DRILL_SEED to replay one."""
+    return int(os.environ.get("DRILL_SEED") or random.SystemRandom().randrange(2**32))
 
 
 def workdir() -> Path:

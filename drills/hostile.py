@@ -9,7 +9,6 @@ token and session tables is the same before and after it).
 import collections
 import contextlib
 import json
-import random
 
 import psycopg
 from hypothesis import HealthCheck, Phase, given, seed, settings
@@ -19,7 +18,7 @@ from schemathesis import GenerationMode, checks, openapi
 from schemathesis.core import NotSet
 from schemathesis.core.failures import Failure, FailureGroup
 
-from .harness import App, Web, is_json, log
+from .harness import App, Web, is_json, log, new_seed
 from .report import Row
 
 ROLES = ("operator", "engine", "viewer")
@@ -125,7 +124,7 @@ def _checker(role: str, headers: dict, web: Web, fingerprint: Fingerprint, tally
         try:
             case.validate_response(response, checks=SCHEMA_CHECKS, headers=headers)
         except (Failure, FailureGroup) as failure:
-            title = getattr(failure, "title", None) or type(failure).__name__
+            title = ", ".join(sorted({f.title for f in getattr(failure, "exceptions", [failure])}))
             tally.fail("5xx" if response.status_code >= 500 else "schema", f"{answer} [{title}]"[:400])
         headers_seen = {k: v[0] if isinstance(v, list) else v for k, v in response.headers.items()}
         if response.content and not is_json(headers_seen, response.content):
@@ -288,7 +287,7 @@ def _overflow_case(app: App, web: Web, tally: Tally) -> str:
 def run(app: App, web: Web, *, examples: int) -> list[Row]:
     tally = Tally()
     fingerprint = Fingerprint(app.pg.url(app.db))
-    rng_seed = random.SystemRandom().randrange(2**32)
+    rng_seed = new_seed()
     log(f"hostile input: schemathesis, {examples} examples per operation, mode and role (seed {rng_seed})")
     operations = _fuzz(app, web, examples=examples, fingerprint=fingerprint, tally=tally, rng_seed=rng_seed)
     rows = [

@@ -5,9 +5,8 @@ tripwire runs back to back. Then: every acknowledged event stored exactly once, 
 
 import collections
 import json
-import random
 
-from .harness import App, log
+from .harness import App, log, new_seed
 from .report import Row
 from .traffic import API, METRICS, Traffic, failed, percentile
 
@@ -55,7 +54,7 @@ def run(app: App, *, seconds: float, clients: int = 32, workers: int = 4) -> lis
     web = app.gunicorn(workers=workers, name="load-web")
     setup(app, web)
     traffic = Traffic([web], app.tokens["engines"], risk_domains=RISK_POLICIES, kpi_domain=KPI_DOMAIN, timeout=30)
-    seed = random.SystemRandom().randrange(2**32)
+    seed = new_seed()
     log(f"load: {clients} clients, {seconds:.0f} s, gunicorn with {workers} workers, evaluation looping, seed {seed}")
     evaluator = app.ctl_background("evaluate-loop", str(seconds), name="load-evaluate")
     wall = traffic.run(clients=clients, seconds=seconds, seed=seed)
