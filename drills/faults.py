@@ -120,6 +120,15 @@ def _database_fault(workdir, *, hang: bool) -> list[Row]:
 
         during = [a for a in traffic.answers if fault_start <= a.at < fault_end]
         problems = [(a, p) for a in traffic.answers if (p := _answer_problem(a))]
+        # Asked and answered while the database was away: only a refusal can be right.
+        problems += [
+            (a, "open while the database was away")
+            for a in during
+            if a.at > fault_start + 1
+            and a.at + a.elapsed < fault_end
+            and a.status in (200, 201, 204)
+            and not _closed(a)
+        ]
         recovered_at = fault_end + RECOVERY - 5
         late = [a for a in traffic.answers if a.at >= recovered_at]
         late_ok = [a for a in late if a.status in (200, 201, 204)]

@@ -56,11 +56,14 @@ class Tally:
         self.calls = 0
         self.rejected = 0
         self.failures: dict[str, list[str]] = {}
+        self.groups: dict[str, collections.Counter] = {}
         self.failed_calls: set[int] = set()
         self.exercised: collections.Counter = collections.Counter()
 
-    def fail(self, kind: str, example: str) -> None:
+    def fail(self, kind: str, example: str, *, group: str | None = None) -> None:
+        """One failure of `kind`; `group` (default: the example) gathers the same failure seen again."""
         self.failures.setdefault(kind, []).append(example)
+        self.groups.setdefault(kind, collections.Counter())[group or example] += 1
         self.failed_calls.add(self.calls)
 
     @property
@@ -73,7 +76,14 @@ class Tally:
                 out.writelines(f"{kind}\t{example}\n" for example in examples)
 
     def summary(self) -> str:
-        return "; ".join(f"{kind}: {len(examples)} (e.g. {examples[0]})" for kind, examples in self.failures.items())
+        """Per kind: how many, and the commonest (or first) few, each with its count."""
+        parts = []
+        for kind, examples in self.failures.items():
+            groups = self.groups[kind].most_common(3)
+            more = len(self.groups[kind]) - len(groups)
+            shown = "; ".join(f"{group} ×{n}" if n > 1 else group for group, n in groups)
+            parts.append(f"{kind}: {len(examples)} ({shown}{f'; and {more} more' if more > 0 else ''})")
+        return " | ".join(parts)
 
 
 def _fuzz(app: App, web: Web, *, examples: int, fingerprint: Fingerprint, tally: Tally, rng_seed: int) -> int:
@@ -125,18 +135,30 @@ def _checker(role: str, headers: dict, web: Web, fingerprint: Fingerprint, tally
             case.validate_response(response, checks=SCHEMA_CHECKS, headers=headers)
         except (Failure, FailureGroup) as failure:
             title = ", ".join(sorted({f.title for f in getattr(failure, "exceptions", [failure])}))
-            tally.fail("5xx" if response.status_code >= 500 else "schema", f"{answer} [{title}]"[:400])
+            tally.fail(
+                "5xx" if response.status_code >= 500 else "schema",
+                f"{answer} [{title}]"[:400],
+                group=f"{case.method} {case.path} → {response.status_code} [{title}]",
+            )
         headers_seen = {k: v[0] if isinstance(v, list) else v for k, v in response.headers.items()}
         if response.content and not is_json(headers_seen, response.content):
-            tally.fail("not JSON", answer[:300])
+            tally.fail("not JSON", answer[:300], group=f"{case.method} {case.path} → {response.status_code}")
         now = fingerprint()
         if response.status_code >= 400:
             tally.rejected += 1
             if now != last[0]:
-                tally.fail("write from a rejected request", answer[:300])
+                tally.fail("write from a rejected request", answer[:300], group=f"{case.method} {case.path}")
         last[0] = now
 
     return check_one
+
+
+def _body(headers: dict, body: bytes) -> str:
+    """A JSON body, shortened; of anything else only its content type."""
+    if is_json(headers, body):
+        return _short(body, 100)
+    content_type = {k.lower(): v for k, v in headers.items()}.get("content-type", "no content type")
+    return f"({content_type.split(';')[0]}, {len(body)} bytes)"
 
 
 def _short(value, limit: int = 120) -> str:
@@ -274,7 +296,7 @@ def _overflow_case(app: App, web: Web, tally: Tally) -> str:
             f"{API}/risk/settle", {"reservation_id": reservation, "realized_pnl": pnl}, token=op
         )
         answers.append(status)
-        answer = f"settle #{index} pnl {pnl} → {status} {_short(body)}"
+        answer = f"settle #{index} pnl {pnl} → {status} {_body(headers, body)}"
         if not is_json(headers, body) or status >= 500:
             fail("pnl overflow", answer)
         elif status == 400 and json.loads(body).get("field") != "realized_pnl":
@@ -307,7 +329,7 @@ def run(app: App, web: Web, *, examples: int) -> list[Row]:
         before = fingerprint()
         status, headers, body = web.request("POST", case["path"], token=case["token"], raw=case["raw"], timeout=60)
         explicit.calls += 1
-        answer = f"{case['name']} → {status} {_short(body)}"
+        answer = f"{case['name']} → {status} {_body(headers, body)}"
         if not is_json(headers, body):
             explicit.fail("not JSON", answer)
         elif status not in case["allowed"]:
