@@ -16,8 +16,8 @@ from . import faults, harness, hostile, load
 from .report import Row, table
 
 DRILLS = ("hostile", "load", "faults")  # "faults" is all of faults.ALL; each may be named alone
-# (schemathesis examples per operation, mode and role; load seconds; fault drills)
-BUDGETS = {"full": (20, 60, faults.ALL), "short": (4, 20, ())}
+# (schemathesis examples per operation, mode and role; load seconds; racing-batch tries; fault drills)
+BUDGETS = {"full": (20, 60, 10, faults.ALL), "short": (4, 20, 5, ())}
 # Seconds one drill may take before it is stopped and reported as failed (typical: half of it).
 DRILL_TIMEOUTS = {"hostile": 300, "load": 180}
 FAULT_TIMEOUT = 150
@@ -36,7 +36,7 @@ def main(argv=None) -> int:
     parser.add_argument("--keep", action="store_true", help="keep the work folder (logs) even when all passed")
     args = parser.parse_args(argv)
     only = set(args.only.split(","))
-    examples, load_seconds, fault_drills = BUDGETS["short" if args.short else "full"]
+    examples, load_seconds, race_tries, fault_drills = BUDGETS["short" if args.short else "full"]
     if args.short:
         only.discard("faults")
     elif "faults" in only:
@@ -71,7 +71,12 @@ def main(argv=None) -> int:
 
         attempt("hostile", hostile_drill)
     if "load" in only:
-        attempt("load", lambda: load.run(harness.new_app(pg, workdir, "load", engines=32), seconds=load_seconds))
+        attempt(
+            "load",
+            lambda: load.run(
+                harness.new_app(pg, workdir, "load", engines=32), seconds=load_seconds, race_tries=race_tries
+            ),
+        )
     for name in faults.ALL:
         if name in only:
             attempt(f"fault: {name}", lambda name=name: faults.run(name, pg, workdir))

@@ -111,6 +111,7 @@ def _database_fault(workdir, *, hang: bool) -> list[Row]:
         else:
             pg.stop("immediate")
         time.sleep(outage)
+        restored = time.monotonic() - traffic.started  # from now on the database may answer again
         if hang:
             pg.signal(signal.SIGCONT)
         else:
@@ -124,10 +125,7 @@ def _database_fault(workdir, *, hang: bool) -> list[Row]:
         problems += [
             (a, "open while the database was away")
             for a in during
-            if a.at > fault_start + 1
-            and a.at + a.elapsed < fault_end
-            and a.status in (200, 201, 204)
-            and not _closed(a)
+            if a.at > fault_start + 1 and a.at + a.elapsed < restored and a.status in (200, 201, 204) and not _closed(a)
         ]
         recovered_at = fault_end + RECOVERY - 5
         late = [a for a in traffic.answers if a.at >= recovered_at]

@@ -409,6 +409,15 @@ def new_seed() -> int:
     return int(os.environ.get("DRILL_SEED") or random.SystemRandom().randrange(2**32))
 
 
+def describe(headers: dict, body: bytes, limit: int = 100) -> str:
+    """A JSON body, shortened; of anything else only its content type and size."""
+    if is_json(headers, body):
+        text = " ".join(body.decode("utf-8", "replace").split())
+        return text if len(text) <= limit else text[:limit] + "…"
+    content_type = {k.lower(): v for k, v in headers.items()}.get("content-type", "no content type")
+    return f"({content_type.split(';')[0]}, {len(body)} bytes)"
+
+
 def workdir() -> Path:
     path = Path(tempfile.mkdtemp(prefix="drills-"))
     os.chmod(path, 0o777)  # the cluster runs as `postgres` when we are root

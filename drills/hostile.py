@@ -18,7 +18,7 @@ from schemathesis import GenerationMode, checks, openapi
 from schemathesis.core import NotSet
 from schemathesis.core.failures import Failure, FailureGroup
 
-from .harness import App, Web, is_json, log, new_seed
+from .harness import App, Web, describe, is_json, log, new_seed
 from .report import Row
 
 ROLES = ("operator", "engine", "viewer")
@@ -151,14 +151,6 @@ def _checker(role: str, headers: dict, web: Web, fingerprint: Fingerprint, tally
         last[0] = now
 
     return check_one
-
-
-def _body(headers: dict, body: bytes) -> str:
-    """A JSON body, shortened; of anything else only its content type."""
-    if is_json(headers, body):
-        return _short(body, 100)
-    content_type = {k.lower(): v for k, v in headers.items()}.get("content-type", "no content type")
-    return f"({content_type.split(';')[0]}, {len(body)} bytes)"
 
 
 def _short(value, limit: int = 120) -> str:
@@ -296,7 +288,7 @@ def _overflow_case(app: App, web: Web, tally: Tally) -> str:
             f"{API}/risk/settle", {"reservation_id": reservation, "realized_pnl": pnl}, token=op
         )
         answers.append(status)
-        answer = f"settle #{index} pnl {pnl} → {status} {_body(headers, body)}"
+        answer = f"settle #{index} pnl {pnl} → {status} {describe(headers, body)}"
         if not is_json(headers, body) or status >= 500:
             fail("pnl overflow", answer)
         elif status == 400 and json.loads(body).get("field") != "realized_pnl":
@@ -329,7 +321,7 @@ def run(app: App, web: Web, *, examples: int) -> list[Row]:
         before = fingerprint()
         status, headers, body = web.request("POST", case["path"], token=case["token"], raw=case["raw"], timeout=60)
         explicit.calls += 1
-        answer = f"{case['name']} → {status} {_body(headers, body)}"
+        answer = f"{case['name']} → {status} {describe(headers, body)}"
         if not is_json(headers, body):
             explicit.fail("not JSON", answer)
         elif status not in case["allowed"]:

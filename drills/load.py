@@ -5,12 +5,14 @@ tripwire runs back to back. Then: every acknowledged event stored exactly once, 
 
 import collections
 import json
+import threading
 
-from .harness import App, log, new_seed
+from .harness import App, describe, is_json, log, new_seed, stop
 from .report import Row
-from .traffic import API, METRICS, Traffic, failed, percentile
+from .traffic import API, METRICS, Traffic, failed, kpi_event, percentile
 
 KPI_DOMAIN = "LOADKPI"
+RACE_DOMAIN = "RACEKPI"
 # Caps that bind during the drill: the number of actions, the open exposure, the loss, one action's size.
 RISK_POLICIES = {
     "LOAD_ACTIONS": {"max_daily_actions": 300, "max_open_exposure": "10000000", "max_daily_loss": "10000000"},
@@ -50,7 +52,54 @@ def summarize(traffic: Traffic, wall: float) -> tuple[str, list]:
     return stats, bad
 
 
-def run(app: App, *, seconds: float, clients: int = 32, workers: int = 4) -> list[Row]:
+def racing_batches(app: App, web, *, tries: int, size: int = 300, racers: int = 4) -> Row:
+    """The issue's reproduction: the same `size` new events posted by `racers` engines at once, in
+    opposite orders; every answer a 201 and every event stored once."""
+    bad, created_wrong = [], 0
+    acked = []
+    for attempt in range(tries):
+        events = [kpi_event(n, RACE_DOMAIN) for n in range(attempt * size, (attempt + 1) * size)]
+        orders = [events if racer % 2 == 0 else events[::-1] for racer in range(racers)]
+        barrier, answers = threading.Barrier(racers), [None] * racers
+
+        def post(racer, body, barrier=barrier, answers=answers):
+            barrier.wait(timeout=30)
+            token = app.tokens["engines"][racer]
+            answers[racer] = web.post(f"{API}/regression/kpi/batch", body, token=token, timeout=60)
+
+        threads = [threading.Thread(target=post, args=(r, orders[r]), daemon=True) for r in range(racers)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=90)
+        for status, headers, body in (a or (0, {}, b"no answer") for a in answers):
+            if status != 201 or not is_json(headers, body):
+                bad.append(f"try {attempt}: {status} {describe(headers, body)}")
+        created = sum(json.loads(a[2]).get("created", 0) for a in answers if a and a[0] == 201)
+        created_wrong += created != size and not bad
+        acked += [e["event_id"] for e in events]
+    path = app.workdir / "race-told.json"
+    told = {"kpi_domains": [RACE_DOMAIN], "risk_domains": [], "kpi_acked": acked, "reservations": {}}
+    path.write_text(json.dumps(told))
+    verdict = app.ctl("verify-load", str(path))
+    lost = []
+    if bad:
+        lost.append(f"{len(bad)} of {tries * racers} answers not 201 (e.g. {bad[0]})")
+    if created_wrong:
+        lost.append(f"{created_wrong} tries whose answers' `created` do not add up to {size}")
+    if verdict["problem_count"]:
+        lost.append("; ".join(verdict["problems"][:3]))
+    return Row(
+        drill="load: racing KPI batches",
+        tried=f"{tries} tries: the same {size} new events posted by {racers} engines at once, in opposite orders",
+        held=f"{tries * racers - len(bad)} answers 201; {verdict['kpi_stored']} events stored for "
+        f"{verdict['kpi_acked']} distinct, none twice",
+        lost="; ".join(lost) or "nothing",
+        ok=not lost,
+    )
+
+
+def run(app: App, *, seconds: float, clients: int = 32, workers: int = 4, race_tries: int = 10) -> list[Row]:
     web = app.gunicorn(workers=workers, name="load-web")
     setup(app, web)
     traffic = Traffic([web], app.tokens["engines"], risk_domains=RISK_POLICIES, kpi_domain=KPI_DOMAIN, timeout=30)
@@ -75,6 +124,9 @@ def run(app: App, *, seconds: float, clients: int = 32, workers: int = 4) -> lis
         lost.append(f"{evaluations['error']} tripwire evaluations failed")
     approved = len(traffic.reservations)
     settled = sum(1 for r in traffic.reservations.values() if r["settled_pnl"] is not None)
+    log(f"load: racing KPI batches, {race_tries} tries")
+    race = racing_batches(app, web, tries=race_tries)
+    stop(web.process)
     return [
         Row(
             drill="load",
@@ -86,5 +138,6 @@ def run(app: App, *, seconds: float, clients: int = 32, workers: int = 4) -> lis
             f"caps replayed: {verdict['cap_violations']} violations, daily totals = entries",
             lost="; ".join(lost) or "nothing",
             ok=not lost,
-        )
+        ),
+        race,
     ]

@@ -11,7 +11,8 @@ import zlib
 from .harness import Web, is_json
 
 API = "/api/governance"
-EVENT_POOL = 20_000  # event_ids are drawn from this many, so clients keep posting the same ones
+BATCH_SPAN = 600  # a batch draws from the next span of new event_ids, so concurrent batches overlap
+BATCH_STEP = 150  # how far each batch moves the span on
 METRICS = ("m0", "m1", "m2", "m3")
 
 
@@ -46,6 +47,7 @@ class Traffic:
         self.kpi_acked: set[str] = set()
         self.kpi_unanswered: set[str] = set()
         self.reservations: dict[int, dict] = {}  # acknowledged (ok: true) → {"settled_pnl": str|None}
+        self.frontier = 0  # the first event_id number of the next batch's span
         self.lock = threading.Lock()
         self.started = time.monotonic()
 
@@ -70,7 +72,13 @@ class Traffic:
         return answer
 
     def _kpi(self, rng, token: str, batch: bool) -> None:
-        numbers = rng.sample(range(EVENT_POOL), rng.randint(50, 300)) if batch else [rng.randrange(EVENT_POOL)]
+        with self.lock:
+            start = self.frontier
+            self.frontier += BATCH_STEP if batch else 0
+        if batch:  # in random order: two batches sharing new event_ids meet them in different orders
+            numbers = rng.sample(range(start, start + BATCH_SPAN), rng.randint(50, 300))
+        else:  # one event, new or already posted
+            numbers = [rng.randrange(start + BATCH_SPAN)]
         events = [kpi_event(n, self.kpi_domain) for n in numbers]
         if batch:
             answer = self._call(rng, "kpi batch", "POST", "/regression/kpi/batch", token, events)
@@ -105,16 +113,18 @@ class Traffic:
             self._call(rng, "release", "POST", "/risk/release", token, {"reservation_id": rid})
 
     def _client(self, index: int, until: float, stop: threading.Event, seed: int) -> None:
+        """One engine: every fourth posts KPI batches only; the others mix single events, reserve
+        then settle or release, and the gate's questions."""
         rng = random.Random(seed * 1000 + index)
         token = self.tokens[index % len(self.tokens)]
         step = 0
         while time.monotonic() < until and not stop.is_set():
             step += 1
             roll = rng.random()
-            if roll < 0.30:
-                self._kpi(rng, token, batch=False)
-            elif roll < 0.40:
+            if index % 4 == 0:
                 self._kpi(rng, token, batch=True)
+            elif roll < 0.35:
+                self._kpi(rng, token, batch=False)
             elif roll < 0.90:
                 self._reserve_settle(rng, token, index, step)
             elif roll < 0.95:
