@@ -171,19 +171,17 @@ def _database_fault(workdir, *, hang: bool) -> list[Row]:
 # --- Celery faults -------------------------------------------------------------------------------
 
 
-def _state(app: App, web, domain: str, metric: str) -> dict | None:
-    status, _, body = web.get(f"{API}/regression/state?page_size=1000", token=app.tokens["viewer"])
-    if status != 200:
-        return None
-    payload = json.loads(body)
-    rows = payload["results"] if isinstance(payload, dict) else payload
-    return next((r for r in rows if r["domain"] == domain and r["metric"] == metric), None)
-
-
 def _all_states(app: App, web) -> list[dict]:
+    """Every tripwire's state (the drills have fewer than a page of them)."""
     status, _, body = web.get(f"{API}/regression/state", token=app.tokens["viewer"])
+    if status != 200:
+        raise RuntimeError(f"GET regression/state → {status} {body[:200]!r}")
     payload = json.loads(body)
     return payload["results"] if isinstance(payload, dict) else payload
+
+
+def _state(app: App, web, domain: str, metric: str) -> dict | None:
+    return next((r for r in _all_states(app, web) if r["domain"] == domain and r["metric"] == metric), None)
 
 
 def _tripwire(app: App, web, domain: str, metric: str, *, enabled: bool, trigger: bool) -> None:
@@ -406,7 +404,7 @@ def _two_beats_two_webs(pg: Postgres, workdir) -> list[Row]:
             lost.append("; ".join(verdict["problems"][:3]))
         bad = [a for a in traffic.answers if _answer_problem(a) or a.status == 503]
         if bad:
-            lost.append(f"{len(bad)} requests failed, e.g. {bad[0].what} → {bad[0].status} {bad[0].text[:80]}")
+            lost.append(f"failed requests: {len(bad)}, e.g. {bad[0].what} → {bad[0].status} {bad[0].text[:80]}")
     finally:
         for process in reversed(processes):
             stop(process)

@@ -117,7 +117,7 @@ def run(app: App, *, seconds: float, clients: int = 32, workers: int = 4, race_t
     lost = []
     if bad:
         examples = "; ".join(f"{a.what} → {a.status} {a.text[:120]}" for a in bad[:3])
-        lost.append(f"{len(bad)} requests failed (e.g. {examples})")
+        lost.append(f"failed requests: {len(bad)} (e.g. {examples})")
     if verdict["problem_count"]:
         lost.append(f"{verdict['problem_count']} ledger/KPI problems: " + "; ".join(verdict["problems"][:3]))
     if evaluations.get("error"):
