@@ -8,7 +8,7 @@ import threading
 import time
 import zlib
 
-from .harness import Web, is_json
+from .harness import Web, describe, is_json
 
 API = "/api/governance"
 BATCH_SPAN = 600  # a batch draws from the next span of new event_ids, so concurrent batches overlap
@@ -65,7 +65,7 @@ class Traffic:
             json=ok_json,
             body=json.loads(raw) if ok_json else None,
             headers={k.lower(): v for k, v in headers.items()},
-            text=raw[:200].decode("utf-8", "replace"),
+            text=describe(headers, raw, 200) if status else raw[:200].decode("utf-8", "replace"),
         )
         with self.lock:
             self.answers.append(answer)
