@@ -269,7 +269,7 @@ def _overflow_case(app: App, web: Web, tally: Tally) -> str:
          "max_daily_actions": 100, "max_action_amount": None, "reason": "drill"},
         token=op,
     )  # fmt: skip
-    if status != 200:
+    if status not in (200, 201):
         fail("pnl overflow", f"policy upsert → {status} {_short(body)}")
         return "setup failed"
     answers = []
