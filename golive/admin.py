@@ -5,8 +5,9 @@ from django.core.exceptions import PermissionDenied
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
+from django.utils.html import format_html
 
-from governance_site import roles
+from governance_site import changes, roles
 from governance_site.admin_tools import ReasonForm
 from governance_site.errors import ServiceError
 
@@ -22,6 +23,28 @@ SWITCH_ACTIONS = {
 }
 
 
+# Loosening switch actions -> the change-request kind an operator asks for while approvals are on.
+CHANGE_REQUEST_KINDS = {"release-kill-switch": "kill_switch.release", "enable-go-live": "go_live.enable"}
+
+
+def _action_link(slug: str) -> dict:
+    """A switch action's button: the switch itself, or (four-eyes on, loosening) a change request."""
+    title, _, _, style = SWITCH_ACTIONS[slug]
+    kind = CHANGE_REQUEST_KINDS.get(slug)
+    if kind and changes.approvals_required():
+        url = f"{reverse('admin:approvals_changerequest_add')}?kind={kind}"
+        return {"slug": slug, "title": f"Request: {title.lower()}", "style": style, "url": url}
+    url = reverse("admin:golive_golivestate_switch", args=[slug])
+    return {"slug": slug, "title": title, "style": style, "url": url}
+
+
+SAFE, DANGER = "#1b7f3b", "#b00020"
+
+
+def _label(text: str, colour: str):
+    return format_html('<strong style="color:{}">{}</strong>', colour, text)
+
+
 def available_actions(state: GoLiveState) -> list[str]:
     """The switch actions that make sense from `state`."""
     if state.kill_switch_engaged:
@@ -31,9 +54,18 @@ def available_actions(state: GoLiveState) -> list[str]:
 
 @admin.register(GoLiveState)
 class GoLiveStateAdmin(admin.ModelAdmin):
-    list_display = ["__str__", "go_live_enabled", "kill_switch_engaged", "reason", "changed_by", "updated_at"]
-    readonly_fields = ["go_live_enabled", "kill_switch_engaged", "reason", "changed_by", "updated_at"]
+    # Coloured words, not Django's boolean icons: a green check on "kill switch engaged" read as "fine".
+    list_display = ["__str__", "go_live", "kill_switch", "reason", "changed_by", "updated_at"]
+    fields = readonly_fields = ["go_live", "kill_switch", "reason", "changed_by", "updated_at"]
     change_form_template = "admin/golive/golivestate/change_form.html"
+
+    @admin.display(description="Go-live")
+    def go_live(self, state):
+        return _label(*(("ON", SAFE) if state.go_live_enabled else ("OFF", DANGER)))
+
+    @admin.display(description="Kill switch")
+    def kill_switch(self, state):
+        return _label(*(("ENGAGED", DANGER) if state.kill_switch_engaged else ("released", SAFE)))
 
     def has_add_permission(self, request):
         return False
@@ -50,10 +82,7 @@ class GoLiveStateAdmin(admin.ModelAdmin):
 
     def change_view(self, request, object_id, form_url="", extra_context=None):
         state = services.get_state()
-        actions = [
-            {"slug": slug, "title": SWITCH_ACTIONS[slug][0], "style": SWITCH_ACTIONS[slug][3]}
-            for slug in available_actions(state)
-        ]
+        actions = [_action_link(slug) for slug in available_actions(state)]
         extra_context = {
             **(extra_context or {}),
             "title": "Production state",

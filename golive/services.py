@@ -10,7 +10,9 @@ from django.db import DatabaseError, transaction
 
 from governance_site.audit import services as audit
 from governance_site.audit.models import Lever
-from governance_site.errors import Conflict, InvalidInput
+from governance_site.changes import require_approval
+from governance_site.errors import Conflict
+from governance_site.policies import required_reason
 
 from . import reasons
 from .models import GoLiveState
@@ -50,13 +52,6 @@ def may_execute() -> Decision:
     return decision_from_state(state)
 
 
-def _require_reason(reason: str) -> str:
-    reason = (reason or "").strip()
-    if not reason:
-        raise InvalidInput("reason: a reason is required for every change of the switches.", field="reason")
-    return reason
-
-
 def _locked_state() -> GoLiveState:
     get_state()
     return GoLiveState.objects.select_for_update().get(pk=GoLiveState.SINGLETON_PK)
@@ -69,13 +64,22 @@ def _apply(state: GoLiveState, *, action: str, changes: dict, reason: str, actor
     state.reason = reason
     state.changed_by = audit.actor_name(actor)
     state.save()
+    audit.record(actor=actor, lever=Lever.GOLIVE, instance=state, action=action, before=before, reason=reason)
+    return state
+
+
+def _append_cause(state: GoLiveState, *, reason: str, actor) -> GoLiveState:
+    """Engaging an engaged kill switch: the original cause (reason, who, when) stays first and the
+    new one is appended to the reason; audited like any engage."""
+    before = audit.snapshot(state)
+    state.reason = f"{state.reason}\n+ also engaged by {audit.actor_name(actor)}: {reason}"
+    state.save(update_fields=["reason"])  # changed_by and updated_at stay the original cause's
     audit.record(
         actor=actor,
         lever=Lever.GOLIVE,
         instance=state,
-        action=action,
+        action="kill_switch.engage",
         before=before,
-        after=audit.snapshot(state),
         reason=reason,
     )
     return state
@@ -83,9 +87,20 @@ def _apply(state: GoLiveState, *, action: str, changes: dict, reason: str, actor
 
 @transaction.atomic
 def set_kill_switch(*, engaged: bool, reason: str, actor) -> GoLiveState:
-    """Engage (which also turns go-live off) or release (which leaves go-live off) the kill switch."""
-    reason = _require_reason(reason)
+    """Engage (which also turns go-live off) or release (which leaves go-live off) the kill switch.
+
+    Engaging an engaged switch keeps the original cause and appends the new one (`_append_cause`);
+    releasing a released switch changes nothing and writes no audit event. Releasing loosens: with
+    four-eyes approvals on it needs an approved change request.
+    """
+    reason = required_reason(reason, what="engage or release the kill switch")
+    if not engaged:
+        require_approval(what="Releasing the kill switch")
     state = _locked_state()
+    if engaged and state.kill_switch_engaged:
+        return _append_cause(state, reason=reason, actor=actor)
+    if not engaged and not state.kill_switch_engaged:
+        return state
     if engaged:
         changes = {"kill_switch_engaged": True, "go_live_enabled": False}
         action = "kill_switch.engage"
@@ -97,8 +112,12 @@ def set_kill_switch(*, engaged: bool, reason: str, actor) -> GoLiveState:
 
 @transaction.atomic
 def set_go_live(*, enabled: bool, reason: str, actor) -> GoLiveState:
-    """Turn production on or off. Turning it on while the kill switch is engaged is a Conflict."""
-    reason = _require_reason(reason)
+    """Turn production on or off. Turning it on while the kill switch is engaged is a Conflict; asking
+    for the state it is already in changes nothing and writes no audit event. Turning it on loosens
+    (with four-eyes approvals on it needs an approved change request)."""
+    reason = required_reason(reason, what="enable or disable go-live")
+    if enabled:
+        require_approval(what="Enabling go-live")
     state = _locked_state()
     if enabled and state.kill_switch_engaged:
         raise Conflict(
@@ -106,5 +125,7 @@ def set_go_live(*, enabled: bool, reason: str, actor) -> GoLiveState:
             field="enabled",
             reason=reasons.KILL_SWITCH_ENGAGED,
         )
+    if state.go_live_enabled == enabled:
+        return state  # already so: nothing changes, nothing is audited
     action = "go_live.enable" if enabled else "go_live.disable"
     return _apply(state, action=action, changes={"go_live_enabled": enabled}, reason=reason, actor=actor)

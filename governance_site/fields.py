@@ -1,4 +1,5 @@
-"""Input rules shared by every lever: domain identifiers, finite decimals, fractions."""
+"""Input rules shared by every lever: finite decimals, fractions, business days (identifiers: see
+identifiers.py)."""
 
 import datetime as dt
 import math
@@ -8,42 +9,13 @@ from decimal import Decimal, InvalidOperation
 from rest_framework import serializers
 
 from .business_day import business_date
-from .errors import InvalidInput
-
-DOMAIN_RE = re.compile(r"\A[A-Z0-9_]{1,64}\Z")
-_DOMAIN_INPUT = re.compile(r"\A[A-Za-z0-9_]{1,64}\Z")  # ASCII only: "ß".upper() is "SS"
-DOMAIN_RULE = "upper-case letters, digits and _, 1 to 64 characters"
 
 
-def normalize_domain(value) -> str:
-    """Upper-case a domain identifier and check it, raising ValueError with the rule."""
-    if not isinstance(value, str):
-        raise ValueError(f"must be a string of {DOMAIN_RULE}")
-    if not _DOMAIN_INPUT.match(value):
-        raise ValueError(f"must be {DOMAIN_RULE}")
-    return value.upper()
-
-
-def clean_domain(value) -> str:
-    """`normalize_domain` for services: a bad domain is an InvalidInput (400) naming `domain`."""
-    try:
-        return normalize_domain(value)
-    except ValueError as exc:
-        raise InvalidInput(f"domain: {exc}", field="domain") from exc
-
-
-class DomainField(serializers.CharField):
-    """An engine's identifier: `wholesale` becomes `WHOLESALE`; anything off the rule is a 400."""
-
-    def __init__(self, **kwargs):
-        kwargs.setdefault("trim_whitespace", False)  # " WHOLESALE" is off the rule, not WHOLESALE
-        super().__init__(**kwargs)
-
-    def to_internal_value(self, data):
-        try:
-            return normalize_domain(super().to_internal_value(data))
-        except ValueError as exc:
-            raise serializers.ValidationError(str(exc)) from exc
+def validated(serializer_class: type[serializers.Serializer], data) -> dict:
+    """`data` checked by `serializer_class`: its validated data, or a 400 naming the field."""
+    serializer = serializer_class(data=data)
+    serializer.is_valid(raise_exception=True)
+    return serializer.validated_data
 
 
 NON_FINITE = {"nan", "-nan", "+nan", "inf", "-inf", "+inf", "infinity", "-infinity", "+infinity"}
@@ -57,6 +29,13 @@ class FiniteDecimalField(serializers.DecimalField):
 
     def __init__(self, *, max_digits=20, decimal_places=4, **kwargs):
         super().__init__(max_digits=max_digits, decimal_places=decimal_places, **kwargs)
+
+    def validate_empty_values(self, data):
+        # DRF reads "" and "  " as null when allow_null: that would silently remove a cap. Only
+        # a JSON null is null; a blank string is not a number.
+        if isinstance(data, str) and not data.strip():
+            self.fail("invalid")
+        return super().validate_empty_values(data)
 
     def to_internal_value(self, data):
         if isinstance(data, bool):

@@ -14,7 +14,15 @@ LEVER_APPS = ("golive", "risk", "heimdall", "regression")
 class AutoSchema(openapi.AutoSchema):
     """Names components so that the levers' serializers never collide: a view's nested serializer
     after the view (`KillSwitchApi.InputSerializer` → `KillSwitchInput`), and each lever's after
-    the lever (`risk.apis.PolicyOutput` → `RiskPolicyOutput`)."""
+    the lever (`risk.apis.PolicyOutput` → `RiskPolicyOutput`). A view's `InputSerializer` is its
+    request body unless `document(request=...)` says otherwise; the tag is the path's first part
+    after /api/governance/ (`risk`, `go-live`)."""
+
+    def get_request_serializer(self):
+        return getattr(self.view, "InputSerializer", None) or super().get_request_serializer()
+
+    def get_tags(self):
+        return [self.path.removeprefix("/api/governance/").partition("/")[0]]
 
     def _get_serializer_name(self, serializer, direction, bypass_extensions=False):
         name = super()._get_serializer_name(serializer, direction, bypass_extensions)
@@ -34,14 +42,6 @@ class ErrorBody(serializers.Serializer):
     reason = serializers.CharField(required=False, help_text="A reason code, where the rule has one.")
 
 
-class RefusalBody(serializers.Serializer):
-    ok = serializers.BooleanField(help_text="Always false.")
-    reason = serializers.ChoiceField(
-        choices=["kill_switch", "go_live_disabled", "state_unavailable"],
-        help_text="Why production may not execute now.",
-    )
-
-
 ERROR_DESCRIPTIONS = {
     400: "Bad input: the body or query names the field at fault. Nothing was written.",
     401: "No or bad credentials.",
@@ -49,17 +49,13 @@ ERROR_DESCRIPTIONS = {
     404: "No such object.",
     409: "The change conflicts with the current state (the reason says which).",
     422: "The idempotency key was used before with other values.",
-    423: "Production may not execute now.",
 }
 
 
 def error_responses(*codes: int) -> dict:
-    responses = {code: OpenApiResponse(ErrorBody, ERROR_DESCRIPTIONS[code]) for code in (401, *codes)}
-    if 423 in codes:
-        responses[423] = OpenApiResponse(RefusalBody, ERROR_DESCRIPTIONS[423])
-    return responses
+    return {code: OpenApiResponse(ErrorBody, ERROR_DESCRIPTIONS[code]) for code in (401, *codes)}
 
 
-def document(*, responses: dict, errors: tuple[int, ...] = (), request=None, tags=None, **kwargs):
+def document(*, responses: dict, errors: tuple[int, ...] = (), **kwargs):
     """extend_schema with the shared error responses: 401 always, then each code in `errors`."""
-    return extend_schema(request=request, responses={**responses, **error_responses(403, *errors)}, tags=tags, **kwargs)
+    return extend_schema(responses={**responses, **error_responses(403, *errors)}, **kwargs)

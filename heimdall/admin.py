@@ -2,14 +2,13 @@
 
 import datetime as dt
 
-from django import forms
 from django.contrib import admin
 from django.core.exceptions import PermissionDenied
 from django.template.response import TemplateResponse
 from django.urls import path
 from django.utils.html import format_html
 
-from governance_site.admin_tools import AppendOnlyAdminMixin, EstimatedCountPaginator
+from governance_site.admin_tools import AppendOnlyAdminMixin, EstimatedCountPaginator, PolicyAdminMixin
 from governance_site.business_day import business_date
 from governance_site.charts import Series, multi_series_chart
 from governance_site.fields import BusinessDayQuery
@@ -24,23 +23,9 @@ def _status(ok: bool, text: str):
     return format_html('<strong style="color: {}">{}</strong>', "#1b7f3b" if ok else "#b00020", text)
 
 
-class PolicyForm(forms.ModelForm):
-    reason = forms.CharField(
-        required=False,
-        max_length=2000,
-        widget=forms.Textarea(attrs={"rows": 2, "cols": 80}),
-        help_text="Why you change the gates; recorded in the audit trail with your name.",
-    )
-
-    class Meta:
-        model = HeimdallPolicy
-        fields = ["domain", *services.POLICY_FIELDS]
-
-
 @admin.register(HeimdallPolicy)
-class HeimdallPolicyAdmin(admin.ModelAdmin):
-    form = PolicyForm
-    fields = ["domain", *services.POLICY_FIELDS, "reason", "changed_by", "updated_at"]
+class HeimdallPolicyAdmin(PolicyAdminMixin, admin.ModelAdmin):
+    contract = services.POLICY
     list_display = [
         "domain", "status", "min_confidence_prod", "min_sandbox_trials", "min_success_rate",
         "trial_window_days", "changed_by", "updated_at",
@@ -48,26 +33,9 @@ class HeimdallPolicyAdmin(admin.ModelAdmin):
     list_filter = ["enabled"]
     search_fields = ["domain"]
 
-    def get_readonly_fields(self, request, obj=None):
-        # The domain identifies the policy: a new domain is a new policy.
-        return ["changed_by", "updated_at", *(["domain"] if obj else [])]
-
-    def has_delete_permission(self, request, obj=None):
-        return False  # a policy is switched off (enabled), never deleted: no policy would fail closed silently
-
     @admin.display(description="Status", ordering="enabled")
     def status(self, obj):
         return _status(obj.enabled, "ENABLED" if obj.enabled else "DISABLED")
-
-    def save_model(self, request, obj, form, change):
-        policy, _ = services.upsert_policy(
-            domain=obj.domain,
-            changes={field: form.cleaned_data[field] for field in services.POLICY_FIELDS},
-            actor=request.user,
-            reason=form.cleaned_data["reason"],
-        )
-        obj.pk = policy.pk
-        obj.refresh_from_db()
 
     def get_urls(self):
         scorecard = self.admin_site.admin_view(self.scorecard_view)

@@ -9,7 +9,7 @@ from django.db.models import Count, Q
 from django.utils import timezone
 
 from governance_site.audit.models import AppendOnlyModel, AppendOnlyQuerySet
-from governance_site.fields import normalize_domain
+from governance_site.identifiers import DOMAIN
 
 MAX_TRIAL_WINDOW_DAYS = 365
 
@@ -35,30 +35,28 @@ class DomainModel(models.Model):
     def clean(self):
         super().clean()
         try:
-            self.domain = normalize_domain(self.domain)
+            self.domain = DOMAIN.normalize(self.domain)
         except ValueError as exc:
             raise ValidationError({"domain": str(exc)}) from exc
+
+
+def _fraction_field(default: float, help_text: str) -> models.FloatField:
+    return models.FloatField(default=default, validators=[validate_fraction], help_text=help_text)
 
 
 class HeimdallPolicy(DomainModel):
     """The gates a domain's AI recommendations pass before they may reach production."""
 
     enabled = models.BooleanField(default=False, help_text="Off: nothing of this domain is eligible.")
-    min_confidence_prod = models.FloatField(
-        default=0.80,
-        validators=[validate_fraction],
-        help_text="A recommendation below this confidence (0–1) never reaches production.",
+    min_confidence_prod = _fraction_field(
+        0.80, "A recommendation below this confidence (0–1) never reaches production."
     )
     min_sandbox_trials = models.PositiveIntegerField(
         default=20,
         validators=[MinValueValidator(1)],
         help_text="Sandbox trials needed within the window before anything is eligible.",
     )
-    min_success_rate = models.FloatField(
-        default=0.80,
-        validators=[validate_fraction],
-        help_text="Share (0–1) of the window's sandbox trials that must have succeeded.",
-    )
+    min_success_rate = _fraction_field(0.80, "Share (0–1) of the window's sandbox trials that must have succeeded.")
     trial_window_days = models.PositiveIntegerField(
         default=14,
         validators=[MinValueValidator(1), MaxValueValidator(MAX_TRIAL_WINDOW_DAYS)],

@@ -5,8 +5,19 @@ lever's own (`kill_switch`, `go_live_disabled`, `state_unavailable`, see `golive
 these.
 """
 
+from golive.reasons import REFUSALS
+
 NO_POLICY = "no_policy"  # fail closed: a domain without a policy is never eligible
 POLICY_DISABLED = "policy_disabled"
 CONFIDENCE_BELOW_MIN = "confidence_below_min"
 INSUFFICIENT_TRIALS = "insufficient_trials"
 SUCCESS_RATE_BELOW_MIN = "success_rate_below_min"
+
+ELIGIBILITY_REASONS = (
+    *REFUSALS,
+    NO_POLICY,
+    POLICY_DISABLED,
+    CONFIDENCE_BELOW_MIN,
+    INSUFFICIENT_TRIALS,
+    SUCCESS_RATE_BELOW_MIN,
+)

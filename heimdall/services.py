@@ -1,10 +1,10 @@
 """The Heimdall Charter: AI recommendations earn production through sandbox trials.
 
 An engine records each sandbox trial (`record_trial`) and asks before acting in production
-(`check_prod_eligible`, or `heimdall_require_prod_eligible` which raises `NotProdEligible`):
+(`check_prod_eligible`, or `require_prod_eligible` which raises `NotProdEligible`):
 
-    from heimdall.services import heimdall_require_prod_eligible
-    heimdall_require_prod_eligible(domain="WHOLESALE", confidence=0.91, model_version="offer-v3")
+    from heimdall import services as heimdall
+    heimdall.require_prod_eligible(domain="WHOLESALE", confidence=0.91, model_version="offer-v3")
 """
 
 import datetime as dt
@@ -18,22 +18,28 @@ from rest_framework import status
 from golive import services as golive
 from governance_site.audit.models import Lever
 from governance_site.audit.services import actor_name
+from governance_site.changes import Loosens
 from governance_site.errors import InvalidInput, ServiceError
-from governance_site.fields import clean_domain
-from governance_site.policies import _first_validation_error, upsert
+from governance_site.identifiers import DOMAIN
+from governance_site.policies import PolicyContract, first_error
 
 from . import reasons
 from .models import HeimdallPolicy, SandboxTrial, validate_fraction
 
 RATE_DECIMALS = 4
 
-# What an operator may tune; the domain identifies the policy and is never changed.
-POLICY_FIELDS = (
-    "enabled",
-    "min_confidence_prod",
-    "min_sandbox_trials",
-    "min_success_rate",
-    "trial_window_days",
+POLICY = PolicyContract(
+    model=HeimdallPolicy,
+    lever=Lever.HEIMDALL,
+    title="Heimdall policy",
+    keys=(DOMAIN,),
+    fields=("enabled", "min_confidence_prod", "min_sandbox_trials", "min_success_rate", "trial_window_days"),
+    loosening={
+        "enabled": Loosens.TURN_ON,
+        "min_confidence_prod": Loosens.LOWER,
+        "min_sandbox_trials": Loosens.LOWER,
+        "min_success_rate": Loosens.LOWER,
+    },
 )
 
 
@@ -74,7 +80,7 @@ class Eligibility:
 
 
 class NotProdEligible(ServiceError):
-    """Raised by `heimdall_require_prod_eligible`; `reason` is the reason code, `eligibility` the answer."""
+    """Raised by `require_prod_eligible`; `reason` is the reason code, `eligibility` the answer."""
 
     status_code = status.HTTP_423_LOCKED
 
@@ -142,7 +148,7 @@ def check_prod_eligible(
     retrained model earns its own eligibility). A "no" is an answer, not an error; bad input is
     an `InvalidInput` naming the field.
     """
-    domain = clean_domain(domain)
+    domain = DOMAIN.clean(domain)
     confidence = _confidence(confidence)
     now = now or timezone.now()
     policy = HeimdallPolicy.objects.filter(domain=domain).first()
@@ -155,7 +161,7 @@ def check_prod_eligible(
     return decide(gate=golive.may_execute(), policy=policy, record=record, confidence=confidence)
 
 
-def heimdall_require_prod_eligible(*, domain: str, confidence: float, model_version: str | None = None) -> Eligibility:
+def require_prod_eligible(*, domain: str, confidence: float, model_version: str | None = None) -> Eligibility:
     """`check_prod_eligible`, raising `NotProdEligible` (carrying the reason) on a "no"."""
     eligibility = check_prod_eligible(domain=domain, confidence=confidence, model_version=model_version)
     if not eligibility.prod_eligible:
@@ -174,7 +180,7 @@ def record_trial(
 ) -> SandboxTrial:
     """Append one sandbox trial of `domain` (recorded with or without a policy)."""
     trial = SandboxTrial(
-        domain=clean_domain(domain),
+        domain=DOMAIN.clean(domain),
         confidence=_confidence(confidence),
         success=success,
         model_version=model_version or "",
@@ -184,24 +190,16 @@ def record_trial(
     try:
         trial.full_clean()
     except ValidationError as exc:
-        raise _first_validation_error(exc) from exc
+        raise first_error(exc) from exc
     trial.save()
     return trial
 
 
-def upsert_policy(*, domain: str, changes: dict, actor, reason: str = "") -> tuple[HeimdallPolicy, bool]:
+def upsert_policy(
+    *, domain: str, changes: dict, actor, reason: str = "", version: str | None = None
+) -> tuple[HeimdallPolicy, bool]:
     """Create `domain`'s policy (defaults for what `changes` leaves out) or change it; audited.
 
     Returns (policy, created).
     """
-    unknown = sorted(set(changes) - set(POLICY_FIELDS))
-    if unknown:
-        raise InvalidInput(f"{unknown[0]}: not a setting of a Heimdall policy.", field=unknown[0])
-    return upsert(
-        HeimdallPolicy,
-        lookup={"domain": clean_domain(domain)},
-        changes=changes,
-        actor=actor,
-        lever=Lever.HEIMDALL,
-        reason=reason,
-    )
+    return POLICY.upsert(key={"domain": domain}, changes=changes, actor=actor, reason=reason, version=version)

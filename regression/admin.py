@@ -1,146 +1,51 @@
 """Tripwire policies (edited through the service), their states (evaluate / reset), KPI events (read-only)."""
 
-from functools import partial
-from itertools import accumulate
-
-from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin import helpers
+from django.core.exceptions import PermissionDenied
+from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
-from django.utils import timezone
-from django.utils.formats import date_format
+from django.urls import path
 from django.utils.html import format_html
-from django.utils.safestring import SafeString
 
-from governance_site import charts, roles
-from governance_site.admin_tools import AppendOnlyAdminMixin, EstimatedCountPaginator, ReasonForm
+from governance_site import admin_tools
+from governance_site.admin_tools import (
+    AppendOnlyAdminMixin,
+    EstimatedCountPaginator,
+    OperateActionsMixin,
+    PolicyAdminMixin,
+    ReasonForm,
+)
+from governance_site.changes import APPROVAL_REQUIRED, request_url
 from governance_site.errors import ServiceError
-from governance_site.fields import normalize_domain
+from governance_site.formatting import when
 
-from . import selectors, services
-from .fields import normalize_metric
-from .models import KpiEvent, PolicyKind, RegressionPolicy, RegressionState, TripwireStatus
+from . import charts, selectors, services
+from .models import KpiEvent, RegressionPolicy, RegressionState, TripwireStatus
 
 STATUS_COLOURS = {
     TripwireStatus.OK: "#1b7f3b",
     TripwireStatus.TRIGGERED: "#b00020",
     TripwireStatus.INSUFFICIENT_DATA: "#8a6d00",
     TripwireStatus.DISABLED: "#666666",
+    TripwireStatus.BREACHING: "#d0480a",
 }
-CHART_WIDTH = 680  # px: the chart and its summary side by side next to the admin's navigation
-POLICY_FIELDS = [
-    "enabled", "kind", "window_events", "baseline_events", "lookback_days", "max_drop_fraction", "action",
-]  # fmt: skip
-
-
-class PolicyForm(forms.ModelForm):
-    reason = ReasonForm.base_fields["reason"]
-
-    class Meta:
-        model = RegressionPolicy
-        fields = ["domain", "metric", *POLICY_FIELDS]
-
-    def _normalized(self, name: str, normalize) -> str:
-        try:
-            return normalize(self.cleaned_data[name])
-        except ValueError as exc:
-            raise forms.ValidationError(str(exc)) from exc
-
-    def clean_domain(self):
-        return self._normalized("domain", normalize_domain)
-
-    def clean_metric(self):
-        return self._normalized("metric", normalize_metric)
 
 
 @admin.register(RegressionPolicy)
-class RegressionPolicyAdmin(admin.ModelAdmin):
-    form = PolicyForm
+class RegressionPolicyAdmin(PolicyAdminMixin, admin.ModelAdmin):
+    contract = services.POLICY
     list_display = ["__str__", "enabled", "kind", "window_events", "baseline_events", "lookback_days",
                     "max_drop_fraction", "action", "changed_by", "updated_at"]  # fmt: skip
     list_filter = ["enabled", "kind", "action", "domain"]
     search_fields = ["domain", "metric"]
 
-    def get_readonly_fields(self, request, obj=None):
-        identity = ["domain", "metric"] if obj else []
-        return [*identity, "changed_by", "updated_at"]
-
-    def has_delete_permission(self, request, obj=None):
-        return False  # disable a policy instead: its state and history stay
-
-    def save_model(self, request, obj, form, change):
-        policy, _ = services.upsert_policy(
-            domain=obj.domain,
-            metric=obj.metric,
-            changes={name: form.cleaned_data[name] for name in POLICY_FIELDS},
-            actor=request.user,
-            reason=form.cleaned_data["reason"],
-        )
-        obj.pk = policy.pk
-
-
-def _number(value: float | None, kind: str) -> str:
-    if value is None:
-        return "—"
-    return f"{value:.1%}" if kind == PolicyKind.SUCCESS_RATE else f"{value:.4g}"
-
-
-def _rolling_mean(values: list[float], size: int) -> list[float | None]:
-    """The mean of each value and the `size - 1` before it; None until `size` values are in."""
-    sums = list(accumulate(values, initial=0.0))
-    return [None if end < size else (sums[end] - sums[end - size]) / size for end in range(1, len(sums))]
-
-
-def _when(moment) -> str:
-    return date_format(timezone.localtime(moment), "Y-m-d H:i T")
-
-
-def _percent(fraction: float | None) -> str:
-    return "—" if fraction is None else f"{fraction:.1%}"
-
-
-def tripwire_chart(state: RegressionState) -> tuple[str, SafeString]:
-    """(title, SVG): the metric over the events an evaluation reads now, the baseline and window
-    spans with their rates, the threshold line, and the trigger point on the newest event when
-    the state is triggered."""
-    policy = state.policy
-    history = selectors.tripwire_history(policy)
-    number = partial(_number, kind=policy.kind)
-    if policy.kind == PolicyKind.SUCCESS_RATE:  # 0/1 per event: a rolling rate shows the trend
-        size = min(max(5, policy.window_events // 5), len(history.values)) or 1
-        values, y_range, y_format = _rolling_mean(history.values, size), (0.0, 1.0), charts.percent
-        title = f"{policy}: success rate, rolling over {size} events"
-    else:
-        values, y_range, y_format = history.values, None, number
-        title = f"{policy}: value of each event"
-    spans = [
-        charts.Span(part.start, part.stop, f"{name} {number(rate)}", color, level=rate)
-        for name, part, rate, color in [
-            ("baseline", history.baseline, history.baseline_rate, "#1f77b4"),
-            ("window", history.window, history.current_rate, "#d62728"),
-        ]
-        if part
-    ]
-    threshold = history.threshold
-    rules = [] if threshold is None else [charts.Rule(threshold, f"threshold {number(threshold)}")]
-    marker = (len(values) - 1, f"triggered {_when(state.triggered_at)}") if state.triggered and values else None
-    return title, charts.series_chart(
-        title=title,
-        values=values,
-        x_labels=[str(index - len(values) + 1) for index in range(len(values))],
-        spans=spans,
-        rules=rules,
-        marker=marker,
-        y_range=y_range,
-        y_format=y_format,
-        width=CHART_WIDTH,
-    )
-
 
 @admin.register(RegressionState)
-class RegressionStateAdmin(AppendOnlyAdminMixin, admin.ModelAdmin):
-    list_display = ["policy", "coloured_status", "comparison", "window_count", "baseline_count",
-                    "action_taken", "triggered_at", "evaluated_at", "evaluated_by"]  # fmt: skip
+class RegressionStateAdmin(OperateActionsMixin, AppendOnlyAdminMixin, admin.ModelAdmin):
+    # The key columns first: on a 1366 px screen they show without scrolling sideways.
+    list_display = ["policy", "coloured_status", "action_taken", "triggered_at", "comparison", "evaluated_at",
+                    "window_count", "baseline_count", "evaluated_by"]  # fmt: skip
     list_filter = ["status", "triggered", "policy__enabled", "policy__action"]
     search_fields = ["policy__domain", "policy__metric"]
     actions = ["evaluate_now", "reset_tripwires"]
@@ -148,9 +53,6 @@ class RegressionStateAdmin(AppendOnlyAdminMixin, admin.ModelAdmin):
 
     def get_queryset(self, request):
         return selectors.states()
-
-    def has_operate_permission(self, request):
-        return roles.is_operator(request.user)
 
     @admin.display(description="Status", ordering="status")
     def coloured_status(self, state):
@@ -163,23 +65,23 @@ class RegressionStateAdmin(AppendOnlyAdminMixin, admin.ModelAdmin):
     def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):
         if obj is not None:
             kind = obj.policy.kind
-            title, chart = tripwire_chart(obj)
+            title, chart = charts.tripwire_chart(obj)
             context["tripwire"] = {
                 "title": title,
                 "chart": chart,
                 "status": self.coloured_status(obj),
-                "baseline": _number(obj.baseline_rate, kind),
-                "current": _number(obj.current_rate, kind),
-                "drop": _percent(obj.drop_fraction),
-                "max_drop": _percent(obj.policy.max_drop_fraction),
+                "baseline": charts.number(obj.baseline_rate, kind),
+                "current": charts.number(obj.current_rate, kind),
+                "drop": charts.percent_or_dash(obj.drop_fraction),
+                "max_drop": charts.percent_or_dash(obj.policy.max_drop_fraction),
                 "trips_below": (
                     "—"
                     if obj.baseline_rate is None
-                    else _number(selectors.drop_threshold(obj.policy, obj.baseline_rate), kind)
+                    else charts.number(selectors.drop_threshold(obj.policy, obj.baseline_rate), kind)
                 ),
                 "action_taken": obj.action_taken or "none",
-                "triggered_at": obj.triggered_at and _when(obj.triggered_at),
-                "evaluated_at": obj.evaluated_at and _when(obj.evaluated_at),
+                "triggered_at": obj.triggered_at and when(obj.triggered_at),
+                "evaluated_at": obj.evaluated_at and when(obj.evaluated_at),
             }
         return super().render_change_form(request, context, add, change, form_url, obj)
 
@@ -187,23 +89,73 @@ class RegressionStateAdmin(AppendOnlyAdminMixin, admin.ModelAdmin):
     def comparison(self, state):
         kind = state.policy.kind
         return (
-            f"{_number(state.baseline_rate, kind)} → {_number(state.current_rate, kind)} "
-            f"({_percent(state.drop_fraction)} / {state.policy.max_drop_fraction:.0%})"
+            f"{charts.number(state.baseline_rate, kind)} → {charts.number(state.current_rate, kind)} "
+            f"({charts.percent_or_dash(state.drop_fraction)} / {state.policy.max_drop_fraction:.0%})"
         )
 
-    def _each(self, request, queryset, service, done: str, **kwargs) -> None:
-        """Call `service` for each selected tripwire; one message for the successes, one per refusal."""
-        names = []
-        for state in queryset:
-            policy = state.policy
+    def _each(self, request, queryset, service, done: str, *, warn=None, **kwargs) -> None:
+        """Call `service` for each selected tripwire, all in one transaction (apply_to_selection);
+        then one warning per `warn(result)` that has something to say."""
+        warnings = []
+
+        def call(state):
+            key = {"domain": state.policy.domain, "metric": state.policy.metric}
             try:
-                service(domain=policy.domain, metric=policy.metric, actor=request.user, **kwargs)
+                result = service(actor=request.user, **key, **kwargs)
             except ServiceError as exc:
-                self.message_user(request, f"{policy}: {exc.detail}", messages.WARNING)
-            else:
-                names.append(str(policy))
-        if names:
-            self.message_user(request, f"{done}: {', '.join(names)}.")
+                if exc.reason == APPROVAL_REQUIRED:  # four-eyes: a KILL_SWITCH tripwire's reset
+                    exc.request_url = request_url("tripwire.reset", reason=kwargs.get("reason", ""), **key)
+                raise
+            if warn is not None and (warning := warn(result)):
+                warnings.append(warning)
+
+        if admin_tools.apply_to_selection(self, request, queryset, call, done=done, label=lambda s: str(s.policy)):
+            for warning in warnings:
+                self.message_user(request, warning, messages.WARNING)
+
+    # The same two operations as buttons on a tripwire's own page ---------------------------
+
+    def get_urls(self):
+        return [
+            path("<int:pk>/evaluate/", self.admin_site.admin_view(self.evaluate_view), name="regression_evaluate"),
+            path("<int:pk>/reset/", self.admin_site.admin_view(self.reset_view), name="regression_reset"),
+            *super().get_urls(),
+        ]
+
+    def _operated(self, request, pk: int):
+        if not self.has_operate_permission(request):
+            raise PermissionDenied("Only governance operators may evaluate or reset a tripwire.")
+        return get_object_or_404(self.get_queryset(request), pk=pk)
+
+    def evaluate_view(self, request, pk: int):
+        if request.method != "POST":
+            return redirect("admin:regression_regressionstate_change", pk)
+        self._each(request, [self._operated(request, pk)], services.evaluate, "Evaluated")
+        return redirect("admin:regression_regressionstate_change", pk)
+
+    def reset_view(self, request, pk: int):
+        state = self._operated(request, pk)
+        form = ReasonForm(request.POST if "apply" in request.POST else None)
+        if form.is_valid():
+            self._each(request, [state], services.reset, "Reset", warn=services.reset_warning,
+                       reason=form.cleaned_data["reason"])  # fmt: skip
+            return redirect("admin:regression_regressionstate_change", pk)
+        return self._reset_confirmation(request, [state], form)
+
+    def _reset_confirmation(self, request, states, form):
+        context = {
+            **self.admin_site.each_context(request),
+            "title": "Reset tripwires?",
+            "opts": self.model._meta,
+            "states": states,
+            "form": form,
+            "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
+        }
+        return TemplateResponse(request, "admin/regression/regressionstate/reset_confirmation.html", context)
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        extra_context = {**(extra_context or {}), "may_operate": self.has_operate_permission(request)}
+        return super().change_view(request, object_id, form_url, extra_context)
 
     @admin.action(description="Evaluate now", permissions=["operate"])
     def evaluate_now(self, request, queryset):
@@ -213,17 +165,10 @@ class RegressionStateAdmin(AppendOnlyAdminMixin, admin.ModelAdmin):
     def reset_tripwires(self, request, queryset):
         form = ReasonForm(request.POST if "apply" in request.POST else None)
         if form.is_valid():
-            self._each(request, queryset, services.reset, "Reset", reason=form.cleaned_data["reason"])
+            self._each(request, queryset, services.reset, "Reset", warn=services.reset_warning,
+                       reason=form.cleaned_data["reason"])  # fmt: skip
             return None
-        context = {
-            **self.admin_site.each_context(request),
-            "title": "Reset tripwires?",
-            "opts": self.model._meta,
-            "states": queryset,
-            "form": form,
-            "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
-        }
-        return TemplateResponse(request, "admin/regression/regressionstate/reset_confirmation.html", context)
+        return self._reset_confirmation(request, queryset, form)
 
 
 class PolicyValueFilter(admin.SimpleListFilter):
@@ -252,7 +197,9 @@ class MetricFilter(PolicyValueFilter):
 class KpiEventAdmin(AppendOnlyAdminMixin, admin.ModelAdmin):
     """Append-only: never added, changed or deleted here."""
 
-    list_display = ["occurred_at", "domain", "metric", "success", "value", "actor", "event_id", "created_at"]
+    list_display = [
+        "occurred_at", "domain", "metric", "success", "value", "actor", "reported_by", "event_id", "created_at"
+    ]  # fmt: skip
     list_filter = [DomainFilter, MetricFilter, ("occurred_at", admin.DateFieldListFilter)]
     search_fields = ["event_id__exact"]  # the unique index answers it ("=event_id" compares UPPER())
     ordering = ["-id"]  # the primary key's index: the newest first without sorting the table

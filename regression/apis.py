@@ -9,34 +9,25 @@ from rest_framework.parsers import FormParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from governance_site.fields import DateTimeField, DomainField, FiniteFloatField, FractionField
+from governance_site import policy_apis
+from governance_site.fields import DateTimeField, FiniteFloatField, FractionField, validated
+from governance_site.identifiers import DomainField, MetricField
 from governance_site.openapi import document
 from governance_site.parsers import NonStrictJSONParser
 from governance_site.permissions import IsEngineOrOperator, IsOperator
 
-from . import selectors, services
-from .fields import MetricField
-from .models import MAX_EVENTS, PolicyAction, PolicyKind, RegressionPolicy, RegressionState
+from . import reasons, selectors, services
+from .models import MAX_EVENTS, PolicyAction, PolicyKind, RegressionState
+from .services import MAX_ABS_VALUE
 
 MAX_BATCH = 10_000
-MAX_ABS_VALUE = 1e15  # keeps every mean and drop of the stored values finite
 OLDEST_EVENT = dt.timedelta(days=3650)  # the longest lookback_days a policy may have
 CLOCK_SKEW = dt.timedelta(minutes=5)  # how far in the future an engine's occurred_at may be
-TAGS = ["regression"]
 
 
 class PolicyKeyInput(serializers.Serializer):
     domain = DomainField()
     metric = MetricField()
-
-
-class PolicyOutput(serializers.ModelSerializer):
-    class Meta:
-        model = RegressionPolicy
-        fields = [
-            "domain", "metric", "enabled", "kind", "window_events", "baseline_events",
-            "lookback_days", "max_drop_fraction", "action", "changed_by", "updated_at",
-        ]  # fmt: skip
 
 
 class StateOutput(serializers.ModelSerializer):
@@ -65,16 +56,28 @@ class KpiOutput(serializers.Serializer):
     metric = serializers.CharField()
     success = serializers.BooleanField(allow_null=True)
     value = serializers.FloatField(allow_null=True)
-    actor = serializers.CharField()
+    actor = serializers.CharField(help_text="Who recorded it: the authenticated principal.")
+    reported_by = serializers.CharField(help_text="The engine's own label (the `actor` it sent), unverified.")
     event_id = serializers.CharField(allow_null=True)
     occurred_at = serializers.DateTimeField()
     created_at = serializers.DateTimeField()
 
 
+class KpiRecordOutput(KpiOutput):
+    watched = serializers.BooleanField(help_text="False when no enabled tripwire will read this event.")
+    warning = serializers.CharField(allow_null=True, help_text="Why not (the event is stored all the same).")
+
+
 class KpiInput(PolicyKeyInput):
     success = serializers.BooleanField(required=False, allow_null=True)
     value = FiniteFloatField(required=False, allow_null=True, min_value=-MAX_ABS_VALUE, max_value=MAX_ABS_VALUE)
-    actor = serializers.CharField(max_length=150, required=False)
+    actor = serializers.CharField(
+        max_length=150,
+        required=False,
+        source="reported_by",
+        help_text="The engine's own label for the reporting component, stored as `reported_by`; the event's "
+        "`actor` is always the authenticated principal.",
+    )
     event_id = serializers.CharField(max_length=128, required=False)
     occurred_at = DateTimeField(required=False)
 
@@ -95,53 +98,25 @@ class KpiInput(PolicyKeyInput):
 class BatchOutput(serializers.Serializer):
     received = serializers.IntegerField()
     created = serializers.IntegerField()
+    warnings = serializers.ListField(
+        child=serializers.CharField(), help_text="Events no enabled tripwire will read, per (domain, metric)."
+    )
     duplicates = serializers.ListField(
         child=serializers.IntegerField(), help_text="Indexes of events whose event_id was already stored."
     )
 
 
-class PolicyListApi(ListAPIView):
-    serializer_class = PolicyOutput
+class PolicyInput(PolicyKeyInput, policy_apis.PolicyInput):
+    enabled = serializers.BooleanField(required=False)
+    kind = serializers.ChoiceField(choices=PolicyKind.choices, required=False)
+    window_events = serializers.IntegerField(min_value=1, max_value=MAX_EVENTS, required=False)
+    baseline_events = serializers.IntegerField(min_value=1, max_value=MAX_EVENTS, required=False)
+    lookback_days = serializers.IntegerField(min_value=1, max_value=3650, required=False)
+    max_drop_fraction = FractionField(required=False)
+    action = serializers.ChoiceField(choices=PolicyAction.choices, required=False)
 
-    @document(responses={200: PolicyOutput(many=True)}, tags=TAGS, summary="Every regression tripwire policy")
-    def get(self, request, *args, **kwargs):
-        return super().get(request, *args, **kwargs)
 
-    def get_queryset(self):
-        return selectors.policies()
-
-
-class PolicyUpsertApi(APIView):
-    permission_classes = [IsOperator]
-
-    class InputSerializer(PolicyKeyInput):
-        enabled = serializers.BooleanField(required=False)
-        kind = serializers.ChoiceField(choices=PolicyKind.choices, required=False)
-        window_events = serializers.IntegerField(min_value=1, max_value=MAX_EVENTS, required=False)
-        baseline_events = serializers.IntegerField(min_value=1, max_value=MAX_EVENTS, required=False)
-        lookback_days = serializers.IntegerField(min_value=1, max_value=3650, required=False)
-        max_drop_fraction = FractionField(required=False)
-        action = serializers.ChoiceField(choices=PolicyAction.choices, required=False)
-        reason = serializers.CharField(max_length=2000, required=False, allow_blank=True)
-
-    @document(
-        request=InputSerializer,
-        responses={200: PolicyOutput, 201: PolicyOutput},
-        errors=(400,),
-        tags=TAGS,
-        summary="Create (201) or change (200) a (domain, metric) tripwire (operators); audited",
-        description="Fields left out keep their value (their default, for a new policy: disabled, "
-        "SUCCESS_RATE, window 50, baseline 200, lookback 30 days, max drop 0.20, THROTTLE).",
-    )
-    def post(self, request):
-        data = self.InputSerializer(data=request.data)
-        data.is_valid(raise_exception=True)
-        changes = dict(data.validated_data)
-        domain, metric, reason = changes.pop("domain"), changes.pop("metric"), changes.pop("reason", "")
-        policy, created = services.upsert_policy(
-            domain=domain, metric=metric, changes=changes, reason=reason, actor=request.user
-        )
-        return Response(PolicyOutput(policy).data, status=status.HTTP_201_CREATED if created else 200)
+PolicyListApi, PolicyUpsertApi = policy_apis.views(services.POLICY, PolicyInput)
 
 
 class StateListApi(ListAPIView):
@@ -149,7 +124,6 @@ class StateListApi(ListAPIView):
 
     @document(
         responses={200: StateOutput(many=True)},
-        tags=TAGS,
         summary="Every tripwire's state: status, baseline vs current vs drop, the action taken",
     )
     def get(self, request, *args, **kwargs):
@@ -171,19 +145,15 @@ class EvaluateApi(APIView):
         )
 
     @document(
-        request=InputSerializer,
         responses={200: StateOutput},
         errors=(400, 404),
-        tags=TAGS,
         summary="Evaluate one tripwire now (engines and operators); JSON or form-encoded",
         description="A drop strictly above max_drop_fraction on an enabled policy triggers its action once "
         "(THROTTLE: the domain's risk policy is disabled; KILL_SWITCH: the kill switch is engaged) and "
         "latches until an operator resets it. Status: ok, triggered, insufficient_data or disabled.",
     )
     def post(self, request):
-        data = self.InputSerializer(data=request.data)
-        data.is_valid(raise_exception=True)
-        key = data.validated_data
+        key = validated(self.InputSerializer, request.data)
         state = services.evaluate(domain=key["domain"], metric=key["metric"], actor=request.user)
         return Response(StateOutput(state).data)
 
@@ -193,20 +163,20 @@ class KpiRecordApi(APIView):
 
     @document(
         request=KpiInput,
-        responses={201: KpiOutput, 200: KpiOutput},
+        responses={201: KpiRecordOutput, 200: KpiRecordOutput},
         errors=(400, 422),
-        tags=TAGS,
         summary="Record one KPI event (engines and operators)",
         description="201 with the stored event; the same event_id again: 200 with the original event, "
-        "nothing duplicated (422 `event_id_reused` if it describes another event).",
+        f"nothing duplicated (422 `{reasons.EVENT_ID_REUSED}` if it describes another event). `watched` is "
+        "false, with a `warning`, when no enabled tripwire reads the event (no policy for the pair, or not its "
+        "kind's field).",
     )
     def post(self, request):
-        data = KpiInput(data=request.data)
-        data.is_valid(raise_exception=True)
-        fields = dict(data.validated_data)
-        actor = fields.pop("actor", None) or request.user
-        event, created = services.record_kpi(**fields, actor=actor)
-        return Response(KpiOutput(event).data, status=status.HTTP_201_CREATED if created else 200)
+        fields = validated(KpiInput, request.data)
+        event, created = services.record_kpi(**fields, actor=request.user)
+        warnings = selectors.kpi_warnings([fields])
+        body = {**KpiOutput(event).data, "watched": not warnings, "warning": warnings[0] if warnings else None}
+        return Response(body, status=status.HTTP_201_CREATED if created else 200)
 
 
 class KpiBatchApi(APIView):
@@ -216,7 +186,6 @@ class KpiBatchApi(APIView):
         request=KpiInput(many=True),
         responses={201: BatchOutput},
         errors=(400, 422),
-        tags=TAGS,
         summary=f"Record up to {MAX_BATCH:,} KPI events at once, all or nothing (engines and operators)",
         description="A bad item: 400 with `errors` keyed by the items' indexes, nothing stored. Events whose "
         "event_id is already stored are skipped and listed in `duplicates`.",
@@ -230,7 +199,18 @@ class KpiBatchApi(APIView):
             raise ValidationError(errors)
         result = services.record_kpi_batch(events=data.validated_data, actor=request.user)
         body = {"received": len(data.validated_data), **dataclasses.asdict(result)}
+        body["warnings"] = selectors.kpi_warnings(data.validated_data)
         return Response(BatchOutput(body).data, status=status.HTTP_201_CREATED)
+
+
+class ResetOutput(StateOutput):
+    warning = serializers.SerializerMethodField(help_text="Set when the window still breaches (status breaching).")
+
+    class Meta(StateOutput.Meta):
+        fields = [*StateOutput.Meta.fields, "warning"]
+
+    def get_warning(self, state) -> str | None:
+        return services.reset_warning(state)
 
 
 class ResetApi(APIView):
@@ -240,16 +220,14 @@ class ResetApi(APIView):
         reason = serializers.CharField(max_length=2000)
 
     @document(
-        request=InputSerializer,
-        responses={200: StateOutput},
+        responses={200: ResetOutput},
         errors=(400, 404, 409),
-        tags=TAGS,
         summary="Release a triggered tripwire's latch, with a reason (operators); audited",
-        description="409 `not_triggered` when it is not triggered. The action taken is not undone: re-enable "
-        "the risk policy or release the kill switch on those levers.",
+        description=f"409 `{reasons.NOT_TRIGGERED}` when it is not triggered. The action taken is not undone: "
+        "re-enable the risk policy or release the kill switch on those levers. When the last evaluation still "
+        "showed a drop past the threshold, the status is `breaching` and `warning` says the next evaluation "
+        "re-triggers.",
     )
     def post(self, request):
-        data = self.InputSerializer(data=request.data)
-        data.is_valid(raise_exception=True)
-        state = services.reset(**data.validated_data, actor=request.user)
-        return Response(StateOutput(state).data)
+        state = services.reset(**validated(self.InputSerializer, request.data), actor=request.user)
+        return Response(ResetOutput(state).data)

@@ -1,19 +1,14 @@
 """KPI events (append-only), one tripwire policy per (domain, metric), and each policy's state."""
 
-from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
 from governance_site.audit.models import AppendOnlyModel
-from governance_site.fields import DOMAIN_RE, DOMAIN_RULE
+from governance_site.identifiers import DOMAIN, METRIC
 
-METRIC_RE = r"\A[a-z0-9_]{1,64}\Z"
-METRIC_RULE = "lower-case letters, digits and _, 1 to 64 characters"
 MAX_EVENTS = 100_000  # the largest window or baseline a policy may ask for
-
-domain_validator = RegexValidator(DOMAIN_RE, f"must be {DOMAIN_RULE}")
-metric_validator = RegexValidator(METRIC_RE, f"must be {METRIC_RULE}")
 
 
 class PolicyKind(models.TextChoices):
@@ -31,16 +26,26 @@ class TripwireStatus(models.TextChoices):
     TRIGGERED = "triggered"
     INSUFFICIENT_DATA = "insufficient_data"
     DISABLED = "disabled"
+    # Reset while the last evaluation's drop was still past the threshold: the latch is released,
+    # and the next evaluation triggers again unless the cause is fixed.
+    BREACHING = "breaching"
 
 
 class KpiEvent(AppendOnlyModel):
     """One business outcome an engine reported. Never changed once stored."""
 
-    domain = models.CharField(max_length=64, validators=[domain_validator])
-    metric = models.CharField(max_length=64, validators=[metric_validator])
+    domain = models.CharField(max_length=64, validators=[DOMAIN.validator])
+    metric = models.CharField(max_length=64, validators=[METRIC.validator])
     success = models.BooleanField(null=True, blank=True)
     value = models.FloatField(null=True, blank=True)
-    actor = models.CharField(max_length=150)
+    actor = models.CharField(max_length=150, help_text="Who recorded it: the authenticated principal.")
+    reported_by = models.CharField(
+        max_length=150,
+        blank=True,
+        default="",
+        db_default="",
+        help_text="The engine's own label for the component that reported it (the API's `actor`); not verified.",
+    )
     # The engine's idempotency key: the same event_id again returns the stored event.
     event_id = models.CharField(max_length=128, null=True, blank=True, unique=True)
     occurred_at = models.DateTimeField(default=timezone.now)
@@ -76,8 +81,8 @@ class KpiEvent(AppendOnlyModel):
 class RegressionPolicy(models.Model):
     """When the recent window of a KPI has dropped too far below its baseline, and what to do then."""
 
-    domain = models.CharField(max_length=64, validators=[domain_validator])
-    metric = models.CharField(max_length=64, validators=[metric_validator])
+    domain = models.CharField(max_length=64, validators=[DOMAIN.validator])
+    metric = models.CharField(max_length=64, validators=[METRIC.validator])
     enabled = models.BooleanField(default=False)
     kind = models.CharField(max_length=16, choices=PolicyKind.choices, default=PolicyKind.SUCCESS_RATE)
     window_events = models.PositiveIntegerField(
@@ -93,8 +98,8 @@ class RegressionPolicy(models.Model):
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
-        verbose_name = "regression policy"
-        verbose_name_plural = "regression policies"
+        verbose_name = "tripwire policy"
+        verbose_name_plural = "tripwire policies"
         ordering = ["domain", "metric"]
         constraints = [
             models.UniqueConstraint(fields=["domain", "metric"], name="regression_policy_domain_metric"),
@@ -129,7 +134,8 @@ class RegressionState(models.Model):
     evaluated_by = models.CharField(max_length=150, blank=True)
 
     class Meta:
-        verbose_name = "regression state"
+        verbose_name = "tripwire"  # one name on every screen: the state of a tripwire is the tripwire
+        verbose_name_plural = "tripwires"
         ordering = ["policy__domain", "policy__metric"]
 
     def __str__(self):

@@ -16,10 +16,13 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from golive import services as golive
-from governance_site import policies
+from governance_site.alerts import services as alerts
 from governance_site.audit import services as audit
 from governance_site.audit.models import Lever
+from governance_site.changes import Loosens, require_approval
 from governance_site.errors import Conflict, InvalidInput, NotFound, Unprocessable
+from governance_site.identifiers import DOMAIN, METRIC
+from governance_site.policies import PolicyContract, required_reason
 from risk import services as risk
 
 from . import reasons, selectors
@@ -35,20 +38,55 @@ ZERO_TOLERANCE = 1e-9
 # an exact 20% drop never crosses a strict 20% threshold.
 THRESHOLD_TOLERANCE = 1e-9
 REPLAY_FIELDS = ("domain", "metric", "success", "value")
+MAX_ABS_VALUE = 1e15  # keeps every mean and drop of the stored values finite
+MAX_EVENT_ID = KpiEvent._meta.get_field("event_id").max_length
+MAX_REPORTED_BY = KpiEvent._meta.get_field("reported_by").max_length
+
+
+def _with_state(policy: RegressionPolicy, created: bool) -> None:
+    """A new tripwire starts with its state."""
+    RegressionState.objects.get_or_create(policy=policy)
+
+
+POLICY = PolicyContract(
+    model=RegressionPolicy,
+    lever=Lever.REGRESSION,
+    title="regression tripwire",
+    keys=(DOMAIN, METRIC),
+    fields=("enabled", "kind", "window_events", "baseline_events", "lookback_days", "max_drop_fraction", "action"),
+    after_save=_with_state,
+    loosening={"enabled": Loosens.TURN_OFF, "max_drop_fraction": Loosens.RAISE},
+)
 
 
 # --- KPI events --------------------------------------------------------------------------------
 
 
-def _new_event(*, domain, metric, actor, success=None, value=None, event_id=None, occurred_at=None):
+def _new_event(*, domain, metric, actor, success=None, value=None, event_id=None, occurred_at=None, reported_by=""):
+    """The event to store, its input checked whatever the caller (the API's serializer or not)."""
     if success is None and value is None:
         raise InvalidInput("success: give success (true or false), value or both.", field="success")
+    if success is not None and not isinstance(success, bool):
+        raise InvalidInput("success: must be true or false.", field="success")
+    if value is not None and (
+        isinstance(value, bool) or not isinstance(value, int | float) or not abs(value) <= MAX_ABS_VALUE
+    ):  # `not <=` is also true for NaN
+        raise InvalidInput(f"value: must be a finite number within ±{MAX_ABS_VALUE:g}.", field="value")
+    if event_id is not None and (not isinstance(event_id, str) or len(event_id) > MAX_EVENT_ID):
+        raise InvalidInput(f"event_id: must be a string of at most {MAX_EVENT_ID} characters.", field="event_id")
+    if occurred_at is not None and (not isinstance(occurred_at, dt.datetime) or timezone.is_naive(occurred_at)):
+        raise InvalidInput("occurred_at: must be a time with its time zone.", field="occurred_at")
+    if reported_by is not None and (not isinstance(reported_by, str) or len(reported_by) > MAX_REPORTED_BY):
+        raise InvalidInput(
+            f"reported_by: must be a string of at most {MAX_REPORTED_BY} characters.", field="reported_by"
+        )
     return KpiEvent(
-        domain=domain,
-        metric=metric,
+        domain=DOMAIN.clean(domain),
+        metric=METRIC.clean(metric),
         success=success,
         value=value,
         actor=audit.actor_name(actor),
+        reported_by=reported_by or "",
         event_id=event_id or None,
         occurred_at=occurred_at or timezone.now(),
     )
@@ -76,8 +114,12 @@ def record_kpi(
     value: float | None = None,
     event_id: str | None = None,
     occurred_at: dt.datetime | None = None,
+    reported_by: str = "",
 ) -> tuple[KpiEvent, bool]:
     """Store one KPI event; returns (event, created).
+
+    `actor` is who records it (the authenticated principal); `reported_by` is the engine's own,
+    unverified label for the component that reported it.
 
     `event_id` is the engine's idempotency key: when it is already stored, nothing is written and
     the stored event is returned (created False). The same event_id for another domain, metric,
@@ -85,7 +127,7 @@ def record_kpi(
     """
     event = _new_event(
         domain=domain, metric=metric, actor=actor, success=success, value=value,
-        event_id=event_id, occurred_at=occurred_at,
+        event_id=event_id, occurred_at=occurred_at, reported_by=reported_by,
     )  # fmt: skip
     try:
         with transaction.atomic():
@@ -108,16 +150,16 @@ class BatchResult:
 def record_kpi_batch(*, events: list[dict], actor) -> BatchResult:
     """Store many KPI events in one transaction: all of them, or none (any error raises).
 
-    Each dict takes `record_kpi`'s arguments; its own `actor` (the engine component that reported
-    it) defaults to `actor`. Events whose event_id is already stored are skipped and reported by
-    index (a different event under a stored event_id is a 422); an event_id repeated inside the
-    batch is a 400. A concurrent request storing the same event_id first wins; this batch then
-    skips it at insert time.
+    Each dict takes `record_kpi`'s arguments but `actor`: every event is recorded by `actor` (the
+    authenticated principal), each with its own `reported_by` label. Events whose event_id is
+    already stored are skipped and reported by index (a different event under a stored event_id
+    is a 422); an event_id repeated inside the batch is a 400. A concurrent request storing the
+    same event_id first wins; this batch then skips it at insert time.
     """
     built = []
     for index, fields in enumerate(events):
         try:
-            built.append(_new_event(**{**fields, "actor": fields.get("actor") or actor}))
+            built.append(_new_event(**fields, actor=actor))
         except InvalidInput as exc:
             raise InvalidInput(f"{index}.{exc.detail}", field=f"{index}.{exc.field}") from exc
     first_seen: dict[str, int] = {}
@@ -162,20 +204,13 @@ def _stored_by_event_id(ids: list[str]) -> dict[str, KpiEvent]:
 # --- Policies ------------------------------------------------------------------------------------
 
 
-@transaction.atomic
-def upsert_policy(*, domain: str, metric: str, changes: dict, actor, reason: str = "") -> tuple[RegressionPolicy, bool]:
+def upsert_policy(
+    *, domain: str, metric: str, changes: dict, actor, reason: str = "", version: str | None = None
+) -> tuple[RegressionPolicy, bool]:
     """Create the (domain, metric) policy, or change the given fields of it; audited. A new
     policy starts with its state. Returns (policy, created)."""
-    policy, created = policies.upsert(
-        RegressionPolicy,
-        lookup={"domain": domain, "metric": metric},
-        changes=changes,
-        actor=actor,
-        lever=Lever.REGRESSION,
-        reason=reason,
-    )
-    RegressionState.objects.get_or_create(policy=policy)
-    return policy, created
+    key = {"domain": domain, "metric": metric}
+    return POLICY.upsert(key=key, changes=changes, actor=actor, reason=reason, version=version)
 
 
 # --- Evaluation ----------------------------------------------------------------------------------
@@ -183,6 +218,7 @@ def upsert_policy(*, domain: str, metric: str, changes: dict, actor, reason: str
 
 def _locked_state(domain: str, metric: str) -> RegressionState:
     """The policy's state with the policy and state rows locked until the transaction ends."""
+    domain, metric = DOMAIN.clean(domain), METRIC.clean(metric)
     policy = RegressionPolicy.objects.filter(domain=domain, metric=metric).first()
     if policy is None:
         raise NotFound(f"No regression policy for {domain}.{metric}.")
@@ -294,15 +330,7 @@ def evaluate(*, domain: str, metric: str, actor) -> RegressionState:
         reason = f"Evaluation: {before['status']} → {state.status}"
     state.save()
     if action:
-        audit.record(
-            actor=actor,
-            lever=Lever.REGRESSION,
-            instance=state,
-            action=action,
-            before=before,
-            after=audit.snapshot(state),
-            reason=reason,
-        )
+        audit.record(actor=actor, lever=Lever.REGRESSION, instance=state, action=action, before=before, reason=reason)
     return state
 
 
@@ -326,17 +354,36 @@ def evaluate_all(*, actor) -> dict[str, str]:
     return outcomes
 
 
+def _still_breaches(state: RegressionState) -> bool:
+    """The last evaluation of an enabled policy, with both spans full, showed a drop past its threshold."""
+    policy = state.policy
+    full = state.window_count >= policy.window_events and state.baseline_count >= policy.baseline_events
+    return policy.enabled and full and _breached(state.drop_fraction, policy.max_drop_fraction)
+
+
+def reset_warning(state: RegressionState) -> str | None:
+    """What to tell an operator who reset a tripwire whose window still breaches (None otherwise)."""
+    if state.status != TripwireStatus.BREACHING:
+        return None
+    policy = state.policy
+    return (
+        f"{policy} still breaches: its last evaluation showed a drop of {_percent(state.drop_fraction)} "
+        f"(> {_percent(policy.max_drop_fraction)}). The latch is released, but the next evaluation "
+        "triggers it again unless the cause is fixed."
+    )
+
+
 @transaction.atomic
 def reset(*, domain: str, metric: str, reason: str, actor) -> RegressionState:
-    """Release a triggered tripwire's latch (409 `not_triggered` when it is not triggered); audited.
+    """Release a triggered tripwire's latch (409 `not_triggered` when it is not triggered, 409
+    `not_acknowledged` while its trigger's alert awaits acknowledgement); audited.
 
     The action it took is not undone: re-enabling the risk policy or releasing the kill switch is
     a separate, deliberate step on those levers. The next evaluation decides afresh, and triggers
-    again if the window still shows the drop.
+    again if the window still shows the drop: when the last evaluation showed one, the status is
+    `breaching` (never `ok` next to a drop past the threshold) and `reset_warning` says so.
     """
-    reason = (reason or "").strip()
-    if not reason:
-        raise InvalidInput("reason: a reason is required to reset a tripwire.", field="reason")
+    reason = required_reason(reason, what="reset a tripwire")
     state = _locked_state(domain, metric)
     if not state.triggered:
         raise Conflict(
@@ -344,17 +391,14 @@ def reset(*, domain: str, metric: str, reason: str, actor) -> RegressionState:
             field=None,
             reason=reasons.NOT_TRIGGERED,
         )
+    alerts.require_acknowledged(instance=state)  # 409 not_acknowledged until an operator has seen it
+    if state.action_taken == PolicyAction.KILL_SWITCH:
+        require_approval(what=f"Resetting {state.policy} (a KILL_SWITCH tripwire)")
     before = audit.snapshot(state)
     state.triggered, state.triggered_at, state.action_taken = False, None, ""
-    state.status = _quiet_status(state)
+    state.status = TripwireStatus.BREACHING if _still_breaches(state) else _quiet_status(state)
     state.save()
     audit.record(
-        actor=actor,
-        lever=Lever.REGRESSION,
-        instance=state,
-        action="tripwire.reset",
-        before=before,
-        after=audit.snapshot(state),
-        reason=reason,
+        actor=actor, lever=Lever.REGRESSION, instance=state, action="tripwire.reset", before=before, reason=reason
     )
     return state

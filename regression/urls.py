@@ -1,10 +1,11 @@
 from django.urls import path
 
+from governance_site.policy_apis import paths
+
 from . import apis
 
 urlpatterns = [
-    path("policies", apis.PolicyListApi.as_view(), name="regression-policies"),
-    path("policies/upsert", apis.PolicyUpsertApi.as_view(), name="regression-policy-upsert"),
+    *paths(apis),
     path("state", apis.StateListApi.as_view(), name="regression-state"),
     path("evaluate", apis.EvaluateApi.as_view(), name="regression-evaluate"),
     path("kpi", apis.KpiRecordApi.as_view(), name="regression-kpi"),

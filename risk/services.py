@@ -15,23 +15,64 @@ from django.db.models import F, Sum
 from django.utils import timezone
 
 from golive import services as golive
-from governance_site import policies
+from governance_site import roles
 from governance_site.audit import services as audit
 from governance_site.audit.models import Lever
 from governance_site.business_day import business_date
-from governance_site.errors import Conflict, InvalidInput, NotFound, ServiceError, Unprocessable
-from governance_site.fields import clean_domain
+from governance_site.changes import Loosens
+from governance_site.errors import Conflict, Forbidden, InvalidInput, NotFound, ServiceError, Unprocessable
+from governance_site.formatting import money
+from governance_site.identifiers import DOMAIN
+from governance_site.policies import PolicyContract, required_reason
 
-from . import reasons
-from .models import DailyTotals, Reservation, RiskPolicy, Status
+from . import reasons, selectors
+from .models import MAX_DAILY_ACTIONS, DailyTotals, Reservation, RiskPolicy, Status
 
-POLICY_FIELDS = (
-    "enabled",
-    "max_daily_loss",
-    "max_open_exposure",
-    "max_daily_actions",
-    "max_action_amount",
-    "reservation_ttl_seconds",
+CAPS = ("max_daily_loss", "max_open_exposure", "max_daily_actions")
+
+
+def _check_caps(policy: RiskPolicy) -> None:
+    """Caps that agree: one action no larger than the open-exposure cap (it could never be
+    approved; a cap of 0 allows nothing anyway), and a new policy enabled only with its caps set."""
+    exposure = policy.max_open_exposure
+    if policy.max_action_amount is not None and 0 < exposure < policy.max_action_amount:
+        raise InvalidInput(
+            f"max_action_amount: {money(policy.max_action_amount)} is larger than max_open_exposure "
+            f"{money(policy.max_open_exposure)}: no action that large could ever be approved. Lower "
+            "max_action_amount or raise max_open_exposure.",
+            field="max_action_amount",
+        )
+    unset = [cap for cap in CAPS if not getattr(policy, cap)]
+    if policy._state.adding and policy.enabled and unset:
+        raise InvalidInput(
+            f"enabled: a new risk policy is enabled only with its caps set; give {', '.join(unset)} "
+            "(above 0), or create it disabled and enable it once they are.",
+            field="enabled",
+        )
+
+
+def _note_throttle_lift(before: dict | None, policy: RiskPolicy, actor, reason: str) -> str:
+    """Re-enabling a policy that a tripwire's throttle disabled records "Throttle lifted by X"."""
+    if before is None or before["enabled"] or not policy.enabled or selectors.throttle(policy.domain) is None:
+        return reason
+    return f"Throttle lifted by {audit.actor_name(actor)}" + (f": {reason}" if reason else ".")
+
+
+POLICY = PolicyContract(
+    model=RiskPolicy,
+    lever=Lever.RISK,
+    title="risk policy",
+    keys=(DOMAIN,),
+    fields=("enabled", *CAPS, "max_action_amount", "reservation_ttl_seconds"),
+    check=_check_caps,
+    annotate=_note_throttle_lift,
+    loosening={
+        "enabled": Loosens.TURN_ON,  # re-enabling a throttled domain
+        "max_daily_loss": Loosens.RAISE,
+        "max_open_exposure": Loosens.RAISE,
+        "max_daily_actions": Loosens.RAISE,
+        "max_action_amount": Loosens.RAISE_OR_REMOVE,  # null: no cap at all
+    },
 )
 
 
@@ -39,7 +80,7 @@ EXPIRY_ACTOR = "risk/expiry"
 
 
 class RiskDenied(ServiceError):
-    """Raised by `risk_reserve_or_raise` when the Risk Guard says no; `reason` is the reason code.
+    """Raised by `reserve_or_raise` when the Risk Guard says no; `reason` is the reason code.
 
     Left to the shared DRF exception handler, it answers 423 like the Go-Live refusal.
     """
@@ -47,7 +88,8 @@ class RiskDenied(ServiceError):
     status_code = 423
 
     def __init__(self, reservation: Reservation):
-        super().__init__(f"Risk Guard denied {reservation.domain}: {reservation.reason}", reason=reservation.reason)
+        reason = reservation.answer_reason
+        super().__init__(f"Risk Guard denied {reservation.domain}: {reason}", reason=reason)
         self.reservation = reservation
 
 
@@ -76,29 +118,25 @@ def _text(name: str, value: str | None) -> str | None:
 # Policies ------------------------------------------------------------------------------------
 
 
-def upsert_policy(*, domain: str, changes: Mapping[str, object], actor, reason: str = "") -> RiskPolicy:
-    """Create the domain's policy or change the given fields of it; audited."""
-    unknown = sorted(set(changes) - set(POLICY_FIELDS))
-    if unknown:
-        raise InvalidInput(f"{unknown[0]}: not a risk policy field.", field=unknown[0])
-    policy, _ = policies.upsert(
-        RiskPolicy, lookup={"domain": clean_domain(domain)}, changes=dict(changes), actor=actor, lever=Lever.RISK,
-        reason=reason,
-    )  # fmt: skip
-    return policy
+def upsert_policy(
+    *, domain: str, changes: Mapping[str, object], actor, reason: str = "", version: str | None = None
+) -> tuple[RiskPolicy, bool]:
+    """Create the domain's policy or change the given fields of it; audited. Returns (policy, created)."""
+    return POLICY.upsert(key={"domain": domain}, changes=changes, actor=actor, reason=reason, version=version)
 
 
 def set_enabled(*, domain: str, enabled: bool, reason: str, actor) -> RiskPolicy:
     """Enable or disable a domain's risk policy (creating it if missing), with a reason; audited."""
-    reason = (reason or "").strip()
-    if not reason:
-        raise InvalidInput("reason: a reason is required to enable or disable a risk policy.", field="reason")
-    return upsert_policy(domain=domain, changes={"enabled": enabled}, actor=actor, reason=reason)
+    reason = required_reason(reason, what="enable or disable a risk policy")
+    policy, _ = upsert_policy(domain=domain, changes={"enabled": enabled}, actor=actor, reason=reason)
+    return policy
 
 
 def throttle_domain(*, domain: str, reason: str, actor) -> RiskPolicy:
-    """The tripwire's throttle: disable the domain's risk policy (creating a disabled one if none)."""
-    return set_enabled(domain=domain, enabled=False, reason=reason, actor=actor)
+    """The tripwire's throttle: disable the domain's risk policy (creating a disabled one if none).
+    Its audit reason starts with `reasons.THROTTLE_PREFIX`, which is how the throttle is told from
+    an operator's disabling (`selectors.throttle`)."""
+    return set_enabled(domain=domain, enabled=False, reason=f"{reasons.THROTTLE_PREFIX}{reason}", actor=actor)
 
 
 # Reserve -------------------------------------------------------------------------------------
@@ -115,11 +153,11 @@ def reserve(
     """Decide whether `domain` may take an action of `amount`; every decision is a ledger entry.
 
     Returns the entry: `status` RESERVED (approved, `expires_at` set) or DENIED (with `reason`).
-    The same (domain, idempotency_key) returns the original entry and makes no second one; reused
-    with another amount or ref it is Unprocessable (422).
+    The same (domain, idempotency_key) returns the original entry and makes no second one (see
+    `_replay` for what it then answers); reused with another amount or ref it is Unprocessable (422).
     """
     request = {
-        "domain": clean_domain(domain),
+        "domain": DOMAIN.clean(domain),
         "amount": _model_value(Reservation, "amount", amount),
         "idempotency_key": _text("idempotency_key", idempotency_key),
         "ref": _text("ref", ref) or "",
@@ -127,7 +165,7 @@ def reserve(
     if request["idempotency_key"] is not None:
         original = _original(**request)
         if original is not None:
-            return original
+            return _replay(original)
     try:
         with transaction.atomic():
             return _decide(**request, actor=actor)
@@ -136,7 +174,7 @@ def reserve(
         original = _original(**request) if request["idempotency_key"] is not None else None
         if original is None:
             raise
-        return original
+        return _replay(original)
 
 
 def _original(*, domain: str, amount: Decimal, idempotency_key: str, ref: str) -> Reservation | None:
@@ -148,6 +186,26 @@ def _original(*, domain: str, amount: Decimal, idempotency_key: str, ref: str) -
             reason=reasons.IDEMPOTENCY_MISMATCH,
         )
     return original
+
+
+def _replay(entry: Reservation) -> Reservation:
+    """The original entry as it is now, never a fresh permission: a denial stays the first decision;
+    an approval is `ok` only while it is open and production may execute, else `replay_refusal`
+    says why (reasons.REPLAY_REFUSALS, first that applies). One past its expiry is expired now."""
+    if entry.status == Status.DENIED:
+        return entry
+    if entry.status == Status.RESERVED and entry.expires_at <= timezone.now():
+        with transaction.atomic():
+            RiskPolicy.objects.select_for_update().filter(domain=entry.domain).first()
+            _expire_domain(entry.domain, timezone.now())
+        entry.refresh_from_db()
+    if entry.status == Status.EXPIRED:
+        entry.replay_refusal = reasons.RESERVATION_EXPIRED
+    elif entry.status != Status.RESERVED:
+        entry.replay_refusal = reasons.RESERVATION_CLOSED
+    else:
+        entry.replay_refusal = golive.may_execute().reason or ""
+    return entry
 
 
 def _decide(*, domain: str, amount: Decimal, idempotency_key: str | None, ref: str, actor) -> Reservation:
@@ -194,7 +252,8 @@ def _first_denial(
     totals, _ = DailyTotals.objects.select_for_update().get_or_create(
         domain=entry.domain, business_date=entry.business_date
     )
-    if totals.approved_count + 1 > policy.max_daily_actions:
+    # A policy stored before MAX_DAILY_ACTIONS existed may allow more: the bound holds regardless.
+    if totals.approved_count + 1 > min(policy.max_daily_actions, MAX_DAILY_ACTIONS):
         return reasons.MAX_DAILY_ACTIONS, totals
     if not _has_room(entry, policy, now):
         return reasons.MAX_OPEN_EXPOSURE, totals
@@ -218,16 +277,10 @@ def _open_exposure(domain: str) -> Decimal:
     return total["s"] or Decimal(0)
 
 
-def risk_reserve_or_raise(
-    *,
-    domain: str,
-    amount: Decimal | int | str,
-    actor,
-    idempotency_key: str | None = None,
-    ref: str | None = None,
-) -> Reservation:
-    """Reserve before a production action, for in-process engines: the entry, or RiskDenied."""
-    entry = reserve(domain=domain, amount=amount, actor=actor, idempotency_key=idempotency_key, ref=ref)
+def reserve_or_raise(**request) -> Reservation:
+    """`reserve` (same keyword arguments) before a production action, for in-process engines: the
+    approved entry, or RiskDenied carrying the reason."""
+    entry = reserve(**request)
     if not entry.ok:
         raise RiskDenied(entry)
     return entry
@@ -240,8 +293,9 @@ def _close(*, reservation_id: int, status: Status, actor, realized_pnl: Decimal 
     """Close an open entry as `status`: frees its exposure (on the day it was reserved) and books
     `realized_pnl` on today's business day.
 
-    The same close again returns the entry unchanged; any other change of a closed entry, or of
-    one past its expiry, is a Conflict (409). The entry is locked after its domain's policy.
+    Only who reserved it, or an operator, may (else Forbidden, 403). The same close again returns
+    the entry unchanged; any other change of a closed entry, or of one past its expiry, is a
+    Conflict (409). The entry is locked after its domain's policy.
     """
     reservation_id = _model_value(Reservation, "id", reservation_id, label="reservation_id")
     domain = Reservation.objects.filter(pk=reservation_id).values_list("domain", flat=True).first()
@@ -249,6 +303,7 @@ def _close(*, reservation_id: int, status: Status, actor, realized_pnl: Decimal 
         raise NotFound(f"reservation_id: no reservation {reservation_id}.", field="reservation_id")
     RiskPolicy.objects.select_for_update().filter(domain=domain).first()
     entry = Reservation.objects.select_for_update().get(pk=reservation_id)
+    _require_owner(entry, actor)
     if entry.status == status and entry.realized_pnl == realized_pnl:
         return entry
     now = timezone.now()
@@ -279,6 +334,20 @@ def _close(*, reservation_id: int, status: Status, actor, realized_pnl: Decimal 
     return entry
 
 
+def _require_owner(entry: Reservation, actor) -> None:
+    """Only the principal that reserved `entry`, or an operator, may close it: Forbidden (403).
+
+    The entry exists for every engine (the ledger lists it), so a stranger is told it is not
+    theirs rather than that it does not exist."""
+    is_operator = not isinstance(actor, str) and roles.is_operator(actor)  # a str: a named system actor
+    if audit.actor_name(actor) != entry.actor and not is_operator:
+        raise Forbidden(
+            f"reservation_id: reservation {entry.pk} was reserved by another principal.",
+            field="reservation_id",
+            reason=reasons.NOT_RESERVATION_OWNER,
+        )
+
+
 @transaction.atomic
 def settle(*, reservation_id: int, realized_pnl: Decimal | int | str, actor) -> Reservation:
     """The action happened: close the reservation with its realized pnl (negative is a loss)."""
@@ -292,12 +361,6 @@ def settle(*, reservation_id: int, realized_pnl: Decimal | int | str, actor) -> 
 def release(*, reservation_id: int, actor) -> Reservation:
     """The action did not happen: close the reservation, freeing its exposure, with no pnl."""
     return _close(reservation_id=reservation_id, status=Status.RELEASED, actor=actor)
-
-
-def risk_settle(*, reservation: Reservation | int, realized_pnl: Decimal | int | str, actor) -> Reservation:
-    """Settle after a production action, for in-process engines (takes the entry or its id)."""
-    reservation_id = reservation.pk if isinstance(reservation, Reservation) else reservation
-    return settle(reservation_id=reservation_id, realized_pnl=realized_pnl, actor=actor)
 
 
 def _expire_domain(domain: str, now: dt.datetime) -> int:

@@ -1,18 +1,27 @@
-"""Shared fixtures: one user per role, API clients authenticated with their DRF tokens."""
+"""Shared fixtures: one user per role, API clients authenticated with their API (knox) tokens."""
 
 import pytest
 from django.contrib.auth.models import Group
 from django.db import connection
-from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 from golive import services as golive_services
-from governance_site import roles
+from governance_site import roles, tokens
+from governance_site.alerts import selectors as alert_selectors
+from governance_site.alerts import services as alert_services
 
 requires_postgres = pytest.mark.skipif(
     connection.vendor != "postgresql",
     reason="needs PostgreSQL (row locks, real concurrency): set DATABASE_URL=postgres://…",
 )
+
+
+def acknowledged(instance, actor="tests/setup"):
+    """`instance` (a tripwire's state, the production state) with its alerts acknowledged, as an
+    operator must before resetting a tripwire."""
+    for alert in alert_selectors.unacknowledged_for(instance):
+        alert_services.acknowledge(alert_id=alert.pk, note="tests: seen", actor=actor)
+    return instance
 
 
 def _user(django_user_model, username, role=None, **extra):
@@ -51,8 +60,8 @@ def nobody(django_user_model):
 def client_for(user) -> APIClient:
     client = APIClient()
     if user is not None:
-        token, _ = Token.objects.get_or_create(user=user)
-        client.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
+        _, token = tokens.issue(user=user)
+        client.credentials(HTTP_AUTHORIZATION=f"Token {token}")
     return client
 
 

@@ -1,6 +1,7 @@
 from rest_framework import serializers
 from rest_framework.generics import ListAPIView
 
+from governance_site.fields import validated
 from governance_site.openapi import document
 
 from .models import AuditEvent, Lever
@@ -19,10 +20,13 @@ class AuditFilter(serializers.Serializer):
     lever = serializers.ChoiceField(choices=Lever.choices, required=False)
     actor = serializers.CharField(max_length=150, required=False)
     since = serializers.DateTimeField(required=False)
+    unexplained = serializers.BooleanField(
+        required=False, default=None, allow_null=True, help_text="true: only the changes recorded without a reason."
+    )
 
 
 class AuditListApi(ListAPIView):
-    """The audit trail, newest first; filters `lever`, `actor` and `since` (ISO 8601 time)."""
+    """The audit trail, newest first; filters `lever`, `actor`, `since` (ISO 8601 time) and `unexplained`."""
 
     serializer_class = AuditEventOutput
 
@@ -30,20 +34,20 @@ class AuditListApi(ListAPIView):
         responses={200: AuditEventOutput(many=True)},
         errors=(400,),
         parameters=[AuditFilter],
-        tags=["audit"],
         summary="The audit trail, newest first",
     )
     def get(self, request, *args, **kwargs):
         return super().get(request, *args, **kwargs)
 
     def get_queryset(self):
-        filters = AuditFilter(data=self.request.query_params)
-        filters.is_valid(raise_exception=True)
+        filters = validated(AuditFilter, self.request.query_params)
         queryset = AuditEvent.objects.all()
-        if "lever" in filters.validated_data:
-            queryset = queryset.filter(lever=filters.validated_data["lever"])
-        if "actor" in filters.validated_data:
-            queryset = queryset.filter(actor=filters.validated_data["actor"])
-        if "since" in filters.validated_data:
-            queryset = queryset.filter(created_at__gte=filters.validated_data["since"])
+        if "lever" in filters:
+            queryset = queryset.filter(lever=filters["lever"])
+        if filters["unexplained"] is not None:
+            queryset = queryset.filter(reason="") if filters["unexplained"] else queryset.exclude(reason="")
+        if "actor" in filters:
+            queryset = queryset.filter(actor=filters["actor"])
+        if "since" in filters:
+            queryset = queryset.filter(created_at__gte=filters["since"])
         return queryset

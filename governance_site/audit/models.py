@@ -11,6 +11,8 @@ class Lever(models.TextChoices):
     RISK = "risk", "Risk Guard"
     HEIMDALL = "heimdall", "Heimdall Charter"
     REGRESSION = "regression", "Regression Tripwire"
+    REVIEW = "review", "Control-plane review"
+    SCHEDULE = "schedule", "Beat schedule"  # the Celery beat schedules the levers' automation runs on
 
 
 class AppendOnlyError(Exception):

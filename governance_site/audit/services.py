@@ -30,10 +30,10 @@ def record(
     instance: models.Model,
     action: str,
     before: dict | None,
-    after: dict | None,
     reason: str = "",
 ) -> AuditEvent:
-    """Append one audit event. Must run inside the transaction of the change it records."""
+    """Append one audit event: `before` (None for a creation) and the instance as saved now.
+    Must run inside the transaction of the change it records; the only way an audit row is written."""
     if not transaction.get_connection().in_atomic_block:
         raise RuntimeError("Audit events are written inside the transaction of the change they record.")
     return AuditEvent.objects.create(
@@ -45,6 +45,6 @@ def record(
         object_repr=str(instance)[:200],
         action=action,
         before=before,
-        after=after,
+        after=snapshot(instance),
         reason=reason or "",
     )

@@ -4,6 +4,7 @@ Production differs from development only by environment variables (documented in
 `.env.example`); `governance_site.settings.test` only adds test-speed tweaks.
 """
 
+import datetime as dt
 from pathlib import Path
 
 import environ
@@ -35,16 +36,18 @@ INSTALLED_APPS = [
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
     "rest_framework",
-    "rest_framework.authtoken",
+    "knox",
     "django_celery_beat",
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "governance_site.audit",
+    "governance_site.alerts",
     "golive",
     "risk",
     "heimdall",
     "regression",
     "review",
+    "approvals",
 ]
 
 MIDDLEWARE = [
@@ -106,6 +109,9 @@ GOVERNANCE_TIME_ZONE = env.str("GOVERNANCE_TIME_ZONE", default="UTC")
 TIME_ZONE = GOVERNANCE_TIME_ZONE
 # The currency amounts are shown in (amounts themselves are plain decimals in the API).
 GOVERNANCE_CURRENCY = env.str("GOVERNANCE_CURRENCY", default="USD")
+# Switch changes always need a reason; a policy change without one is recorded as unexplained
+# (empty reason) unless this makes the reason mandatory for policy changes too (API and admin).
+GOVERNANCE_REQUIRE_REASON = env.bool("GOVERNANCE_REQUIRE_REASON", default=False)
 # Times in the admin read like 2026-11-26 17:09:04 EST: always with the time zone.
 FORMAT_MODULE_PATH = ["governance_site.formats"]
 
@@ -125,7 +131,7 @@ LOGIN_URL = "admin:login"
 REST_FRAMEWORK = {
     # Token first so that a request without credentials is answered 401 (with WWW-Authenticate).
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework.authentication.TokenAuthentication",
+        "knox.auth.TokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["governance_site.permissions.IsGovernanceReader"],
@@ -138,6 +144,10 @@ REST_FRAMEWORK = {
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
     "DEFAULT_SCHEMA_CLASS": "governance_site.openapi.AutoSchema",
 }
+
+# API tokens (django-rest-knox): only a SHA-512 digest is stored; each token expires after
+# API_TOKEN_TTL_DAYS unless issued with another expiry; revoke one by deleting it in the admin.
+REST_KNOX = {"TOKEN_TTL": dt.timedelta(days=env.int("API_TOKEN_TTL_DAYS", default=90)), "AUTH_HEADER_PREFIX": "Token"}
 
 # OpenAPI 3 at /api/schema/, Swagger UI at /api/docs/ from local static files (no outside network).
 SPECTACULAR_SETTINGS = {
@@ -153,6 +163,19 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    # Each lever's reason codes, from its reasons module, as one named enum clients can generate.
+    "ENUM_NAME_OVERRIDES": {
+        "RefusalReasonEnum": "golive.reasons.REFUSALS",
+        "DenialReasonEnum": "risk.reasons.DENIAL_REASONS",
+        "EligibilityReasonEnum": "heimdall.reasons.ELIGIBILITY_REASONS",
+        # Two choice sets share the field name "status": each keeps its own name.
+        "TripwireStatusEnum": "regression.models.TripwireStatus",
+        "ReservationStatusEnum": "risk.models.Status",
+        "ReserveAnswerReasonEnum": "risk.reasons.ANSWER_REASONS",
+        # Two are called "kind": each named after what it is.
+        "ChangeKindEnum": "approvals.models.Kind",
+        "PolicyKindEnum": "regression.models.PolicyKind",
+    },
     "SERVE_INCLUDE_SCHEMA": False,
 }
 
@@ -167,12 +190,14 @@ CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="filesystem://")
 CELERY_RESULT_BACKEND = env.str("CELERY_RESULT_BACKEND", default=None)
 if CELERY_BROKER_URL.startswith("filesystem://"):
     _broker_dir = Path(env.str("CELERY_FILESYSTEM_BROKER_DIR", default=str(BASE_DIR / ".celery-broker")))
-    for _sub in ("queue", "processed"):
+    for _sub in ("queue", "processed", "control"):
         (_broker_dir / _sub).mkdir(parents=True, exist_ok=True)
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         "data_folder_in": str(_broker_dir / "queue"),
         "data_folder_out": str(_broker_dir / "queue"),
         "processed_folder": str(_broker_dir / "processed"),
+        # The broadcast exchanges (kombu's default: ./control, left in the checkout).
+        "control_folder": str(_broker_dir / "control"),
         "store_processed": False,
     }
 CELERY_TIMEZONE = GOVERNANCE_TIME_ZONE
@@ -180,6 +205,33 @@ CELERY_TASK_ACKS_LATE = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
+
+# Alerts (governance_site/alerts): where they go is configured in the admin; how they are sent, here.
+# A dedicated Celery queue for deliveries (empty: the default queue), the HTTP timeout of one
+# webhook call, attempts before a delivery is `failed`, the exponential backoff (base × 2^(n−1),
+# capped), how often an unacknowledged critical alert is sent again, and the admin's public URL
+# for links in alerts (empty: no links).
+ALERTS_QUEUE = env.str("ALERTS_QUEUE", default="")
+ALERTS_HTTP_TIMEOUT_SECONDS = env.float("ALERTS_HTTP_TIMEOUT_SECONDS", default=5.0)
+ALERTS_MAX_ATTEMPTS = env.int("ALERTS_MAX_ATTEMPTS", default=8)
+ALERTS_RETRY_BASE_SECONDS = env.float("ALERTS_RETRY_BASE_SECONDS", default=30.0)
+ALERTS_RETRY_MAX_SECONDS = env.float("ALERTS_RETRY_MAX_SECONDS", default=3600.0)
+ALERTS_RESEND_INTERVAL_SECONDS = env.int("ALERTS_RESEND_INTERVAL_SECONDS", default=900)
+ALERTS_SITE_URL = env.str("ALERTS_SITE_URL", default="")
+# Email alerts go through Django's mail backend: EMAIL_URL=smtp+tls://user:password@host:587
+# (django-environ's form). Default: printed to the console.
+vars().update(env.email_url("EMAIL_URL", default="consolemail://"))
+DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="governance@localhost")
+EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT", default=10)
+
+# Four-eyes approvals of loosening changes (approvals app). Off by default: one operator may do
+# everything, as in the spec. On: releasing the kill switch, enabling go-live, raising or removing a
+# cap, lowering a Heimdall gate, raising a tripwire's threshold or disabling it, re-enabling a
+# throttled policy and resetting a KILL_SWITCH tripwire need a change request approved by this many
+# other operators; a request expires after this many hours.
+GOVERNANCE_APPROVALS_REQUIRED = env.bool("GOVERNANCE_APPROVALS_REQUIRED", default=False)
+GOVERNANCE_APPROVALS_COUNT = env.int("GOVERNANCE_APPROVALS_COUNT", default=1)
+GOVERNANCE_APPROVALS_EXPIRE_HOURS = env.float("GOVERNANCE_APPROVALS_EXPIRE_HOURS", default=24.0)
 
 # Production hardening: active whenever DEBUG is off (`check --deploy` passes with real values).
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")

@@ -20,7 +20,7 @@ def trail(operator, superuser):
     golive.set_kill_switch(engaged=True, reason="drill", actor=superuser)
     with transaction.atomic():
         state = golive.get_state()
-        audit.record(actor="tripwire/beat", lever="risk", instance=state, action="x", before={}, after={})
+        audit.record(actor="tripwire/beat", lever="risk", instance=state, action="x", before={})
     return list(AuditEvent.objects.order_by("id"))
 
 
@@ -41,7 +41,7 @@ def test_audit_event__change_or_delete__refused(trail):
 @pytest.mark.django_db(transaction=True)
 def test_record__outside_a_transaction__refused():
     with pytest.raises(RuntimeError):
-        audit.record(actor="x", lever="golive", instance=golive.get_state(), action="x", before={}, after={})
+        audit.record(actor="x", lever="golive", instance=golive.get_state(), action="x", before={})
 
 
 def test_audit_api__newest_first_with_fields(api, viewer, trail):
@@ -61,6 +61,8 @@ def test_audit_api__newest_first_with_fields(api, viewer, trail):
         ("lever=golive", ["kill_switch.engage", "go_live.enable"]),
         ("actor=tripwire/beat", ["x"]),
         ("actor=op", ["go_live.enable"]),
+        ("unexplained=true", ["x"]),  # recorded without a reason
+        ("unexplained=false", ["kill_switch.engage", "go_live.enable"]),
     ],
 )
 def test_audit_api__filters(api, viewer, trail, query, actions):

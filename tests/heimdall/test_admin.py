@@ -5,6 +5,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from governance_site.audit.models import AuditEvent
+from governance_site.policies import version_of
 from heimdall.models import HeimdallPolicy, SandboxTrial
 
 pytestmark = pytest.mark.django_db
@@ -94,7 +95,8 @@ def test_policy_add__operator__through_the_service_and_audited(admin_client_for,
 def test_policy_change__operator__audited_with_before_and_after(admin_client_for, operator, make_policy):
     policy = make_policy("WHOLESALE", min_success_rate=0.75)
     change = reverse("admin:heimdall_heimdallpolicy_change", args=[policy.pk])
-    response = admin_client_for(operator).post(change, {**FORM, "min_success_rate": "0.9", "reason": "Friday"})
+    form = {**FORM, "min_success_rate": "0.9", "reason": "Friday", "version": version_of(policy)}
+    response = admin_client_for(operator).post(change, form)
     assert response.status_code == 302
     event = AuditEvent.objects.latest("id")
     assert (event.action, event.reason) == ("policy.update", "Friday")

@@ -109,7 +109,7 @@ def test_check__invalid_input__invalid_input_naming_field(live, make_policy):
 def test_require_prod_eligible__no__raises_carrying_reason_shaped_423_by_drf(make_policy):
     make_policy()
     with pytest.raises(services.NotProdEligible) as caught:
-        services.heimdall_require_prod_eligible(domain="WHOLESALE", confidence=0.9)
+        services.require_prod_eligible(domain="WHOLESALE", confidence=0.9)
     assert caught.value.reason == "go_live_disabled"
     assert caught.value.eligibility.prod_eligible is False
     response = exception_handler(caught.value, {})  # if it escapes an engine's DRF view
@@ -124,7 +124,7 @@ def test_require_prod_eligible__no__raises_carrying_reason_shaped_423_by_drf(mak
 def test_require_prod_eligible__yes__returns_answer(live, make_policy, add_trials):
     make_policy()
     add_trials(successes=4)
-    answer = services.heimdall_require_prod_eligible(domain="wholesale", confidence=0.95)
+    answer = services.require_prod_eligible(domain="wholesale", confidence=0.95)
     assert answer.prod_eligible is True
 
 

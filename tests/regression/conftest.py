@@ -63,4 +63,5 @@ def feed(db):
 @pytest.fixture
 def wholesale_risk(db):
     """WHOLESALE's risk policy, enabled with generous caps."""
-    return risk.upsert_policy(domain="WHOLESALE", changes=WHOLESALE_CAPS, actor=SETUP)
+    policy, _ = risk.upsert_policy(domain="WHOLESALE", changes=WHOLESALE_CAPS, actor=SETUP)
+    return policy

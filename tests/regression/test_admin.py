@@ -6,7 +6,10 @@ import pytest
 from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
 from django.utils import timezone
 
+from governance_site.alerts import selectors as alerts_selectors
+from governance_site.alerts import services as alerts
 from governance_site.audit.models import AuditEvent
+from governance_site.policies import version_of
 from regression import services
 from regression.models import KpiEvent, RegressionPolicy, RegressionState
 
@@ -41,7 +44,8 @@ def test_policy_change__with_reason__saved_through_the_service_and_audited(clien
     policy = RegressionPolicy.objects.get(domain="WHOLESALE", metric="contract_rate")
     url = f"/admin/regression/regressionpolicy/{policy.pk}/change/"
     assert client.get(url).status_code == 200
-    response = client.post(url, policy_form(max_drop_fraction=0.1, reason="enable after review"))
+    form = policy_form(max_drop_fraction=0.1, reason="enable after review", version=version_of(policy))
+    response = client.post(url, form)
     assert response.status_code == 302, response.context["adminform"].form.errors
     policy.refresh_from_db()
     assert (policy.enabled, policy.max_drop_fraction, policy.changed_by) == (True, 0.1, "op")
@@ -51,12 +55,13 @@ def test_policy_change__with_reason__saved_through_the_service_and_audited(clien
     )  # fmt: skip
 
 
-def test_policy_change__without_reason_or_out_of_range__form_errors_and_nothing_changes(client, operator):
+def test_policy_change__reason_required_or_out_of_range__form_errors_and_nothing_changes(client, operator, settings):
+    settings.GOVERNANCE_REQUIRE_REASON = True
     client.force_login(operator)
     policy = RegressionPolicy.objects.get(domain="WHOLESALE", metric="contract_rate")
     url = f"/admin/regression/regressionpolicy/{policy.pk}/change/"
     for form in (policy_form(reason=""), policy_form(max_drop_fraction=1.5), policy_form(window_events=0)):
-        assert client.post(url, form).status_code == 200
+        assert client.post(url, {**form, "version": version_of(policy)}).status_code == 200
     policy.refresh_from_db()
     assert (policy.enabled, policy.max_drop_fraction) == (False, 0.2)
     assert not AuditEvent.objects.exists()
@@ -119,6 +124,10 @@ def test_reset__asks_for_a_reason_then_resets_and_audits(client, operator, trigg
     without_reason = client.post(STATES, {**selected, "apply": "1", "reason": ""})
     assert b"This field is required" in without_reason.content
     assert wholesale_state().triggered
+    unacknowledged = client.post(STATES, {**selected, "apply": "1", "reason": "retrained"}, follow=True)
+    assert b"has an unacknowledged alert" in unacknowledged.content and wholesale_state().triggered
+    [alert] = alerts_selectors.unacknowledged_for(triggered)
+    alerts.acknowledge(alert_id=alert.pk, note="looking into it", actor=operator)
     done = client.post(STATES, {**selected, "apply": "1", "reason": "retrained"}, follow=True)
     assert b"Reset: WHOLESALE.contract_rate." in done.content
     assert not wholesale_state().triggered

@@ -143,7 +143,9 @@ def test_kpi__stored__201_with_event(api, engine):
     response = post_json(api(engine), KPI, {**KEY, "success": True, "actor": "test_user", "occurred_at": occurred})
     assert response.status_code == 201, response.json()
     event = response.json()
-    assert (event["domain"], event["success"], event["value"], event["actor"]) == ("WHOLESALE", True, None, "test_user")
+    assert (event["domain"], event["success"], event["value"]) == ("WHOLESALE", True, None)
+    # The engine's own label is kept apart; the actor is who authenticated, whatever the body says.
+    assert (event["actor"], event["reported_by"]) == ("engine-bot", "test_user")
     assert event["event_id"] is None
     assert KpiEvent.objects.get().occurred_at == occurred
 
@@ -214,7 +216,13 @@ def test_upsert__form_encoded__415_and_nothing_written(api, operator):
 def test_batch__stored_in_one_go__201_with_counts(api, engine, feed):
     response = post_json(api(engine), BATCH, feed.events(outcomes(3, 5)) + feed.events([2.5], "CAPITAL", "roi_event"))
     assert response.status_code == 201
-    assert response.json() == {"received": 6, "created": 6, "duplicates": []}
+    assert response.json() == {
+        "received": 6, "created": 6, "duplicates": [],
+        "warnings": [  # the seeded tripwires start disabled: stored, and said so
+            "CAPITAL.roi_event: its tripwire is disabled (1 event)",
+            "WHOLESALE.contract_rate: its tripwire is disabled (5 events)",
+        ],
+    }  # fmt: skip
     assert KpiEvent.objects.filter(success=True).count() == 3
     assert set(KpiEvent.objects.values_list("actor", flat=True)) == {"engine-bot"}
 
@@ -236,7 +244,12 @@ def test_batch__known_event_ids__skipped_and_reported_by_index(api, engine, feed
     events = [{**body, "event_id": f"e{i}"} for i, body in enumerate(feed.events(outcomes(2, 4)))]
     post_json(api(engine), BATCH, events[:2])
     response = post_json(api(engine), BATCH, events)
-    assert response.json() == {"received": 4, "created": 2, "duplicates": [0, 1]}
+    assert {**response.json(), "warnings": None} == {
+        "received": 4,
+        "created": 2,
+        "duplicates": [0, 1],
+        "warnings": None,
+    }
     assert KpiEvent.objects.count() == 4
 
 
@@ -297,9 +310,17 @@ def test_reset__via_api__released_and_audited(api, operator, tripwire, feed):
     tripwire()
     feed(outcomes(200, 200) + outcomes(0, 50))
     post_json(api(operator), EVALUATE, KEY)
+    unacknowledged = post_json(api(operator), RESET, {**KEY, "reason": "retrained the model"})
+    assert (unacknowledged.status_code, unacknowledged.json()["reason"]) == (409, "not_acknowledged")
+    [alert] = api(operator).get("/api/governance/alerts?unacknowledged=true").json()["results"]
+    assert alert["event"] == "tripwire.trigger"
+    acknowledged = post_json(api(operator), f"/api/governance/alerts/{alert['id']}/acknowledge", {"note": "on it"})
+    assert (acknowledged.status_code, acknowledged.json()["acknowledged_by"]) == (200, "op")
     response = post_json(api(operator), RESET, {**KEY, "reason": "retrained the model"})
     assert response.status_code == 200
-    assert (response.json()["status"], response.json()["triggered"]) == ("ok", False)
+    body = response.json()
+    assert (body["status"], body["triggered"]) == ("breaching", False)  # the window still shows the drop
+    assert body["warning"].startswith("WHOLESALE.contract_rate still breaches: its last evaluation showed a drop")
     event = AuditEvent.objects.get(action="tripwire.reset")
     assert (event.actor, event.reason) == ("op", "retrained the model")
     again = post_json(api(operator), RESET, {**KEY, "reason": "again"})
@@ -346,3 +367,16 @@ def test_kpi__occurred_at_in_year_one__400_naming_occurred_at(api, engine, setti
     response = api(engine).post("/api/governance/regression/kpi", body, format="json")
     assert response.status_code == 400
     assert response.json()["field"] == "occurred_at"
+
+
+def test_kpi__actor_in_body__cannot_impersonate_the_principal(api, engine):
+    response = post_json(api(engine), KPI, {**KEY, "success": True, "actor": "op"})
+    assert response.status_code == 201
+    stored = KpiEvent.objects.get()
+    assert (stored.actor, stored.reported_by) == ("engine-bot", "op")
+
+
+def test_batch__actor_per_item__kept_as_reported_by_and_actor_is_the_principal(api, engine):
+    items = [{**KEY, "success": True, "actor": "op"}, {**KEY, "success": False}]
+    assert post_json(api(engine), BATCH, items).status_code == 201
+    assert sorted(KpiEvent.objects.values_list("actor", "reported_by")) == [("engine-bot", ""), ("engine-bot", "op")]

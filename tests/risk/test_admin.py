@@ -1,6 +1,7 @@
 import pytest
 
 from governance_site.audit.models import AuditEvent
+from governance_site.policies import PolicyContract, version_of
 from risk import reasons, services
 from risk.models import Reservation, RiskPolicy
 
@@ -57,18 +58,82 @@ def test_policy_change__only_changed_fields__audited(client, operator, make_poli
     body = {
         "enabled": "on", "max_daily_loss": "1000", "max_open_exposure": "5000", "max_daily_actions": "7",
         "max_action_amount": "", "reservation_ttl_seconds": "900", "reason": "more room",
+        "version": version_of(policy),
     }  # fmt: skip
     assert client.post(f"{POLICIES}{policy.pk}/change/", body).status_code == 302
     event = AuditEvent.objects.filter(action="policy.update").get()
     assert (event.before["max_daily_actions"], event.after["max_daily_actions"], event.reason) == (5, 7, "more room")
 
 
-def test_policy_change__without_reason__refused_and_unchanged(client, operator, make_policy):
+def _change_form(policy, **changes):
+    return {
+        "enabled": "on", "max_daily_loss": "1000", "max_open_exposure": "5000", "max_daily_actions": "5",
+        "max_action_amount": "", "reservation_ttl_seconds": "900", "version": version_of(policy), **changes,
+    }  # fmt: skip
+
+
+def test_policy_change__without_reason__saved_and_audited_as_unexplained(client, operator, make_policy):
     policy = make_policy(max_daily_actions=5)
     client.force_login(operator)
-    response = client.post(f"{POLICIES}{policy.pk}/change/", {"max_daily_actions": "7", "reason": ""})
+    response = client.post(f"{POLICIES}{policy.pk}/change/", _change_form(policy, max_daily_actions="7", reason=""))
+    assert response.status_code == 302, response.context["adminform"].form.errors
+    assert RiskPolicy.objects.get().max_daily_actions == 7
+    assert AuditEvent.objects.get(action="policy.update").reason == ""
+
+
+def test_policy_change__reason_required_by_setting__refused_and_unchanged(client, operator, make_policy, settings):
+    policy = make_policy(max_daily_actions=5)
+    settings.GOVERNANCE_REQUIRE_REASON = True
+    client.force_login(operator)
+    response = client.post(f"{POLICIES}{policy.pk}/change/", _change_form(policy, max_daily_actions="7", reason=""))
     assert response.status_code == 200
+    assert "reason" in response.context["adminform"].form.errors
     assert RiskPolicy.objects.get().max_daily_actions == 5
+    assert not AuditEvent.objects.filter(action="policy.update").exists()
+
+
+def test_policy_change__stale_form_after_a_throttle__refused_and_throttle_kept(client, operator, make_policy):
+    """The tripwire throttles the domain while an operator has its form open: saving the old form
+    to change only max_daily_actions must not re-enable the policy (issue 11, point 1)."""
+    policy = make_policy(max_daily_actions=5)
+    client.force_login(operator)
+    opened = client.get(f"{POLICIES}{policy.pk}/change/").context["adminform"].form
+    seen = {name: opened[name].value() for name in opened.fields if opened[name].value() is not None}
+    assert seen["enabled"] is True and seen["version"] == version_of(policy)
+    services.throttle_domain(domain="WHOLESALE", reason="Regression: WHOLESALE.contract_rate dropped", actor="t/b")
+    body = {**seen, "enabled": "on", "max_daily_actions": "7", "reason": "more room"}
+    response = client.post(f"{POLICIES}{policy.pk}/change/", body)
+    assert response.status_code == 200
+    assert "changed by t/b since you opened it" in response.content.decode()
+    policy.refresh_from_db()
+    assert (policy.enabled, policy.max_daily_actions) == (False, 5)
+    assert not AuditEvent.objects.filter(actor="op").exists()
+    reopened = client.get(f"{POLICIES}{policy.pk}/change/").context["adminform"].form
+    body = {**body, "version": reopened["version"].value(), "enabled": ""}
+    assert client.post(f"{POLICIES}{policy.pk}/change/", body).status_code == 302
+    policy.refresh_from_db()
+    assert (policy.enabled, policy.max_daily_actions) == (False, 7)
+
+
+def test_policy_change__conflict_under_the_lock__refused_with_a_message(client, operator, make_policy, monkeypatch):
+    """A change committed between the form's check and the save is refused by the service's own
+    version check under the row lock, and shown, not a 500 (the change "meanwhile" is simulated
+    inside the request, so it is undone with it: what counts is that the form's is not saved)."""
+    policy = make_policy(max_daily_actions=5)
+    client.force_login(operator)
+    original = PolicyContract.clean_reason  # runs after the form's check, before the row is locked
+
+    def meanwhile(contract, reason):
+        monkeypatch.setattr(PolicyContract, "clean_reason", original)
+        services.throttle_domain(domain="WHOLESALE", reason="meanwhile", actor="t/b")
+        return original(contract, reason)
+
+    monkeypatch.setattr(PolicyContract, "clean_reason", meanwhile)
+    body = _change_form(policy, max_daily_actions="7", reason="more room")
+    response = client.post(f"{POLICIES}{policy.pk}/change/", body, follow=True)
+    assert "Nothing was saved" in response.content.decode() and "since you opened it" in response.content.decode()
+    assert RiskPolicy.objects.get().max_daily_actions == 5
+    assert not AuditEvent.objects.filter(actor="op").exists()
 
 
 def test_disable_action__asks_for_reason_then_disables_and_audits(client, operator, make_policy):

@@ -3,9 +3,7 @@
 from django.core.management.base import BaseCommand, CommandError
 
 from governance_site.errors import ServiceError
-from governance_site.fields import normalize_domain
 from regression import reasons, services
-from regression.fields import normalize_metric
 
 
 class Command(BaseCommand):
@@ -22,10 +20,8 @@ class Command(BaseCommand):
             outcomes = services.evaluate_all(actor=reasons.CLI_ACTOR)
         else:
             try:
-                state = services.evaluate(
-                    domain=normalize_domain(domain), metric=normalize_metric(metric), actor=reasons.CLI_ACTOR
-                )
-            except (ValueError, ServiceError) as exc:
+                state = services.evaluate(domain=domain, metric=metric, actor=reasons.CLI_ACTOR)
+            except ServiceError as exc:
                 raise CommandError(str(exc)) from exc
             outcomes = {str(state.policy): state.status}
         for policy, status in outcomes.items():

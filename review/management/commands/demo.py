@@ -3,17 +3,28 @@
 A 95% contract-rate baseline drifts to 75%: the WHOLESALE tripwire throttles the domain, and a
 WHOLESALE reserve is denied `policy_disabled`. Then CAPITAL's ROI turns negative: the CAPITAL
 tripwire engages the kill switch and production stops. Every change goes through the levers'
-services, so the audit trail shows it all. Running it again starts the story over.
+services, so the audit trail shows it all.
+
+`--start-over` (what `make demo` runs) first recreates the embedded SQLite database, so the ledger,
+trials, KPI events and states are the story's alone; nothing append-only is deleted row by row.
+On any other database the story is told again on top of the earlier runs' rows: the tripwires
+are reset and the kill switch released first, and each run's KPI events are newer than the last.
 """
 
 import datetime as dt
 import random
+from pathlib import Path
 
+from django.conf import settings
+from django.core.management import call_command
 from django.core.management.base import BaseCommand
+from django.db import connection
 from django.db.models import Max
 from django.utils import timezone
 
 from golive import services as golive
+from governance_site.alerts import selectors as alert_selectors
+from governance_site.alerts import services as alerts
 from heimdall import services as heimdall
 from regression import services as regression
 from regression.models import KpiEvent, RegressionState
@@ -54,6 +65,11 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument("--base-url", default="http://127.0.0.1:8000", help="Where the admin is served.")
+        parser.add_argument(
+            "--start-over",
+            action="store_true",
+            help="Recreate the embedded SQLite database (db.sqlite3) first; other databases keep their rows.",
+        )
 
     def step(self, number: int, text: str) -> None:
         self.stdout.write(self.style.MIGRATE_HEADING(f"\n{number}. {text}"))
@@ -64,6 +80,12 @@ class Command(BaseCommand):
     def decision(self) -> str:
         decision = golive.may_execute()
         return "yes" if decision.ok else f"no ({decision.reason})"
+
+    def watch(self, domain: str, metric: str, tripwire: dict, reason: str):
+        """Enable the (domain, metric) tripwire with `tripwire`'s settings and evaluate it now."""
+        changes = {**tripwire, "enabled": True}
+        regression.upsert_policy(domain=domain, metric=metric, changes=changes, actor=ACTOR, reason=reason)
+        return regression.evaluate(domain=domain, metric=metric, actor=ACTOR)
 
     def record(self, domain: str, metric: str, samples: list) -> None:
         """Store `samples` as KPI events a millisecond apart, ending now, and always newer than the
@@ -79,16 +101,33 @@ class Command(BaseCommand):
         ]
         regression.record_kpi_batch(events=events, actor=ACTOR)
 
+    def recreate_local_database(self) -> None:
+        """Delete and migrate the embedded SQLite file; any other database is left as it is."""
+        name = Path(str(connection.settings_dict["NAME"]))
+        if connection.vendor != "sqlite" or name != Path(settings.BASE_DIR) / "db.sqlite3":
+            self.say(f"Not the embedded SQLite database: telling the story again on top of {connection.vendor}'s rows.")
+            return
+        connection.close()
+        for suffix in ("", "-wal", "-shm", "-journal"):
+            Path(f"{name}{suffix}").unlink(missing_ok=True)
+        self.say(f"Starting over: {name.name} recreated (ledger, trials, KPI events, states and audit trail).")
+        call_command("migrate", "--noinput", verbosity=0)
+        call_command("create_demo_operator", stdout=self.stdout)
+
     def start_over(self) -> None:
         for state in RegressionState.objects.filter(triggered=True).select_related("policy"):
+            for alert in alert_selectors.unacknowledged_for(state):
+                alerts.acknowledge(alert_id=alert.pk, note="Demo: start over", actor=ACTOR)
             regression.reset(
                 domain=state.policy.domain, metric=state.policy.metric, reason="Demo: start over", actor=ACTOR
             )
         if golive.get_state().kill_switch_engaged:
             golive.set_kill_switch(engaged=False, reason="Demo: start over", actor=ACTOR)
 
-    def handle(self, *args, base_url: str, **options):
+    def handle(self, *args, base_url: str, start_over: bool = False, **options):
         rng = random.Random(7)
+        if start_over:
+            self.recreate_local_database()
         self.start_over()
 
         self.step(1, "Production on, with Risk Guard caps for WHOLESALE and CAPITAL")
@@ -114,10 +153,7 @@ class Command(BaseCommand):
         self.say("300 KPI events recorded")
 
         self.step(4, "Enable the WHOLESALE/contract_rate tripwire (window 100, THROTTLE on a drop over 20%); evaluate")
-        regression.upsert_policy(domain="WHOLESALE", metric="contract_rate",
-                                 changes={**CONTRACT_RATE_TRIPWIRE, "enabled": True},
-                                 actor=ACTOR, reason="Demo: watch contract rate")  # fmt: skip
-        state = regression.evaluate(domain="WHOLESALE", metric="contract_rate", actor=ACTOR)
+        state = self.watch("WHOLESALE", "contract_rate", CONTRACT_RATE_TRIPWIRE, "Demo: watch contract rate")
         self.say(
             f"baseline {state.baseline_rate:.1%}, current {state.current_rate:.1%}, drop {state.drop_fraction:.1%} "
             f"> 20% → status {state.status}, action {state.action_taken or 'none'}"
@@ -133,9 +169,7 @@ class Command(BaseCommand):
         baseline = [round(rng.gauss(0.04, 0.01), 4) for _ in range(200)]
         crash = [round(rng.gauss(-0.02, 0.01), 4) for _ in range(50)]
         self.record("CAPITAL", "roi_event", baseline + crash)
-        regression.upsert_policy(domain="CAPITAL", metric="roi_event", changes={**ROI_TRIPWIRE, "enabled": True},
-                                 actor=ACTOR, reason="Demo: watch ROI")  # fmt: skip
-        state = regression.evaluate(domain="CAPITAL", metric="roi_event", actor=ACTOR)
+        state = self.watch("CAPITAL", "roi_event", ROI_TRIPWIRE, "Demo: watch ROI")
         self.say(
             f"baseline mean {state.baseline_rate:+.4f}, current {state.current_rate:+.4f}, "
             f"drop {state.drop_fraction:.0%} > 30% → status {state.status}, action {state.action_taken or 'none'}"
