@@ -59,22 +59,26 @@ def main(argv=None) -> int:
         finally:
             signal.alarm(0)
 
+    def on_new_app(database: str, drill, **kwargs):
+        """Run `drill(app)` on a fresh database; whatever it started is stopped after it."""
+        app = harness.new_app(pg, workdir, database, **kwargs)
+        try:
+            return drill(app)
+        finally:
+            app.stop_all()
+
     if "hostile" in only:
-
-        def hostile_drill():
-            app = harness.new_app(pg, workdir, "hostile")
-            web = app.gunicorn(workers=2, name="hostile-web")
-            try:
-                return hostile.run(app, web, examples=examples)
-            finally:
-                harness.stop(web.process)
-
-        attempt("hostile", hostile_drill)
+        attempt(
+            "hostile",
+            lambda: on_new_app(
+                "hostile", lambda app: hostile.run(app, app.gunicorn(workers=2, name="hostile-web"), examples=examples)
+            ),
+        )
     if "load" in only:
         attempt(
             "load",
-            lambda: load.run(
-                harness.new_app(pg, workdir, "load", engines=32), seconds=load_seconds, race_tries=race_tries
+            lambda: on_new_app(
+                "load", lambda app: load.run(app, seconds=load_seconds, race_tries=race_tries), engines=32
             ),
         )
     for name in faults.ALL:

@@ -23,7 +23,7 @@ import time
 import psycopg
 
 from . import harness
-from .harness import App, Postgres, Redis, log, new_seed, stop, wait_until
+from .harness import App, Postgres, Redis, describe, log, new_seed, stop, wait_until
 from .load import setup
 from .report import Row
 from .traffic import API, Traffic
@@ -34,21 +34,25 @@ RECOVERY = 15.0  # seconds the service may take to answer normally again after t
 FAULT_POLICIES = {
     "FAULT": {"max_daily_actions": 100000, "max_open_exposure": "20000", "max_daily_loss": "1000000"},
 }
-_counter = iter(range(1000))
 
 
 def run(name: str, pg: Postgres, workdir) -> list[Row]:
-    return {
-        "pg-stop": lambda: _database_fault(workdir, hang=False),
-        "pg-hang": lambda: _database_fault(workdir, hang=True),
-        "broker-stop": lambda: _broker_stopped(pg, workdir),
-        "worker-kill": lambda: _worker_killed(pg, workdir),
-        "two-beats-webs": lambda: _two_beats_two_webs(pg, workdir),
-    }[name]()
-
-
-def _fresh(pg: Postgres, workdir, name: str, **kwargs) -> App:
-    return harness.new_app(pg, workdir, f"{name}_{next(_counter)}", **kwargs)
+    if name in ("pg-stop", "pg-hang"):
+        return _database_fault(workdir, hang=name == "pg-hang")
+    drill, engines = {
+        "broker-stop": (_broker_stopped, 0),
+        "worker-kill": (_worker_killed, 0),
+        "two-beats-webs": (_two_beats_two_webs, 8),
+    }[name]
+    redis = Redis(workdir)
+    app = None
+    try:
+        app = harness.new_app(pg, workdir, name.replace("-", "_"), broker=redis.url(), engines=engines)
+        return drill(app, redis)
+    finally:
+        if app is not None:
+            app.stop_all()
+        redis.stop()
 
 
 def _answer_problem(answer) -> str | None:
@@ -86,6 +90,7 @@ def _database_fault(workdir, *, hang: bool) -> list[Row]:
     sub.mkdir()
     os.chmod(sub, 0o777)
     pg = Postgres(sub)
+    app = None
     try:
         app = harness.new_app(pg, sub, "faults", engines=8)
         web = app.gunicorn(workers=3, timeout=120, name="web")
@@ -134,10 +139,10 @@ def _database_fault(workdir, *, hang: bool) -> list[Row]:
             a for a in late if a.status not in (200, 201, 204) or (a.body or {}).get("reason") == "state_unavailable"
         ]
         closed = sum(_closed(a) for a in during)
-        path = sub / "told.json"
-        path.write_text(json.dumps(traffic.told()))
-        verdict = app.ctl("verify-load", str(path))
+        verdict = app.verify(traffic.told(), name="faults")
     finally:
+        if app is not None:
+            app.stop_all()
         pg.shutdown()
 
     lost = []
@@ -211,9 +216,7 @@ def _enable(app: App, web, domain: str, metric: str) -> None:
         raise RuntimeError(f"enable → {status} {answer[:200]!r}")
 
 
-def _broker_stopped(pg: Postgres, workdir) -> list[Row]:
-    redis = Redis(workdir)
-    app = _fresh(pg, workdir, "broker", broker=redis.url())
+def _broker_stopped(app: App, redis: Redis) -> list[Row]:
     web = app.gunicorn(workers=2, name="broker-web")
     setup(app, web, risk_policies=FAULT_POLICIES, kpi_domain="BROKERKPI")
     _tripwire(app, web, "BROKER", "beat_probe", enabled=True, trigger=False)
@@ -221,50 +224,45 @@ def _broker_stopped(pg: Postgres, workdir) -> list[Row]:
     worker = app.celery("worker", "--concurrency=1", name="broker-worker")
     beat = app.celery("beat", name="broker-beat")
     lost = []
+    first = wait_until(
+        lambda: (_state(app, web, "BROKER", "beat_probe") or {}).get("evaluated_at"),
+        timeout=60,
+        what="a first evaluation by worker and beat",
+    )
+    log(f"fault: broker stopped (first evaluation at {first})")
+    redis.stop()
+    outage_answers, problems = 0, []
+    until = time.monotonic() + 10
+    while time.monotonic() < until:
+        for method, path, body in (
+            ("GET", "/go-live/check", None),
+            ("POST", "/risk/reserve", {"domain": "FAULT", "amount": "1"}),
+            ("POST", "/heimdall/check", {"domain": "FAULT", "confidence": 0.9}),
+            ("POST", "/regression/kpi", {"domain": "BROKERKPI", "metric": "m0", "success": True}),
+        ):
+            begin = time.monotonic()
+            status, headers, raw = web.request(method, API + path, token=app.tokens["engine"], body=body,
+                                               timeout=ANSWER_TIMEOUT + 5)  # fmt: skip
+            outage_answers += 1
+            elapsed = time.monotonic() - begin
+            if status not in (200, 201, 204) or elapsed > ANSWER_TIMEOUT:
+                problems.append(f"{path} → {status} in {elapsed:.1f} s {describe(headers, raw)}")
+        time.sleep(0.2)
+    if problems:
+        lost.append(f"{len(problems)} of {outage_answers} answers failed while Redis was down: {problems[0]}")
+    restarted = dt.datetime.now(dt.UTC)
+    redis.start()
     try:
-        first = wait_until(
-            lambda: (_state(app, web, "BROKER", "beat_probe") or {}).get("evaluated_at"),
-            timeout=60,
-            what="a first evaluation by worker and beat",
+        wait_until(
+            lambda: dt.datetime.fromisoformat(_state(app, web, "BROKER", "beat_probe")["evaluated_at"]) > restarted,
+            timeout=45,
+            what="an evaluation after Redis came back",
         )
-        log(f"fault: broker stopped (first evaluation at {first})")
-        redis.stop()
-        outage_answers, problems = 0, []
-        until = time.monotonic() + 10
-        while time.monotonic() < until:
-            for method, path, body in (
-                ("GET", "/go-live/check", None),
-                ("POST", "/risk/reserve", {"domain": "FAULT", "amount": "1"}),
-                ("POST", "/heimdall/check", {"domain": "FAULT", "confidence": 0.9}),
-                ("POST", "/regression/kpi", {"domain": "BROKERKPI", "metric": "m0", "success": True}),
-            ):
-                begin = time.monotonic()
-                status, headers, raw = web.request(method, API + path, token=app.tokens["engine"], body=body,
-                                                   timeout=ANSWER_TIMEOUT + 5)  # fmt: skip
-                outage_answers += 1
-                elapsed = time.monotonic() - begin
-                if status not in (200, 201, 204) or elapsed > ANSWER_TIMEOUT:
-                    problems.append(f"{path} → {status} in {elapsed:.1f} s {raw[:80]!r}")
-            time.sleep(0.2)
-        if problems:
-            lost.append(f"{len(problems)} of {outage_answers} answers failed while Redis was down: {problems[0]}")
-        restarted = dt.datetime.now(dt.UTC)
-        redis.start()
-        try:
-            wait_until(
-                lambda: dt.datetime.fromisoformat(_state(app, web, "BROKER", "beat_probe")["evaluated_at"]) > restarted,
-                timeout=45,
-                what="an evaluation after Redis came back",
-            )
-        except TimeoutError as error:
-            lost.append(str(error))
-        for process, name in ((worker, "worker"), (beat, "beat")):
-            if process.poll() is not None:
-                lost.append(f"{name} exited ({process.returncode})")
-    finally:
-        for process in (beat, worker, web.process):
-            stop(process)
-        redis.stop()
+    except TimeoutError as error:
+        lost.append(str(error))
+    for process, name in ((worker, "worker"), (beat, "beat")):
+        if process.poll() is not None:
+            lost.append(f"{name} exited ({process.returncode})")
     return [
         Row(
             drill="fault: broker stopped",
@@ -286,48 +284,38 @@ def _waiting_on_lock(app: App) -> int:
         ).fetchone()[0]
 
 
-def _worker_killed(pg: Postgres, workdir) -> list[Row]:
-    redis = Redis(workdir)
-    app = _fresh(pg, workdir, "killed", broker=redis.url())
+def _worker_killed(app: App, redis: Redis) -> list[Row]:
     web = app.gunicorn(workers=2, name="killed-web")
     setup(app, web, risk_policies={"KILLED": FAULT_POLICIES["FAULT"]}, kpi_domain="KILLEDKPI")
     _tripwire(app, web, "KILLED", "contract_rate", enabled=False, trigger=True)
     app.ctl("beat-every", "1")
     holder = app.ctl_background("hold-lock", "KILLED", "contract_rate", "60", name="killed-lock")
-    processes = [holder, web.process]
     lost = []
+    wait_until(lambda: "locked" in holder.log_path.read_text(), timeout=30, what="the row lock")
+    worker = app.celery("worker", "--concurrency=1", name="killed-worker")
+    app.celery("beat", name="killed-beat")
+    _enable(app, web, "KILLED", "contract_rate")
+    wait_until(lambda: _waiting_on_lock(app), timeout=45, what="an evaluation waiting inside its transaction")
+    log("fault: worker killed (SIGKILL) while its evaluation waits on the row lock")
+    stop(worker, sig=signal.SIGKILL)
+    stop(holder, sig=signal.SIGKILL)
+    worker = app.celery("worker", "--concurrency=1", name="killed-worker-2")
     try:
-        wait_until(lambda: "locked" in holder.log_path.read_text(), timeout=30, what="the row lock")
-        worker = app.celery("worker", "--concurrency=1", name="killed-worker")
-        beat = app.celery("beat", name="killed-beat")
-        processes += [worker, beat]
-        _enable(app, web, "KILLED", "contract_rate")
-        wait_until(lambda: _waiting_on_lock(app), timeout=45, what="an evaluation waiting inside its transaction")
-        log("fault: worker killed (SIGKILL) while its evaluation waits on the row lock")
-        stop(worker, sig=signal.SIGKILL)
-        stop(holder, sig=signal.SIGKILL)
-        worker = app.celery("worker", "--concurrency=1", name="killed-worker-2")
-        processes.append(worker)
-        try:
-            wait_until(
-                lambda: (_state(app, web, "KILLED", "contract_rate") or {}).get("triggered"),
-                timeout=45,
-                what="the trigger by the second worker",
-            )
-            time.sleep(4)  # a few more beat ticks: a second action would show now
-        except TimeoutError as error:
-            lost.append(str(error))
-        triggers = app.ctl("audit-count", "tripwire.trigger")["tripwire.trigger"]
-        status, _, body = web.get(f"{API}/risk/policies", token=app.tokens["viewer"])
-        policies = json.loads(body)
-        policies = policies["results"] if isinstance(policies, dict) else policies
-        throttled = not next(p for p in policies if p["domain"] == "KILLED")["enabled"]
-        if triggers != 1 or not throttled:
-            lost.append(f"{triggers} tripwire.trigger audit events (1 expected), risk policy throttled: {throttled}")
-    finally:
-        for process in reversed(processes):
-            stop(process)
-        redis.stop()
+        wait_until(
+            lambda: (_state(app, web, "KILLED", "contract_rate") or {}).get("triggered"),
+            timeout=45,
+            what="the trigger by the second worker",
+        )
+        time.sleep(4)  # a few more beat ticks: a second action would show now
+    except TimeoutError as error:
+        lost.append(str(error))
+    triggers = app.ctl("audit-count", "tripwire.trigger")["tripwire.trigger"]
+    status, _, body = web.get(f"{API}/risk/policies", token=app.tokens["viewer"])
+    policies = json.loads(body)
+    policies = policies["results"] if isinstance(policies, dict) else policies
+    throttled = not next(p for p in policies if p["domain"] == "KILLED")["enabled"]
+    if triggers != 1 or not throttled:
+        lost.append(f"{triggers} tripwire.trigger audit events (1 expected), risk policy throttled: {throttled}")
     return [
         Row(
             drill="fault: worker killed",
@@ -340,9 +328,7 @@ def _worker_killed(pg: Postgres, workdir) -> list[Row]:
     ]
 
 
-def _two_beats_two_webs(pg: Postgres, workdir) -> list[Row]:
-    redis = Redis(workdir)
-    app = _fresh(pg, workdir, "twice", broker=redis.url(), engines=8)
+def _two_beats_two_webs(app: App, redis: Redis) -> list[Row]:
     web_a = app.gunicorn(workers=2, name="twice-web-a")
     web_b = app.gunicorn(workers=2, name="twice-web-b")
     setup(app, web_a, risk_policies=FAULT_POLICIES, kpi_domain="TWICEKPI")
@@ -350,65 +336,55 @@ def _two_beats_two_webs(pg: Postgres, workdir) -> list[Row]:
     for domain, metric in tripwires:
         _tripwire(app, web_a, domain, metric, enabled=False, trigger=True)
     app.ctl("beat-every", "1")
-    processes = [web_a.process, web_b.process]
     lost = []
+    app.celery("beat", name="twice-beat-1")
+    app.celery("beat", name="twice-beat-2")
+    app.celery("worker", "--concurrency=2", name="twice-worker")
+    time.sleep(3)
+    seed = new_seed()
+    log(f"fault: two beats and two webs, {len(tripwires)} tripwires about to trigger (seed {seed})")
+    traffic = Traffic(
+        [web_a, web_b], app.tokens["engines"], risk_domains=FAULT_POLICIES, kpi_domain="TWICEKPI", timeout=30
+    )
+    load = threading.Thread(target=traffic.run, kwargs={"clients": 8, "seconds": 12, "seed": seed}, daemon=True)
+    load.start()
+    for index, (domain, metric) in enumerate(tripwires):
+        _enable(app, (web_a, web_b)[index % 2], domain, metric)
+
+    def evaluate(web, domain, metric):
+        web.post(f"{API}/regression/evaluate", {"domain": domain, "metric": metric}, token=app.tokens["engine"])
+
+    racers = [
+        threading.Thread(target=evaluate, args=(web, domain, metric), daemon=True)
+        for domain, metric in tripwires
+        for web in (web_a, web_b, web_a, web_b)
+    ]
+    for racer in racers:
+        racer.start()
+    for racer in racers:
+        racer.join(timeout=60)
+    load.join(timeout=60)
     try:
-        processes += [
-            app.celery("beat", name="twice-beat-1"),
-            app.celery("beat", name="twice-beat-2"),
-            app.celery("worker", "--concurrency=2", name="twice-worker"),
-        ]
-        time.sleep(3)
-        seed = new_seed()
-        log(f"fault: two beats and two webs, {len(tripwires)} tripwires about to trigger (seed {seed})")
-        traffic = Traffic(
-            [web_a, web_b], app.tokens["engines"], risk_domains=FAULT_POLICIES, kpi_domain="TWICEKPI", timeout=30
+        wait_until(
+            lambda: sum(s["triggered"] for s in _all_states(app, web_b)) >= len(tripwires),
+            timeout=30,
+            what="every tripwire triggered",
         )
-        load = threading.Thread(target=traffic.run, kwargs={"clients": 8, "seconds": 12, "seed": seed}, daemon=True)
-        load.start()
-        for index, (domain, metric) in enumerate(tripwires):
-            _enable(app, (web_a, web_b)[index % 2], domain, metric)
-
-        def evaluate(web, domain, metric):
-            web.post(f"{API}/regression/evaluate", {"domain": domain, "metric": metric}, token=app.tokens["engine"])
-
-        racers = [
-            threading.Thread(target=evaluate, args=(web, domain, metric), daemon=True)
-            for domain, metric in tripwires
-            for web in (web_a, web_b, web_a, web_b)
-        ]
-        for racer in racers:
-            racer.start()
-        for racer in racers:
-            racer.join(timeout=60)
-        load.join(timeout=60)
-        try:
-            wait_until(
-                lambda: sum(s["triggered"] for s in _all_states(app, web_b)) >= len(tripwires),
-                timeout=30,
-                what="every tripwire triggered",
-            )
-        except TimeoutError as error:
-            lost.append(str(error))
-        time.sleep(3)
-        counts = app.ctl("audit-count", "tripwire.trigger")["by_object"]
-        ours = {f"{domain}.{metric}" for domain, metric in tripwires}
-        wrong = {key: n for key, n in counts.items() if n != 1 or key not in ours and not key.startswith("TWICEKPI.")}
-        wrong.update(dict.fromkeys(ours - set(counts), 0))
-        if wrong:
-            lost.append(f"tripwire.trigger audit events per tripwire (1 expected): {wrong}")
-        path = workdir / "twice-told.json"
-        path.write_text(json.dumps(traffic.told()))
-        verdict = app.ctl("verify-load", str(path))
-        if verdict["problem_count"]:
-            lost.append("; ".join(verdict["problems"][:3]))
-        bad = [a for a in traffic.answers if _answer_problem(a) or a.status == 503]
-        if bad:
-            lost.append(f"failed requests: {len(bad)}, e.g. {bad[0].what} → {bad[0].status} {bad[0].text[:80]}")
-    finally:
-        for process in reversed(processes):
-            stop(process)
-        redis.stop()
+    except TimeoutError as error:
+        lost.append(str(error))
+    time.sleep(3)
+    counts = app.ctl("audit-count", "tripwire.trigger")["by_object"]
+    ours = {f"{domain}.{metric}" for domain, metric in tripwires}
+    wrong = {key: n for key, n in counts.items() if n != 1 or key not in ours and not key.startswith("TWICEKPI.")}
+    wrong.update(dict.fromkeys(ours - set(counts), 0))
+    if wrong:
+        lost.append(f"tripwire.trigger audit events per tripwire (1 expected): {wrong}")
+    verdict = app.verify(traffic.told(), name="twice")
+    if verdict["problem_count"]:
+        lost.append("; ".join(verdict["problems"][:3]))
+    bad = [a for a in traffic.answers if _answer_problem(a) or a.status == 503]
+    if bad:
+        lost.append(f"failed requests: {len(bad)}, e.g. {bad[0].what} → {bad[0].status} {bad[0].text[:80]}")
     return [
         Row(
             drill="fault: two beats, two webs",

@@ -244,6 +244,15 @@ class App:
     workdir: Path
     broker: str = "memory://"
     tokens: dict = dataclasses.field(default_factory=dict)
+    processes: list = dataclasses.field(default_factory=list)  # what it started, stopped by stop_all
+
+    def _started(self, process: subprocess.Popen) -> subprocess.Popen:
+        self.processes.append(process)
+        return process
+
+    def stop_all(self) -> None:
+        for process in reversed(self.processes):
+            stop(process)
 
     def env(self, **extra) -> dict:
         env = {
@@ -279,7 +288,13 @@ class App:
         """appctl.py in the background; its answer is read with ctl_result."""
         process = spawn([PYTHON, str(HERE / "appctl.py"), *args], log_path=self.workdir / f"{name}.log", env=self.env())
         process.log_path = self.workdir / f"{name}.log"
-        return process
+        return self._started(process)
+
+    def verify(self, told: dict, *, name: str) -> dict:
+        """appctl.py verify-load on what the clients were told (kept in the work folder)."""
+        path = self.workdir / f"{name}-told.json"
+        path.write_text(json.dumps(told))
+        return self.ctl("verify-load", str(path))
 
     def ctl_result(self, process: subprocess.Popen, *, timeout: float) -> dict:
         process.wait(timeout=timeout)
@@ -312,7 +327,7 @@ class App:
             log_path=self.workdir / f"{name}-{port}.log",
             env=self.env(),
         )
-        web = Web(port=port, process=process)
+        web = Web(port=port, process=self._started(process))
         wait_until(lambda: web.get("/api/schema/", token=None)[0] in (200, 401, 403), timeout=START_TIMEOUT, what=name)
         return web
 
@@ -320,7 +335,7 @@ class App:
         args = [PYTHON, "-m", "celery", "-A", "governance_site", role, "--loglevel=INFO", *extra]
         if role == "beat":
             args += ["--schedule", str(self.workdir / f"{name or 'beat'}-schedule"), "--max-interval", "1"]
-        return spawn(args, log_path=self.workdir / f"{name or role}.log", env=self.env())
+        return self._started(spawn(args, log_path=self.workdir / f"{name or role}.log", env=self.env()))
 
 
 _SECRET_KEY = secrets.token_urlsafe(50)

@@ -71,7 +71,7 @@ class Tally:
         return self.calls - len(self.failed_calls)
 
     def write(self, path) -> None:
-        with open(path, "a") as out:
+        with open(path, "a", errors="backslashreplace") as out:
             for kind, examples in self.failures.items():
                 out.writelines(f"{kind}\t{example}\n" for example in examples)
 

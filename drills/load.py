@@ -7,7 +7,7 @@ import collections
 import json
 import threading
 
-from .harness import App, describe, is_json, log, new_seed, stop
+from .harness import App, describe, is_json, log, new_seed
 from .report import Row
 from .traffic import API, METRICS, Traffic, failed, kpi_event, percentile
 
@@ -78,10 +78,8 @@ def racing_batches(app: App, web, *, tries: int, size: int = 300, racers: int = 
         created = sum(json.loads(a[2]).get("created", 0) for a in answers if a and a[0] == 201)
         created_wrong += created != size and not bad
         acked += [e["event_id"] for e in events]
-    path = app.workdir / "race-told.json"
     told = {"kpi_domains": [RACE_DOMAIN], "risk_domains": [], "kpi_acked": acked, "reservations": {}}
-    path.write_text(json.dumps(told))
-    verdict = app.ctl("verify-load", str(path))
+    verdict = app.verify(told, name="race")
     lost = []
     if bad:
         lost.append(f"{len(bad)} of {tries * racers} answers not 201 (e.g. {bad[0]})")
@@ -111,9 +109,7 @@ def run(app: App, *, seconds: float, clients: int = 32, workers: int = 4, race_t
     stats, bad = summarize(traffic, wall)
     log("load: " + stats)
 
-    path = app.workdir / "load-told.json"
-    path.write_text(json.dumps(traffic.told()))
-    verdict = app.ctl("verify-load", str(path))
+    verdict = app.verify(traffic.told(), name="load")
     lost = []
     if bad:
         examples = "; ".join(f"{a.what} → {a.status} {a.text[:120]}" for a in bad[:3])
@@ -126,7 +122,6 @@ def run(app: App, *, seconds: float, clients: int = 32, workers: int = 4, race_t
     settled = sum(1 for r in traffic.reservations.values() if r["settled_pnl"] is not None)
     log(f"load: racing KPI batches, {race_tries} tries")
     race = racing_batches(app, web, tries=race_tries)
-    stop(web.process)
     return [
         Row(
             drill="load",
