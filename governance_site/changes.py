@@ -14,6 +14,7 @@ import contextlib
 import contextvars
 import enum
 import json
+from dataclasses import dataclass
 from urllib.parse import urlencode
 
 from django.conf import settings
@@ -48,6 +49,16 @@ class Loosens(enum.Enum):
         if before is None or after is None:
             return False  # from no value (no cap: already loosest) or to none where that is not looser
         return after > before if self in (Loosens.RAISE, Loosens.RAISE_OR_REMOVE) else after < before
+
+
+@dataclass(frozen=True)
+class Becomes:
+    """Changing the field to `value` loosens its control (a tripwire's dry run: a trip no longer acts)."""
+
+    value: object
+
+    def loosened(self, before, after) -> bool:
+        return after == self.value and before != self.value
 
 
 def loosened_fields(loosening: dict, before: dict, after: dict) -> list[str]:

@@ -34,7 +34,7 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, models, transaction
 
 from governance_site.audit import services as audit
-from governance_site.changes import Loosens, loosened_fields, require_approval
+from governance_site.changes import Becomes, Loosens, loosened_fields, require_approval
 from governance_site.errors import Conflict, InvalidInput
 from governance_site.identifiers import Identifier
 
@@ -83,7 +83,7 @@ class PolicyContract:
     after_save: Callable[[models.Model, bool], None] | None = None  # (policy, created), same transaction
     # Four-eyes (governance_site.changes): the direction in which each field loosens its control.
     # A change that moves one that way needs an approved change request while approvals are on.
-    loosening: Mapping[str, Loosens] = field(default_factory=dict)
+    loosening: Mapping[str, Loosens | Becomes] = field(default_factory=dict)
 
     @property
     def key_names(self) -> tuple[str, ...]:

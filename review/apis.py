@@ -84,6 +84,7 @@ class ReviewApi(APIView):
             kind = serializers.ChoiceField(choices=PolicyKind.choices)
             action = serializers.ChoiceField(choices=PolicyAction.choices)
             action_taken = serializers.CharField()
+            would_have_taken = serializers.CharField(help_text="A dry-run tripwire: what it would have done.")
             baseline_rate = serializers.FloatField(allow_null=True)
             current_rate = serializers.FloatField(allow_null=True)
             drop_fraction = serializers.FloatField(allow_null=True)

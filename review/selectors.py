@@ -132,6 +132,7 @@ def _tripwire_row(state) -> dict:
         "kind": policy.kind,
         "action": policy.action,
         "action_taken": state.action_taken,
+        "would_have_taken": state.would_have_taken,
         "baseline_rate": state.baseline_rate,
         "current_rate": state.current_rate,
         "drop_fraction": state.drop_fraction,
@@ -144,7 +145,9 @@ def _tripwire_row(state) -> dict:
 def _action_in_force(row: dict, *, go_live: dict, risk_enabled: dict[str, bool]) -> dict:
     """Whether a triggered tripwire's action still holds: THROTTLE while the domain's risk policy
     is disabled, KILL_SWITCH while the switch is engaged; if not, who lifted it and when (the audit
-    event that re-enabled the policy or released the switch after the trigger)."""
+    event that re-enabled the policy or released the switch after the trigger). A dry run took none."""
+    if not row["action_taken"]:
+        return {**row, "action_in_force": False, "lifted_by": None, "lifted_at": None}
     if row["action_taken"] == "THROTTLE":
         in_force = not risk_enabled.get(row["domain"], False)
         lifts = AuditEvent.objects.filter(

@@ -6,7 +6,7 @@ import pytest
 
 from approvals import reasons, services
 from governance_site.audit.models import AuditEvent
-from governance_site.changes import APPROVAL_REQUIRED, Loosens, loosened_fields
+from governance_site.changes import APPROVAL_REQUIRED, Becomes, Loosens, loosened_fields
 from governance_site.errors import Conflict, InvalidInput
 from heimdall import services as heimdall
 from regression import services as regression
@@ -37,6 +37,9 @@ def test_contract__every_loosening_declaration_names_a_policy_field(contract):
         (Loosens.TURN_ON, True, False, False),
         (Loosens.TURN_OFF, True, False, True),
         (Loosens.TURN_OFF, False, False, False),
+        (Becomes("dry_run"), "enforce", "dry_run", True),  # a tripwire whose trips no longer act
+        (Becomes("dry_run"), "dry_run", "enforce", False),
+        (Becomes("dry_run"), "dry_run", "dry_run", False),
     ],
 )
 def test_loosens__each_direction(direction, before, after, loosened):
@@ -70,6 +73,8 @@ def test_approvals_on__loosening_policy_changes_refused_tightening_never_waits(w
            actor=operator)  # fmt: skip
     regression.upsert_policy(domain="WHOLESALE", metric="contract_rate", changes={"max_drop_fraction": 0.1},
                              actor=operator)  # fmt: skip
+    direct(regression.upsert_policy, domain="WHOLESALE", metric="contract_rate", changes={"mode": "dry_run"},
+           actor=operator)  # fmt: skip  # a dry run never acts: as loose as disabling it
 
 
 def raise_cap(actor, value="5000"):
