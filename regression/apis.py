@@ -330,8 +330,12 @@ class EpisodeOutput(serializers.Serializer):
     p_value = serializers.FloatField(allow_null=True)
 
 
+class BacktestPolicyOutput(PolicyListApi.serializer_class):
+    updated_at = serializers.DateTimeField(allow_null=True, help_text="null for a draft that is not saved.")
+
+
 class BacktestOutput(serializers.Serializer):
-    policy = PolicyListApi.serializer_class()
+    policy = BacktestPolicyOutput(help_text="The policy replayed: the saved one, or the draft.")
     events = serializers.IntegerField()
     first_at = serializers.DateTimeField(allow_null=True)
     last_at = serializers.DateTimeField(allow_null=True)
