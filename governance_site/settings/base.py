@@ -96,11 +96,17 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
 # Bounded waits, so that the gate answers `state_unavailable` instead of hanging (PostgreSQL):
 # seconds to open a connection, and milliseconds one statement may run / wait for a lock. A lock
 # held elsewhere (one stuck tripwire, a long admin transaction) fails that one request or that one
-# tripwire's evaluation after DATABASE_LOCK_TIMEOUT_MS; the rest go on. 0 turns a limit off.
+# tripwire's evaluation after DATABASE_LOCK_TIMEOUT_MS; the rest go on. A server that does not run
+# at all (SIGSTOP, a frozen host) enforces none of these: past DATABASE_CLIENT_DEADLINE_MS the
+# client itself shuts the connection down (governance_site.database). Keep lock < statement <
+# client deadline, so that a slow but running server answers with its own error first. 0 turns a
+# limit off.
 DATABASE_CONNECT_TIMEOUT = env.int("DATABASE_CONNECT_TIMEOUT", default=5)
-DATABASE_STATEMENT_TIMEOUT_MS = env.int("DATABASE_STATEMENT_TIMEOUT_MS", default=10000)
+DATABASE_STATEMENT_TIMEOUT_MS = env.int("DATABASE_STATEMENT_TIMEOUT_MS", default=7000)
 DATABASE_LOCK_TIMEOUT_MS = env.int("DATABASE_LOCK_TIMEOUT_MS", default=5000)
+DATABASE_CLIENT_DEADLINE_MS = env.int("DATABASE_CLIENT_DEADLINE_MS", default=8000)
 if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+    DATABASES["default"]["ENGINE"] = "governance_site.database"  # Django's, with the client deadline
     _options = DATABASES["default"].setdefault("OPTIONS", {})
     _options.setdefault("connect_timeout", DATABASE_CONNECT_TIMEOUT)
     _options["options"] = " ".join(
