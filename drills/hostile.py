@@ -263,6 +263,9 @@ def _overflow_case(app: App, web: Web, tally: Tally) -> str:
     big = "9" * 16 + ".9999"
     web.post(f"{API}/go-live/kill-switch", {"engaged": False, "reason": "drill"}, token=op)
     web.post(f"{API}/go-live/enable", {"enabled": True, "reason": "drill"}, token=op)
+    # The fuzzing before may have registered a heartbeat for this principal and let it lapse (a
+    # lapsed engine is refused, rightly): beat once with a long allowance.
+    web.post(f"{API}/go-live/heartbeat", {"max_silence_seconds": 24 * 3600}, token=op)
     status, _, body = web.post(
         f"{API}/risk/policies/upsert",
         {"domain": "OVERFLOW", "enabled": True, "max_daily_loss": big, "max_open_exposure": big,
