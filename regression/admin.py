@@ -44,6 +44,20 @@ RESET_CONFIRMATION = {
 }
 
 
+def _reason_action(name: str, description: str, service: str, *, done: str, warn: str | None = None, **confirmation):
+    """An operator action on tripwires that asks for a reason on a confirmation page, then calls
+    `services.<service>` for each selected one (`services.<warn>` names what to warn about first)."""
+    confirmation.setdefault("action", name)
+
+    @admin.action(description=description, permissions=["operate"])
+    def action(self, request, queryset):
+        warning = getattr(services, warn) if warn else None
+        return self._with_reason(request, queryset, getattr(services, service), done=done, warn=warning, **confirmation)
+
+    action.__name__ = name
+    return action
+
+
 @admin.register(RegressionPolicy)
 class RegressionPolicyAdmin(PolicyAdminMixin, admin.ModelAdmin):
     contract = services.POLICY
@@ -209,39 +223,29 @@ class RegressionStateAdmin(OperateActionsMixin, AppendOnlyAdminMixin, admin.Mode
             return None
         return self._confirmation(request, queryset, form, **confirmation)
 
-    @admin.action(description="Acknowledge the throttle (asks for a reason)", permissions=["operate"])
-    def acknowledge_throttles(self, request, queryset):
-        return self._with_reason(
-            request, queryset, services.acknowledge, action="acknowledge_throttles", title="Acknowledge throttles?",
-            done="Acknowledged",
-            explanation="Acknowledging says you have seen these throttles. They stay in force, but no longer count "
-            "against the cascade's blast radius: automation may throttle other domains again without escalating "
-            "to the kill switch.",
-        )  # fmt: skip
-
-    @admin.action(description="Reset (asks for a reason)", permissions=["operate"])
-    def reset_tripwires(self, request, queryset):
-        return self._with_reason(
-            request, queryset, services.reset, done="Reset", warn=services.reset_warning, **RESET_CONFIRMATION
-        )
-
-    @admin.action(description="Rebaseline to the last 7 days (asks for a reason)", permissions=["operate"])
-    def rebaseline_last_week(self, request, queryset):
-        return self._with_reason(
-            request, queryset, services.rebaseline, action="rebaseline_last_week", title="Rebaseline tripwires?",
-            done="Rebaselined",
-            explanation="The Friday step: the events of the last 7 days become each detector's reference, pinned, "
-            "in a new epoch. Only after a good week; undo it with the next action.",
-        )  # fmt: skip
-
-    @admin.action(description="Undo the last rebaseline (asks for a reason)", permissions=["operate"])
-    def undo_rebaseline(self, request, queryset):
-        return self._with_reason(
-            request, queryset, services.undo_rebaseline, action="undo_rebaseline", title="Undo the rebaseline?",
-            done="Rebaseline undone",
-            explanation="Each detector goes back to the reference and epoch it had before its last rebaseline; "
-            "the events since are judged again at the next evaluation.",
-        )  # fmt: skip
+    acknowledge_throttles = _reason_action(
+        "acknowledge_throttles", "Acknowledge the throttle (asks for a reason)", "acknowledge",
+        title="Acknowledge throttles?", done="Acknowledged",
+        explanation="Acknowledging says you have seen these throttles. They stay in force, but no longer count "
+        "against the cascade's blast radius: automation may throttle other domains again without escalating "
+        "to the kill switch.",
+    )  # fmt: skip
+    reset_tripwires = _reason_action(
+        "reset_tripwires", "Reset (asks for a reason)", "reset",
+        done="Reset", warn="reset_warning", **RESET_CONFIRMATION,
+    )  # fmt: skip
+    rebaseline_last_week = _reason_action(
+        "rebaseline_last_week", "Rebaseline to the last 7 days (asks for a reason)", "rebaseline",
+        title="Rebaseline tripwires?", done="Rebaselined",
+        explanation="The Friday step: the events of the last 7 days become each detector's reference, pinned, "
+        "in a new epoch. Only after a good week; undo it with the next action.",
+    )  # fmt: skip
+    undo_rebaseline = _reason_action(
+        "undo_rebaseline", "Undo the last rebaseline (asks for a reason)", "undo_rebaseline",
+        title="Undo the rebaseline?", done="Rebaseline undone",
+        explanation="Each detector goes back to the reference and epoch it had before its last rebaseline; "
+        "the events since are judged again at the next evaluation.",
+    )  # fmt: skip
 
 
 class PolicyValueFilter(admin.SimpleListFilter):
