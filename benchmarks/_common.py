@@ -59,3 +59,18 @@ def drop_database() -> None:
     connections.close_all()
     with _admin_connection() as admin:
         admin.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+
+
+def record(figure: str, value: float, unit: str, *, baseline: str, base: float | None, goal: str, met: bool) -> None:
+    """One row of the table `make bench` prints at the end (benchmarks/_table.py): a measured figure,
+    the raw baseline it is compared with (measured in the same run; None when the goal is a
+    ratio of two measured figures already), the goal and whether it is met. Written as a JSON line
+    to the file BENCH_RESULTS names (nothing when unset: a script run on its own prints its own)."""
+    import json
+
+    path = os.environ.get("BENCH_RESULTS")
+    if not path:
+        return
+    row = {"figure": figure, "value": value, "unit": unit, "baseline": baseline, "base": base, "goal": goal}
+    with open(path, "a") as results:
+        results.write(json.dumps({**row, "met": bool(met)}) + "\n")
