@@ -8,11 +8,18 @@ from rest_framework.test import APIClient
 
 from golive import services as golive_services
 from governance_site import roles
+from governance_site.authentication import credentials
 
 requires_postgres = pytest.mark.skipif(
     connection.vendor != "postgresql",
     reason="needs PostgreSQL (row locks, real concurrency): set DATABASE_URL=postgres://…",
 )
+
+
+@pytest.fixture(autouse=True)
+def _no_remembered_tokens():
+    """Each test starts with an empty token cache (a rolled-back test sends no signal)."""
+    credentials.clear()
 
 
 def _user(django_user_model, username, role=None, **extra):

@@ -125,10 +125,16 @@ STORAGES = {
 
 LOGIN_URL = "admin:login"
 
+# A verified API token is trusted for this many seconds in each process without a look-up
+# (0: look it up on every request); revoking a token, deactivating a user or changing their
+# groups takes effect at once in the process that does it and within this bound everywhere else.
+GOVERNANCE_TOKEN_CACHE_SECONDS = env.float("GOVERNANCE_TOKEN_CACHE_SECONDS", default=5.0)
+GOVERNANCE_TOKEN_CACHE_SIZE = env.int("GOVERNANCE_TOKEN_CACHE_SIZE", default=1024)  # keys per process
+
 REST_FRAMEWORK = {
     # Token first so that a request without credentials is answered 401 (with WWW-Authenticate).
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework.authentication.TokenAuthentication",
+        "governance_site.authentication.CachedTokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["governance_site.permissions.IsGovernanceReader"],

@@ -1,0 +1,81 @@
+"""The token cache: a verified token asks no query for GOVERNANCE_TOKEN_CACHE_SECONDS; revoking
+it, deactivating its user or changing their groups takes effect on the next request in this
+process, and within the bound in any other (simulated here by changing the rows behind Django's
+back and moving the cache's clock)."""
+
+import time
+
+import pytest
+from django.contrib.auth.models import Group
+from django.db import connection
+from rest_framework.authtoken.models import Token
+
+from governance_site import roles
+from governance_site.authentication import credentials
+
+pytestmark = pytest.mark.django_db
+
+STATE = "/api/governance/go-live/state"
+
+
+@pytest.fixture
+def engine_api(api, engine):
+    client = api(engine)
+    assert client.get(STATE).status_code == 200  # verified once, now remembered
+    return client
+
+
+def test_remembered_token__asks_no_query_for_the_user_or_roles(engine_api, django_assert_num_queries):
+    with django_assert_num_queries(1):  # the go-live state only
+        assert engine_api.get(STATE).status_code == 200
+
+
+def test_cache_off__looks_the_token_up_every_time(engine_api, settings, django_assert_num_queries):
+    settings.GOVERNANCE_TOKEN_CACHE_SECONDS = 0
+    with django_assert_num_queries(3):  # token with its user, the user's roles, the state
+        assert engine_api.get(STATE).status_code == 200
+
+
+def test_token_deleted__refused_on_the_next_request(engine_api, engine):
+    Token.objects.filter(user=engine).delete()
+    assert engine_api.get(STATE).status_code == 401
+
+
+def test_user_deactivated__refused_on_the_next_request(engine_api, engine):
+    engine.is_active = False
+    engine.save()
+    assert engine_api.get(STATE).status_code == 401
+
+
+def test_role_removed__forbidden_on_the_next_request(engine_api, engine):
+    engine.groups.remove(Group.objects.get(name=roles.ENGINE))
+    assert engine_api.get(STATE).status_code == 403
+
+
+def test_revoked_in_another_process__refused_once_the_bound_has_passed(engine_api, engine, settings, monkeypatch):
+    with connection.cursor() as cursor:  # no signal: as if another process had deleted it
+        cursor.execute("DELETE FROM authtoken_token WHERE user_id = %s", [engine.pk])
+    assert engine_api.get(STATE).status_code == 200  # still remembered, within the bound
+    later = time.monotonic() + settings.GOVERNANCE_TOKEN_CACHE_SECONDS + 0.001
+    monkeypatch.setattr(time, "monotonic", lambda: later)
+    assert engine_api.get(STATE).status_code == 401
+
+
+def test_bad_token__never_remembered(api, engine):
+    client = api(None)
+    client.credentials(HTTP_AUTHORIZATION="Token " + "0" * 40)
+    assert client.get(STATE).status_code == 401
+    assert client.get(STATE).status_code == 401
+
+
+def test_size_bound__oldest_token_forgotten_first(api, django_user_model, settings):
+    settings.GOVERNANCE_TOKEN_CACHE_SIZE = 2
+    group = Group.objects.get(name=roles.VIEWER)
+    users = [django_user_model.objects.create_user(username=f"v{i}") for i in range(3)]
+    for user in users:
+        user.groups.add(group)
+    clients = [api(user) for user in users]  # created before any is remembered: no signal clears them
+    for client in clients:
+        assert client.get(STATE).status_code == 200
+    remembered = {user.username for _, user, _ in credentials._entries.values()}
+    assert remembered == {"v1", "v2"}
