@@ -11,7 +11,7 @@ from decimal import Decimal
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, models, transaction
-from django.db.models import F, Sum
+from django.db.models import F, Subquery, Sum
 from django.utils import timezone
 
 from golive import services as golive
@@ -238,11 +238,12 @@ def _close(*, reservation_id: int, status: Status, actor, realized_pnl: Decimal 
     one past its expiry, is a Conflict (409). The entry is locked after its domain's policy.
     """
     reservation_id = _model_value(Reservation, "id", reservation_id, label="reservation_id")
-    domain = Reservation.objects.filter(pk=reservation_id).values_list("domain", flat=True).first()
-    if domain is None:
+    # The entry's domain's policy locked in one statement (the domain never changes), then the entry.
+    entry_domain = Reservation.objects.filter(pk=reservation_id).values("domain")
+    RiskPolicy.objects.select_for_update().filter(domain=Subquery(entry_domain)).first()
+    entry = Reservation.objects.select_for_update().filter(pk=reservation_id).first()
+    if entry is None:
         raise NotFound(f"reservation_id: no reservation {reservation_id}.", field="reservation_id")
-    RiskPolicy.objects.select_for_update().filter(domain=domain).first()
-    entry = Reservation.objects.select_for_update().get(pk=reservation_id)
     if entry.status == status and entry.realized_pnl == realized_pnl:
         return entry
     now = timezone.now()
@@ -268,8 +269,12 @@ def _close(*, reservation_id: int, status: Status, actor, realized_pnl: Decimal 
     if realized_pnl:
         # The pnl counts on the business day it was realized (today), whatever day the action was
         # reserved: a loss settled after midnight counts against today's max_daily_loss.
-        today, _ = DailyTotals.objects.get_or_create(domain=entry.domain, business_date=business_date(now))
-        DailyTotals.objects.filter(pk=today.pk).update(realized_pnl=F("realized_pnl") + realized_pnl)
+        today = {"domain": entry.domain, "business_date": business_date(now)}
+        booked = F("realized_pnl") + realized_pnl
+        if not DailyTotals.objects.filter(**today).update(realized_pnl=booked):  # one statement when the row exists
+            totals, created = DailyTotals.objects.get_or_create(**today, defaults={"realized_pnl": realized_pnl})
+            if not created:
+                DailyTotals.objects.filter(pk=totals.pk).update(realized_pnl=booked)
     return entry
 
 
