@@ -1,14 +1,15 @@
 # Two commands do everything on a fresh machine with Python 3.11:
 #   make run   set up, migrate, create a demo operator, start web + worker + beat
+#              (make run PORT=8001 HOST=0.0.0.0 to serve elsewhere)
 #   make test  set up and run the whole test suite
-#   make demo  replay the spec's walkthrough into the local database (then make run to look)
+#   make demo  start the local database over and replay the spec's walkthrough (then make run to look)
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test demo lint format bench migrate
+.PHONY: run test demo lint format bench migrate port-free
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -26,14 +27,20 @@ $(VENV)/.installed: requirements.txt requirements-dev.txt | $(BIN)/python
 migrate: $(VENV)/.installed .env
 	$(BIN)/python manage.py migrate --noinput
 
-run: migrate
+# A port another process listens on is refused up front, with how to pick another.
+port-free: $(BIN)/python
+	@$(BIN)/python -c 'import socket; s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1); s.bind(("$(HOST)", $(PORT)))' 2>/dev/null \
+		|| { echo "Port $(PORT) on $(HOST) is busy (another make run?). Pick another one: make run PORT=8001"; exit 1; }
+
+run: port-free migrate
 	$(BIN)/python manage.py create_demo_operator
 	@echo "Admin: http://$(HOST):$(PORT)/admin/   API: http://$(HOST):$(PORT)/api/governance/"
 	HOST=$(HOST) PORT=$(PORT) PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/honcho start
 
 # The spec's walkthrough on the embedded defaults: throttle, then kill switch; see it with make run.
+# It starts over: the embedded SQLite database is recreated first (a DATABASE_URL one is kept).
 demo: migrate
-	$(BIN)/python manage.py demo --base-url http://$(HOST):$(PORT)
+	$(BIN)/python manage.py demo --start-over --base-url http://$(HOST):$(PORT)
 
 test: $(VENV)/.installed
 	$(BIN)/pytest $(PYTEST_ARGS)

@@ -5,6 +5,7 @@ from django.core.exceptions import PermissionDenied
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
+from django.utils.html import format_html
 
 from governance_site import roles
 from governance_site.admin_tools import ReasonForm
@@ -22,6 +23,13 @@ SWITCH_ACTIONS = {
 }
 
 
+SAFE, DANGER = "#1b7f3b", "#b00020"
+
+
+def _label(text: str, colour: str):
+    return format_html('<strong style="color:{}">{}</strong>', colour, text)
+
+
 def available_actions(state: GoLiveState) -> list[str]:
     """The switch actions that make sense from `state`."""
     if state.kill_switch_engaged:
@@ -31,9 +39,18 @@ def available_actions(state: GoLiveState) -> list[str]:
 
 @admin.register(GoLiveState)
 class GoLiveStateAdmin(admin.ModelAdmin):
-    list_display = ["__str__", "go_live_enabled", "kill_switch_engaged", "reason", "changed_by", "updated_at"]
-    readonly_fields = ["go_live_enabled", "kill_switch_engaged", "reason", "changed_by", "updated_at"]
+    # Coloured words, not Django's boolean icons: a green check on "kill switch engaged" read as "fine".
+    list_display = ["__str__", "go_live", "kill_switch", "reason", "changed_by", "updated_at"]
+    fields = readonly_fields = ["go_live", "kill_switch", "reason", "changed_by", "updated_at"]
     change_form_template = "admin/golive/golivestate/change_form.html"
+
+    @admin.display(description="Go-live")
+    def go_live(self, state):
+        return _label(*(("ON", SAFE) if state.go_live_enabled else ("OFF", DANGER)))
+
+    @admin.display(description="Kill switch")
+    def kill_switch(self, state):
+        return _label(*(("ENGAGED", DANGER) if state.kill_switch_engaged else ("released", SAFE)))
 
     def has_add_permission(self, request):
         return False

@@ -67,11 +67,36 @@ def _apply(state: GoLiveState, *, action: str, changes: dict, reason: str, actor
     return state
 
 
+def _append_cause(state: GoLiveState, *, reason: str, actor) -> GoLiveState:
+    """Engaging an engaged kill switch: the original cause (reason, who, when) stays first and the
+    new one is appended to the reason; audited like any engage."""
+    before = audit.snapshot(state)
+    state.reason = f"{state.reason}\n+ also engaged by {audit.actor_name(actor)}: {reason}"
+    state.save(update_fields=["reason"])  # changed_by and updated_at stay the original cause's
+    audit.record(
+        actor=actor,
+        lever=Lever.GOLIVE,
+        instance=state,
+        action="kill_switch.engage",
+        before=before,
+        reason=reason,
+    )
+    return state
+
+
 @transaction.atomic
 def set_kill_switch(*, engaged: bool, reason: str, actor) -> GoLiveState:
-    """Engage (which also turns go-live off) or release (which leaves go-live off) the kill switch."""
+    """Engage (which also turns go-live off) or release (which leaves go-live off) the kill switch.
+
+    Engaging an engaged switch keeps the original cause and appends the new one (`_append_cause`);
+    releasing a released switch changes nothing and writes no audit event.
+    """
     reason = required_reason(reason, what="engage or release the kill switch")
     state = _locked_state()
+    if engaged and state.kill_switch_engaged:
+        return _append_cause(state, reason=reason, actor=actor)
+    if not engaged and not state.kill_switch_engaged:
+        return state
     if engaged:
         changes = {"kill_switch_engaged": True, "go_live_enabled": False}
         action = "kill_switch.engage"
@@ -83,7 +108,8 @@ def set_kill_switch(*, engaged: bool, reason: str, actor) -> GoLiveState:
 
 @transaction.atomic
 def set_go_live(*, enabled: bool, reason: str, actor) -> GoLiveState:
-    """Turn production on or off. Turning it on while the kill switch is engaged is a Conflict."""
+    """Turn production on or off. Turning it on while the kill switch is engaged is a Conflict; asking
+    for the state it is already in changes nothing and writes no audit event."""
     reason = required_reason(reason, what="enable or disable go-live")
     state = _locked_state()
     if enabled and state.kill_switch_engaged:
@@ -92,5 +118,7 @@ def set_go_live(*, enabled: bool, reason: str, actor) -> GoLiveState:
             field="enabled",
             reason=reasons.KILL_SWITCH_ENGAGED,
         )
+    if state.go_live_enabled == enabled:
+        return state  # already so: nothing changes, nothing is audited
     action = "go_live.enable" if enabled else "go_live.disable"
     return _apply(state, action=action, changes={"go_live_enabled": enabled}, reason=reason, actor=actor)

@@ -86,7 +86,15 @@ class Frame:
                 f"{self.x(index):.1f}", bottom + 16, x_labels[index],
             )  # fmt: skip
 
-    def polyline(self, values: Sequence[float | None], color: str, name: str = "", *, dots: bool = False) -> None:
+    def polyline(
+        self,
+        values: Sequence[float | None],
+        color: str,
+        name: str = "",
+        *,
+        dots: bool = False,
+        value_format: Callable[[float], str] | None = None,
+    ) -> None:
         """The series as lines broken at each gap (None), with a dot on every point when `dots` (and
         always on a point that stands alone, which a line cannot show)."""
         runs: list[list[tuple[int, float]]] = [[]]
@@ -106,7 +114,7 @@ class Frame:
                 for i, v in run:
                     self.add(
                         '<circle cx="{}" cy="{}" r="3.5" fill="{}"><title>{}: {}</title></circle>',
-                        f"{self.x(i):.1f}", f"{self.y(v):.1f}", color, name, percent(v),
+                        f"{self.x(i):.1f}", f"{self.y(v):.1f}", color, name, (value_format or percent)(v),
                     )  # fmt: skip
 
     def svg(self, title: str) -> SafeString:
@@ -154,25 +162,40 @@ def series_chart(
                 f"{left:.1f}", f"{frame.y(span.level):.1f}", f"{right:.1f}", f"{frame.y(span.level):.1f}", span.color,
             )  # fmt: skip
     frame.axes(y_format, list(x_labels))
-    frame.polyline(values, "#333", title)
+    frame.polyline(values, "#333", title, value_format=y_format)
+    labels: list[float] = []  # the heights of the labels in the right margin, kept apart
     for rule in rules:
+        labels.append(_clear_of(labels, frame.y(rule.y)))
         frame.add(
             '<line x1="{}" y1="{}" x2="{}" y2="{}" stroke="{}" stroke-width="1.4" {}/>'
             '<text x="{}" y="{}" font-size="11" fill="{}">{}</text>',
             MARGIN_LEFT, f"{frame.y(rule.y):.1f}", f"{frame.x(frame.count - 1):.1f}", f"{frame.y(rule.y):.1f}",
             rule.color, mark_safe('stroke-dasharray="6 4"') if rule.dashed else "",
-            f"{frame.x(frame.count - 1) + 6:.1f}", f"{frame.y(rule.y) + 4:.1f}", rule.color, rule.label,
+            f"{frame.x(frame.count - 1) + 6:.1f}", f"{labels[-1] + 4:.1f}", rule.color, rule.label,
         )  # fmt: skip
     if marker is not None and 0 <= marker[0] < len(values) and values[marker[0]] is not None:
         index, label = marker
+        # The label goes in the right margin, clear of the rules' labels and never over a line,
+        # on two lines ("triggered" / "2026-11-30 01:25 UTC") to fit the margin.
+        label_y = _clear_of(labels, frame.y(values[index]), gap=28.0)
+        first, _, rest = label.partition(" ")
+        x = f"{frame.x(frame.count - 1) + 10:.1f}"
         frame.add(
             '<circle cx="{}" cy="{}" r="6" fill="#d62728" stroke="#fff" stroke-width="2"><title>{}</title></circle>'
-            '<text x="{}" y="{}" font-size="11" font-weight="bold" fill="#d62728" text-anchor="end" '
-            'stroke="#fff" stroke-width="3" paint-order="stroke">{}</text>',
+            '<text x="{}" y="{}" font-size="11" fill="#d62728"><tspan font-weight="bold">{}</tspan>'
+            '<tspan x="{}" dy="13">{}</tspan></text>',
             f"{frame.x(index):.1f}", f"{frame.y(values[index]):.1f}", label,
-            f"{frame.x(index) - 8:.1f}", f"{frame.y(values[index]) - 10:.1f}", label,
+            x, f"{label_y + 4:.1f}", first, x, rest,
         )  # fmt: skip
     return frame.svg(title)
+
+
+def _clear_of(taken: Sequence[float], y: float, gap: float = 14.0) -> float:
+    """`y`, moved down past any label already at one of the `taken` heights (labels are 11 px)."""
+    for other in sorted(taken):
+        if abs(other - y) < gap:
+            y = other + gap
+    return y
 
 
 def multi_series_chart(
@@ -190,7 +213,7 @@ def multi_series_chart(
     frame.axes(y_format, x_labels)
     for number, item in enumerate(series):
         color = item.color or PALETTE[number % len(PALETTE)]
-        frame.polyline(item.values, color, item.name, dots=True)
+        frame.polyline(item.values, color, item.name, dots=True, value_format=y_format)
         frame.add(
             '<rect x="{}" y="{}" width="10" height="10" fill="{}"/><text x="{}" y="{}" font-size="11">{}</text>',
             width - MARGIN_RIGHT + 16, MARGIN_TOP + 16 * number, color,

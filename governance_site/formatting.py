@@ -25,3 +25,25 @@ def money(value) -> str:
     if value is None or value == "":
         return "—"
     return f"{Decimal(value):,.2f} {settings.GOVERNANCE_CURRENCY}"
+
+
+# Reason codes in words, for banners and tables (the code itself is shown next to them).
+REASON_TEXT = {
+    "kill_switch": "the kill switch is engaged",
+    "go_live_disabled": "go-live is off",
+    "state_unavailable": "the production state could not be read",
+    "no_policy": "no policy for the domain",
+    "policy_disabled": "the domain's policy is disabled",
+    "max_action_amount": "one action above its cap",
+    "max_daily_actions": "the day's action cap reached",
+    "max_open_exposure": "the open-exposure cap reached",
+    "max_daily_loss": "the day's loss cap reached",
+    "confidence_below_min": "confidence below the minimum",
+    "insufficient_trials": "not enough sandbox trials",
+    "success_rate_below_min": "sandbox success rate below the minimum",
+}
+
+
+def reason_text(code) -> str:
+    """A reason code in words: "kill_switch" → "the kill switch is engaged"; unknown codes as they are."""
+    return REASON_TEXT.get(code, code or "—")

@@ -61,6 +61,12 @@ def version_of(instance: models.Model) -> str:
     return instance.updated_at.isoformat()
 
 
+def _unchanged(before: dict, instance: models.Model) -> bool:
+    """Whether an update leaves every field as it was (who changed it last aside)."""
+    after = audit.snapshot(instance)
+    return all(after[name] == value for name, value in before.items() if name != "changed_by")
+
+
 @dataclass(frozen=True)
 class PolicyContract:
     model: type[models.Model]
@@ -70,6 +76,9 @@ class PolicyContract:
     title: str  # "risk policy": in the API's summaries and the admin's messages
     require_reason: bool = False  # False: the GOVERNANCE_REQUIRE_REASON setting decides
     check: Callable[[models.Model], None] | None = None  # rules across fields; raises InvalidInput
+    # (before, policy, actor, reason) -> the reason to record: a lever's note on a change (e.g. a
+    # risk policy re-enabled while a tripwire's throttle held it: "Throttle lifted by op: …").
+    annotate: Callable[[dict | None, models.Model, object, str], str] | None = None
     after_save: Callable[[models.Model, bool], None] | None = None  # (policy, created), same transaction
 
     @property
@@ -104,7 +113,8 @@ class PolicyContract:
         """Create the policy identified by `key` or change the given fields of it; audited.
 
         With `version` (what the caller saw, `version_of`), a policy changed since is a Conflict
-        (409 `stale_version`), never overwritten. Returns (policy, created).
+        (409 `stale_version`), never overwritten. An update that changes nothing writes nothing and
+        records no audit event. Returns (policy, created).
         """
         return self._save(
             self.clean_key(key), self.clean_changes(changes), actor=actor, reason=self.clean_reason(reason),
@@ -135,6 +145,11 @@ class PolicyContract:
             raise first_error(exc) from exc
         if self.check:
             self.check(instance)
+        if not created and _unchanged(before, instance):
+            instance.changed_by = before["changed_by"]
+            return instance, False  # nothing to save: no write, no audit event
+        if self.annotate:
+            reason = self.annotate(before, instance, actor, reason)
         try:
             with transaction.atomic():
                 instance.save()

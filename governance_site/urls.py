@@ -1,14 +1,36 @@
 from django.contrib import admin
-from django.urls import include, path
+from django.contrib.auth.views import redirect_to_login
+from django.http import JsonResponse
+from django.urls import include, path, re_path
 from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from governance_site.audit.apis import AuditListApi
-from review.apis import ReviewApi
+from review.apis import ReviewApi, SignOffApi, SignOffListApi
+
+
+def api_not_found(request, *args, **kwargs):
+    """Every unknown path under /api/ answers JSON, like every other API error. Endpoints have no
+    trailing slash: a path that matches one once the slash is gone says so."""
+    detail = f"No such endpoint: {request.path}."
+    if request.path.endswith("/") and request.path.startswith("/api/governance/"):
+        detail += f" Endpoints have no trailing slash: try {request.path.rstrip('/')}."
+    return JsonResponse({"detail": detail, "field": None}, status=404)
+
+
+def api_docs(request, *args, **kwargs):
+    """Swagger UI. A browser without a session goes to the admin login and comes back (the page
+    reads the schema, which needs a session or a token); a client sending a token gets the page."""
+    if not request.user.is_authenticated and "HTTP_AUTHORIZATION" not in request.META:
+        return redirect_to_login(request.get_full_path())
+    return SpectacularSwaggerView.as_view(url_name="api-schema")(request, *args, **kwargs)
+
 
 api_patterns = [
     path("audit", AuditListApi.as_view(), name="audit-list"),
     path("review", ReviewApi.as_view(), name="review"),
+    path("review/sign-offs", SignOffListApi.as_view(), name="review-sign-offs"),
+    path("review/sign-off", SignOffApi.as_view(), name="review-sign-off"),
     path("go-live/", include("golive.urls")),
     path("risk/", include("risk.urls")),
     path("heimdall/", include("heimdall.urls")),
@@ -20,5 +42,6 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/governance/", include(api_patterns)),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
-    path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
+    path("api/docs/", api_docs, name="api-docs"),
+    re_path(r"^api/", api_not_found),
 ]

@@ -1,8 +1,11 @@
 """Tripwire policies (edited through the service), their states (evaluate / reset), KPI events (read-only)."""
 
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.contrib.admin import helpers
+from django.core.exceptions import PermissionDenied
+from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
+from django.urls import path
 from django.utils.html import format_html
 
 from governance_site import admin_tools, roles
@@ -16,6 +19,7 @@ STATUS_COLOURS = {
     TripwireStatus.TRIGGERED: "#b00020",
     TripwireStatus.INSUFFICIENT_DATA: "#8a6d00",
     TripwireStatus.DISABLED: "#666666",
+    TripwireStatus.BREACHING: "#d0480a",
 }
 
 
@@ -30,8 +34,9 @@ class RegressionPolicyAdmin(PolicyAdminMixin, admin.ModelAdmin):
 
 @admin.register(RegressionState)
 class RegressionStateAdmin(AppendOnlyAdminMixin, admin.ModelAdmin):
-    list_display = ["policy", "coloured_status", "comparison", "window_count", "baseline_count",
-                    "action_taken", "triggered_at", "evaluated_at", "evaluated_by"]  # fmt: skip
+    # The key columns first: on a 1366 px screen they show without scrolling sideways.
+    list_display = ["policy", "coloured_status", "action_taken", "triggered_at", "comparison", "evaluated_at",
+                    "window_count", "baseline_count", "evaluated_by"]  # fmt: skip
     list_filter = ["status", "triggered", "policy__enabled", "policy__action"]
     search_fields = ["policy__domain", "policy__metric"]
     actions = ["evaluate_now", "reset_tripwires"]
@@ -82,13 +87,63 @@ class RegressionStateAdmin(AppendOnlyAdminMixin, admin.ModelAdmin):
             f"({charts.percent_or_dash(state.drop_fraction)} / {state.policy.max_drop_fraction:.0%})"
         )
 
-    def _each(self, request, queryset, service, done: str, **kwargs) -> None:
-        """Call `service` for each selected tripwire, all in one transaction (apply_to_selection)."""
+    def _each(self, request, queryset, service, done: str, *, warn=None, **kwargs) -> None:
+        """Call `service` for each selected tripwire, all in one transaction (apply_to_selection);
+        then one warning per `warn(result)` that has something to say."""
+        warnings = []
 
         def call(state):
-            service(domain=state.policy.domain, metric=state.policy.metric, actor=request.user, **kwargs)
+            result = service(domain=state.policy.domain, metric=state.policy.metric, actor=request.user, **kwargs)
+            if warn is not None and (warning := warn(result)):
+                warnings.append(warning)
 
-        admin_tools.apply_to_selection(self, request, queryset, call, done=done, label=lambda state: str(state.policy))
+        if admin_tools.apply_to_selection(self, request, queryset, call, done=done, label=lambda s: str(s.policy)):
+            for warning in warnings:
+                self.message_user(request, warning, messages.WARNING)
+
+    # The same two operations as buttons on a tripwire's own page ---------------------------
+
+    def get_urls(self):
+        return [
+            path("<int:pk>/evaluate/", self.admin_site.admin_view(self.evaluate_view), name="regression_evaluate"),
+            path("<int:pk>/reset/", self.admin_site.admin_view(self.reset_view), name="regression_reset"),
+            *super().get_urls(),
+        ]
+
+    def _operated(self, request, pk: int):
+        if not self.has_operate_permission(request):
+            raise PermissionDenied("Only governance operators may evaluate or reset a tripwire.")
+        return get_object_or_404(self.get_queryset(request), pk=pk)
+
+    def evaluate_view(self, request, pk: int):
+        if request.method != "POST":
+            return redirect("admin:regression_regressionstate_change", pk)
+        self._each(request, [self._operated(request, pk)], services.evaluate, "Evaluated")
+        return redirect("admin:regression_regressionstate_change", pk)
+
+    def reset_view(self, request, pk: int):
+        state = self._operated(request, pk)
+        form = ReasonForm(request.POST if "apply" in request.POST else None)
+        if form.is_valid():
+            self._each(request, [state], services.reset, "Reset", warn=services.reset_warning,
+                       reason=form.cleaned_data["reason"])  # fmt: skip
+            return redirect("admin:regression_regressionstate_change", pk)
+        return self._reset_confirmation(request, [state], form)
+
+    def _reset_confirmation(self, request, states, form):
+        context = {
+            **self.admin_site.each_context(request),
+            "title": "Reset tripwires?",
+            "opts": self.model._meta,
+            "states": states,
+            "form": form,
+            "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
+        }
+        return TemplateResponse(request, "admin/regression/regressionstate/reset_confirmation.html", context)
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        extra_context = {**(extra_context or {}), "may_operate": self.has_operate_permission(request)}
+        return super().change_view(request, object_id, form_url, extra_context)
 
     @admin.action(description="Evaluate now", permissions=["operate"])
     def evaluate_now(self, request, queryset):
@@ -98,17 +153,10 @@ class RegressionStateAdmin(AppendOnlyAdminMixin, admin.ModelAdmin):
     def reset_tripwires(self, request, queryset):
         form = ReasonForm(request.POST if "apply" in request.POST else None)
         if form.is_valid():
-            self._each(request, queryset, services.reset, "Reset", reason=form.cleaned_data["reason"])
+            self._each(request, queryset, services.reset, "Reset", warn=services.reset_warning,
+                       reason=form.cleaned_data["reason"])  # fmt: skip
             return None
-        context = {
-            **self.admin_site.each_context(request),
-            "title": "Reset tripwires?",
-            "opts": self.model._meta,
-            "states": queryset,
-            "form": form,
-            "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
-        }
-        return TemplateResponse(request, "admin/regression/regressionstate/reset_confirmation.html", context)
+        return self._reset_confirmation(request, queryset, form)
 
 
 class PolicyValueFilter(admin.SimpleListFilter):

@@ -63,6 +63,11 @@ class KpiOutput(serializers.Serializer):
     created_at = serializers.DateTimeField()
 
 
+class KpiRecordOutput(KpiOutput):
+    watched = serializers.BooleanField(help_text="False when no enabled tripwire will read this event.")
+    warning = serializers.CharField(allow_null=True, help_text="Why not (the event is stored all the same).")
+
+
 class KpiInput(PolicyKeyInput):
     success = serializers.BooleanField(required=False, allow_null=True)
     value = FiniteFloatField(required=False, allow_null=True, min_value=-MAX_ABS_VALUE, max_value=MAX_ABS_VALUE)
@@ -161,6 +166,9 @@ _DECLINED = object()
 class BatchOutput(serializers.Serializer):
     received = serializers.IntegerField()
     created = serializers.IntegerField()
+    warnings = serializers.ListField(
+        child=serializers.CharField(), help_text="Events no enabled tripwire will read, per (domain, metric)."
+    )
     duplicates = serializers.ListField(
         child=serializers.IntegerField(), help_text="Indexes of events whose event_id was already stored."
     )
@@ -223,17 +231,21 @@ class KpiRecordApi(APIView):
 
     @document(
         request=KpiInput,
-        responses={201: KpiOutput, 200: KpiOutput},
+        responses={201: KpiRecordOutput, 200: KpiRecordOutput},
         errors=(400, 422),
         summary="Record one KPI event (engines and operators)",
         description="201 with the stored event; the same event_id again: 200 with the original event, "
-        f"nothing duplicated (422 `{reasons.EVENT_ID_REUSED}` if it describes another event).",
+        f"nothing duplicated (422 `{reasons.EVENT_ID_REUSED}` if it describes another event). `watched` is "
+        "false, with a `warning`, when no enabled tripwire reads the event (no policy for the pair, or not its "
+        "kind's field).",
     )
     def post(self, request):
         fields = PlainKpiInput.event(request.data) or dict(validated(KpiInput, request.data))
         actor = fields.pop("actor", None) or request.user
         event, created = services.record_kpi(**fields, actor=actor)
-        return Response(KpiOutput(event).data, status=status.HTTP_201_CREATED if created else 200)
+        warnings = selectors.kpi_warnings([fields])
+        body = {**KpiOutput(event).data, "watched": not warnings, "warning": warnings[0] if warnings else None}
+        return Response(body, status=status.HTTP_201_CREATED if created else 200)
 
 
 class KpiBatchApi(APIView):
@@ -259,7 +271,18 @@ class KpiBatchApi(APIView):
             events = data.validated_data
         result = services.record_kpi_batch(events=events, actor=request.user)
         body = {"received": len(events), **dataclasses.asdict(result)}
+        body["warnings"] = selectors.kpi_warnings(events)
         return Response(BatchOutput(body).data, status=status.HTTP_201_CREATED)
+
+
+class ResetOutput(StateOutput):
+    warning = serializers.SerializerMethodField(help_text="Set when the window still breaches (status breaching).")
+
+    class Meta(StateOutput.Meta):
+        fields = [*StateOutput.Meta.fields, "warning"]
+
+    def get_warning(self, state) -> str | None:
+        return services.reset_warning(state)
 
 
 class ResetApi(APIView):
@@ -269,12 +292,14 @@ class ResetApi(APIView):
         reason = serializers.CharField(max_length=2000)
 
     @document(
-        responses={200: StateOutput},
+        responses={200: ResetOutput},
         errors=(400, 404, 409),
         summary="Release a triggered tripwire's latch, with a reason (operators); audited",
         description=f"409 `{reasons.NOT_TRIGGERED}` when it is not triggered. The action taken is not undone: "
-        "re-enable the risk policy or release the kill switch on those levers.",
+        "re-enable the risk policy or release the kill switch on those levers. When the last evaluation still "
+        "showed a drop past the threshold, the status is `breaching` and `warning` says the next evaluation "
+        "re-triggers.",
     )
     def post(self, request):
         state = services.reset(**validated(self.InputSerializer, request.data), actor=request.user)
-        return Response(StateOutput(state).data)
+        return Response(ResetOutput(state).data)

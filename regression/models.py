@@ -26,6 +26,9 @@ class TripwireStatus(models.TextChoices):
     TRIGGERED = "triggered"
     INSUFFICIENT_DATA = "insufficient_data"
     DISABLED = "disabled"
+    # Reset while the last evaluation's drop was still past the threshold: the latch is released,
+    # and the next evaluation triggers again unless the cause is fixed.
+    BREACHING = "breaching"
 
 
 class KpiEvent(AppendOnlyModel):
@@ -88,8 +91,8 @@ class RegressionPolicy(models.Model):
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
-        verbose_name = "regression policy"
-        verbose_name_plural = "regression policies"
+        verbose_name = "tripwire policy"
+        verbose_name_plural = "tripwire policies"
         ordering = ["domain", "metric"]
         constraints = [
             models.UniqueConstraint(fields=["domain", "metric"], name="regression_policy_domain_metric"),
@@ -124,7 +127,8 @@ class RegressionState(models.Model):
     evaluated_by = models.CharField(max_length=150, blank=True)
 
     class Meta:
-        verbose_name = "regression state"
+        verbose_name = "tripwire"  # one name on every screen: the state of a tripwire is the tripwire
+        verbose_name_plural = "tripwires"
         ordering = ["policy__domain", "policy__metric"]
 
     def __str__(self):

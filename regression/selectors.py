@@ -1,6 +1,7 @@
 """Reads of the Regression Tripwire: policies, states, and the KPI values one evaluation compares."""
 
 import datetime as dt
+from collections import Counter
 from dataclasses import dataclass
 from statistics import fmean
 
@@ -94,3 +95,27 @@ def tripwire_history(policy: RegressionPolicy, *, now: dt.datetime | None = None
         current_rate=fmean(window) if window else None,
         threshold=None if baseline_rate is None else drop_threshold(policy, baseline_rate),
     )
+
+
+def kpi_warnings(events: list[dict]) -> list[str]:
+    """What no tripwire will read among KPI events given as dicts (domain, metric, success, value):
+    one line per (domain, metric) and problem, with its count. The events are stored all the same."""
+    policies = {
+        (policy.domain, policy.metric): policy
+        for policy in RegressionPolicy.objects.filter(
+            domain__in={event["domain"] for event in events}, metric__in={event["metric"] for event in events}
+        )
+    }
+    problems: Counter[tuple[str, str]] = Counter()
+    for event in events:
+        policy = policies.get((event["domain"], event["metric"]))
+        if policy is None:
+            problem = "no tripwire watches it"
+        elif not policy.enabled:
+            problem = "its tripwire is disabled"
+        elif event.get(KIND_FIELD[policy.kind]) is None:
+            problem = f"its {policy.kind} tripwire reads `{KIND_FIELD[policy.kind]}`, which the event lacks"
+        else:
+            continue
+        problems[(f"{event['domain']}.{event['metric']}", problem)] += 1
+    return [f"{pair}: {problem} ({n} event{'s' * (n > 1)})" for (pair, problem), n in sorted(problems.items())]

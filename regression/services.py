@@ -374,13 +374,33 @@ def evaluate_all(*, actor) -> dict[str, str]:
     return outcomes
 
 
+def _still_breaches(state: RegressionState) -> bool:
+    """The last evaluation of an enabled policy, with both spans full, showed a drop past its threshold."""
+    policy = state.policy
+    full = state.window_count >= policy.window_events and state.baseline_count >= policy.baseline_events
+    return policy.enabled and full and _breached(state.drop_fraction, policy.max_drop_fraction)
+
+
+def reset_warning(state: RegressionState) -> str | None:
+    """What to tell an operator who reset a tripwire whose window still breaches (None otherwise)."""
+    if state.status != TripwireStatus.BREACHING:
+        return None
+    policy = state.policy
+    return (
+        f"{policy} still breaches: its last evaluation showed a drop of {_percent(state.drop_fraction)} "
+        f"(> {_percent(policy.max_drop_fraction)}). The latch is released, but the next evaluation "
+        "triggers it again unless the cause is fixed."
+    )
+
+
 @transaction.atomic
 def reset(*, domain: str, metric: str, reason: str, actor) -> RegressionState:
     """Release a triggered tripwire's latch (409 `not_triggered` when it is not triggered); audited.
 
     The action it took is not undone: re-enabling the risk policy or releasing the kill switch is
     a separate, deliberate step on those levers. The next evaluation decides afresh, and triggers
-    again if the window still shows the drop.
+    again if the window still shows the drop: when the last evaluation showed one, the status is
+    `breaching` (never `ok` next to a drop past the threshold) and `reset_warning` says so.
     """
     reason = required_reason(reason, what="reset a tripwire")
     state = _locked_state(domain, metric)
@@ -392,7 +412,7 @@ def reset(*, domain: str, metric: str, reason: str, actor) -> RegressionState:
         )
     before = audit.snapshot(state)
     state.triggered, state.triggered_at, state.action_taken = False, None, ""
-    state.status = _quiet_status(state)
+    state.status = TripwireStatus.BREACHING if _still_breaches(state) else _quiet_status(state)
     state.save()
     audit.record(
         actor=actor, lever=Lever.REGRESSION, instance=state, action="tripwire.reset", before=before, reason=reason

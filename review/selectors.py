@@ -1,64 +1,417 @@
-"""The Monday control-plane review: what broke, what was denied, what drifted, on one page.
+"""The Monday control-plane review: what broke, what was denied, what drifted, and what nobody
+watches, over a period of business days.
 
-Composes each lever's own selectors; every number here is the one the lever's own page shows.
+Composes each lever's own selectors; every number here is the one the lever's own page shows for
+the same days.
 """
 
 import dataclasses
 import datetime as dt
+from collections import defaultdict
+from statistics import fmean
 
 from django.conf import settings
+from django.db.models import Count, Exists, Max, OuterRef, Q, Sum
+from django.db.models.functions import TruncDate
+from django.utils import timezone
 
 from golive import services as golive
 from governance_site.audit.models import AuditEvent
-from governance_site.business_day import business_date
+from governance_site.business_day import business_date, business_tz, day_bounds
 from heimdall import selectors as heimdall
+from heimdall.models import HeimdallPolicy, SandboxTrial
 from regression import selectors as regression
+from regression.models import KpiEvent, PolicyKind, RegressionPolicy
 from risk import selectors as risk
+from risk.models import RiskPolicy
+
+from .models import ReviewSignOff
 
 RECENT_AUDIT_EVENTS = 15
+DEFAULT_DAYS = 7  # the period when no review has been completed yet
+MAX_DAYS = 366  # the longest period one review covers
+DRIFT_MARGIN = 0.25  # a tripwire whose drop is within this share of its threshold is drifting
+SILENT_AFTER = dt.timedelta(hours=24)  # an enabled tripwire without a KPI event for this long is silent
+DIRECTION_AFTER = dt.timedelta(days=7)  # "the last week's direction" of a drifting tripwire
+STEADY = 0.01  # drops within one percentage point of a week ago are "steady"
 
 
-def control_plane_review(*, day: dt.date | None = None) -> dict:
-    """Everything an operator checks first, for a business day (default today)."""
-    day = day or business_date()
+@dataclasses.dataclass(frozen=True)
+class Period:
+    """The business days `since` to `until`, both included, in GOVERNANCE_TIME_ZONE."""
+
+    since: dt.date
+    until: dt.date
+
+    @property
+    def length(self) -> int:
+        return (self.until - self.since).days + 1
+
+    @property
+    def days(self) -> list[dt.date]:
+        return [self.since + dt.timedelta(days=n) for n in range(self.length)]
+
+    @property
+    def start(self) -> dt.datetime:
+        return day_bounds(self.since)[0]
+
+    @property
+    def end(self) -> dt.datetime:
+        """The end of the last day (exclusive)."""
+        return day_bounds(self.until)[1]
+
+    @property
+    def previous(self) -> "Period":
+        """The period of the same length just before this one."""
+        return Period(self.since - dt.timedelta(days=self.length), self.since - dt.timedelta(days=1))
+
+    @property
+    def next(self) -> "Period | None":
+        """The period of the same length just after this one, cut at today; None when this one ends today."""
+        today = business_date()
+        if self.until >= today:
+            return None
+        return Period(self.until + dt.timedelta(days=1), min(self.until + dt.timedelta(days=self.length), today))
+
+
+def last_sign_off() -> ReviewSignOff | None:
+    return ReviewSignOff.objects.order_by("-signed_at", "-id").first()
+
+
+def default_period() -> Period:
+    """Everything since the last completed review (from the day it ended, so nothing falls between
+    two reviews), or the last 7 business days when none was completed; at most MAX_DAYS."""
+    today = business_date()
+    last = last_sign_off()
+    since = last.until if last else today - dt.timedelta(days=DEFAULT_DAYS - 1)
+    return Period(max(since, today - dt.timedelta(days=MAX_DAYS - 1)), today)
+
+
+def sign_offs() -> list[ReviewSignOff]:
+    return list(ReviewSignOff.objects.order_by("-signed_at", "-id"))
+
+
+# --- The sections ---------------------------------------------------------------------------------
+
+
+def _go_live() -> dict:
     state = golive.get_state()
     decision = golive.decision_from_state(state)
-    triggered = regression.states().filter(triggered=True).order_by("-triggered_at")
     return {
-        "date": day,
-        "time_zone": settings.GOVERNANCE_TIME_ZONE,
-        "go_live": {
-            "go_live_enabled": state.go_live_enabled,
-            "kill_switch_engaged": state.kill_switch_engaged,
-            "may_execute": decision.ok,
-            "blocked_reason": decision.reason,
-            "reason": state.reason,
-            "changed_by": state.changed_by,
-            "updated_at": state.updated_at,
-        },
-        "risk_ledger": risk.ledger(day=day)["domains"],
-        "triggered_tripwires": [
+        "go_live_enabled": state.go_live_enabled,
+        "kill_switch_engaged": state.kill_switch_engaged,
+        "may_execute": decision.ok,
+        "blocked_reason": decision.reason,
+        "reason": state.reason,
+        "changed_by": state.changed_by,
+        "updated_at": state.updated_at,
+    }
+
+
+def _tripwire_row(state) -> dict:
+    policy = state.policy
+    return {
+        "id": state.pk,
+        "domain": policy.domain,
+        "metric": policy.metric,
+        "kind": policy.kind,
+        "action": policy.action,
+        "action_taken": state.action_taken,
+        "baseline_rate": state.baseline_rate,
+        "current_rate": state.current_rate,
+        "drop_fraction": state.drop_fraction,
+        "max_drop_fraction": policy.max_drop_fraction,
+        "triggered_at": state.triggered_at,
+        "evaluated_at": state.evaluated_at,
+    }
+
+
+def _action_in_force(row: dict, *, go_live: dict, risk_enabled: dict[str, bool]) -> dict:
+    """Whether a triggered tripwire's action still holds: THROTTLE while the domain's risk policy
+    is disabled, KILL_SWITCH while the switch is engaged; if not, who lifted it and when (the audit
+    event that re-enabled the policy or released the switch after the trigger)."""
+    if row["action_taken"] == "THROTTLE":
+        in_force = not risk_enabled.get(row["domain"], False)
+        lifts = AuditEvent.objects.filter(
+            object_type="risk.riskpolicy", lever="risk", before__enabled=False, after__enabled=True,
+            object_repr=row["domain"],
+        )  # fmt: skip
+    else:
+        in_force = go_live["kill_switch_engaged"]
+        lifts = AuditEvent.objects.filter(lever="golive", action="kill_switch.release")
+    lift = None
+    if not in_force and row["triggered_at"] is not None:
+        lift = lifts.filter(created_at__gte=row["triggered_at"]).order_by("-created_at", "-id").first()
+    return {
+        **row,
+        "action_in_force": in_force,
+        "lifted_by": lift.actor if lift else None,
+        "lifted_at": lift.created_at if lift else None,
+    }
+
+
+def _drop_then(policy: RegressionPolicy, *, then: dt.datetime) -> float | None:
+    """The drop the policy's full window and baseline showed at `then` (the plain relative drop of
+    the means; None without both spans full, or at a zero baseline)."""
+    field = regression.KIND_FIELD[policy.kind]
+    values = [
+        float(value)
+        for value in KpiEvent.objects.filter(
+            domain=policy.domain,
+            metric=policy.metric,
+            occurred_at__lt=then,
+            occurred_at__gte=then - dt.timedelta(days=policy.lookback_days),
+            **{f"{field}__isnull": False},
+        )
+        .order_by("-occurred_at", "-id")
+        .values_list(field, flat=True)[: policy.window_events + policy.baseline_events]
+    ]
+    window, baseline = values[: policy.window_events], values[policy.window_events :]
+    if len(window) < policy.window_events or len(baseline) < policy.baseline_events or fmean(baseline) == 0:
+        return None
+    return (fmean(baseline) - fmean(window)) / abs(fmean(baseline))
+
+
+def drifting_tripwires(*, now: dt.datetime | None = None) -> list[dict]:
+    """Enabled tripwires that have not fired but whose drop is within DRIFT_MARGIN of their
+    threshold (drop ≥ 75% of max_drop_fraction), with the drop a week earlier and the direction."""
+    now = now or timezone.now()
+    rows = []
+    states = regression.states().filter(policy__enabled=True, triggered=False, drop_fraction__isnull=False)
+    for state in states:
+        threshold = state.policy.max_drop_fraction
+        if threshold <= 0 or state.drop_fraction < (1 - DRIFT_MARGIN) * threshold:
+            continue
+        before = _drop_then(state.policy, then=(state.evaluated_at or now) - DIRECTION_AFTER)
+        if before is None:
+            direction = "new"
+        elif state.drop_fraction > before + STEADY:
+            direction = "worsening"
+        elif state.drop_fraction < before - STEADY:
+            direction = "improving"
+        else:
+            direction = "steady"
+        rows.append(
             {
-                "id": tripwire.pk,
-                "domain": tripwire.policy.domain,
-                "metric": tripwire.policy.metric,
-                "kind": tripwire.policy.kind,
-                "action": tripwire.policy.action,
-                "action_taken": tripwire.action_taken,
-                "baseline_rate": tripwire.baseline_rate,
-                "current_rate": tripwire.current_rate,
-                "drop_fraction": tripwire.drop_fraction,
-                "max_drop_fraction": tripwire.policy.max_drop_fraction,
-                "triggered_at": tripwire.triggered_at,
-                "evaluated_at": tripwire.evaluated_at,
+                **_tripwire_row(state),
+                "threshold_share": state.drop_fraction / threshold,
+                "drop_week_before": before,
+                "direction": direction,
             }
-            for tripwire in triggered
+        )
+    return sorted(rows, key=lambda row: -row["threshold_share"])
+
+
+def _watching(**outer) -> Exists:
+    return Exists(RegressionPolicy.objects.filter(domain=OuterRef("domain"), metric=OuterRef("metric"), **outer))
+
+
+def unwatched_kpis(period: Period) -> list[dict]:
+    """KPI events of the period for (domain, metric) pairs no enabled tripwire watches (typos such
+    as `contrat_rate` show up here): per pair the count, the last event and the engines sending."""
+    events = (
+        KpiEvent.objects.filter(occurred_at__gte=period.start, occurred_at__lt=period.end)
+        .annotate(watched=_watching(enabled=True), has_policy=_watching())
+        .filter(watched=False)
+        .values("domain", "metric", "has_policy", "actor")
+        .annotate(n=Count("id"), last=Max("occurred_at"))
+        .order_by()
+    )
+    pairs: dict[tuple[str, str], dict] = {}
+    for row in events:
+        pair = pairs.setdefault(
+            (row["domain"], row["metric"]),
+            {"domain": row["domain"], "metric": row["metric"], "policy": "disabled" if row["has_policy"] else "none",
+             "count": 0, "last_at": row["last"], "engines": []},
+        )  # fmt: skip
+        pair["count"] += row["n"]
+        pair["last_at"] = max(pair["last_at"], row["last"])
+        pair["engines"].append(row["actor"])
+    for pair in pairs.values():
+        pair["engines"].sort()
+    return sorted(pairs.values(), key=lambda pair: (-pair["count"], pair["domain"], pair["metric"]))
+
+
+def wrong_field_kpis(period: Period) -> list[dict]:
+    """Per tripwire, the period's events that lack the field its kind reads (a SUCCESS_RATE tripwire
+    reads `success`, a MEAN_VALUE one `value`): they never count in an evaluation."""
+    rows = []
+    for policy in regression.policies():
+        field = regression.KIND_FIELD[policy.kind]
+        lacking = KpiEvent.objects.filter(
+            domain=policy.domain,
+            metric=policy.metric,
+            occurred_at__gte=period.start,
+            occurred_at__lt=period.end,
+            **{f"{field}__isnull": True},
+        )
+        counts = lacking.values("actor").annotate(n=Count("id")).order_by("actor")
+        if counts:
+            rows.append(
+                {
+                    "domain": policy.domain,
+                    "metric": policy.metric,
+                    "kind": policy.kind,
+                    "expected_field": field,
+                    "count": sum(row["n"] for row in counts),
+                    "engines": [row["actor"] for row in counts],
+                }
+            )
+    return rows
+
+
+def silent_tripwires(period: Period, *, now: dt.datetime | None = None) -> list[dict]:
+    """Enabled tripwires whose KPI (events carrying their kind's field) has had no event for
+    SILENT_AFTER before the end of the period (or now, for a period ending today)."""
+    moment = min(now or timezone.now(), period.end)
+    rows = []
+    for policy in regression.policies().filter(enabled=True):
+        field = regression.KIND_FIELD[policy.kind]
+        last = (
+            KpiEvent.objects.filter(
+                domain=policy.domain, metric=policy.metric, occurred_at__lt=moment, **{f"{field}__isnull": False}
+            )
+            .order_by("-occurred_at", "-id")
+            .values_list("occurred_at", flat=True)
+            .first()
+        )
+        if last is None or moment - last > SILENT_AFTER:
+            rows.append({"domain": policy.domain, "metric": policy.metric, "last_event_at": last})
+    return rows
+
+
+def unwatched_trials(period: Period) -> list[dict]:
+    """Sandbox trials of the period for domains without a Heimdall policy: they earn nothing."""
+    trials = (
+        SandboxTrial.objects.filter(created_at__gte=period.start, created_at__lt=period.end)
+        .annotate(has_policy=Exists(HeimdallPolicy.objects.filter(domain=OuterRef("domain"))))
+        .filter(has_policy=False)
+        .values("domain", "actor")
+        .annotate(n=Count("id"))
+        .order_by("domain", "actor")
+    )
+    rows: dict[str, dict] = {}
+    for row in trials:
+        domain = rows.setdefault(row["domain"], {"domain": row["domain"], "count": 0, "engines": []})
+        domain["count"] += row["n"]
+        domain["engines"].append(row["actor"])
+    return list(rows.values())
+
+
+# --- Trends -----------------------------------------------------------------------------------------
+
+
+def _kpi_daily(period: Period) -> dict[tuple[str, str], dict[dt.date, float]]:
+    """Per tripwire (domain, metric), its KPI per business day of the period: the success rate or
+    the mean value (by the tripwire's kind), from the events carrying that field."""
+    policies = {(p.domain, p.metric): p for p in regression.policies()}
+    if not policies:
+        return {}
+    rows = (
+        KpiEvent.objects.filter(occurred_at__gte=period.start, occurred_at__lt=period.end)
+        .filter(_watching())
+        .annotate(day=TruncDate("occurred_at", tzinfo=business_tz()))
+        .values("domain", "metric", "day")
+        .annotate(
+            outcomes=Count("success"),
+            successes=Count("id", filter=Q(success=True)),
+            values=Count("value"),
+            value_sum=Sum("value"),
+        )
+        .order_by()
+    )
+    daily: dict[tuple[str, str], dict[dt.date, float]] = defaultdict(dict)
+    for row in rows:
+        policy = policies.get((row["domain"], row["metric"]))
+        if policy is None:
+            continue
+        if policy.kind == PolicyKind.SUCCESS_RATE and row["outcomes"]:
+            daily[(row["domain"], row["metric"])][row["day"]] = row["successes"] / row["outcomes"]
+        elif policy.kind == PolicyKind.MEAN_VALUE and row["values"]:
+            daily[(row["domain"], row["metric"])][row["day"]] = row["value_sum"] / row["values"]
+    return daily
+
+
+def trends(period: Period) -> list[dict]:
+    """Per domain, one value per business day of the period (None for a day without data):
+    approvals and denials by reason, realized pnl against max_daily_loss, each tripwire's KPI
+    against its threshold, and the Heimdall success rate."""
+    days = period.days
+    activity = risk.daily_activity(since=period.since, until=period.until)
+    max_loss = dict(RiskPolicy.objects.values_list("domain", "max_daily_loss"))
+    _, success_rates = heimdall.daily_success_rates(days=period.length, until=period.until)
+    kpis = _kpi_daily(period)
+    states = {(s.policy.domain, s.policy.metric): s for s in regression.states()}
+    domains = sorted(set(activity) | set(max_loss) | set(success_rates) | {domain for domain, _ in states})
+    rows = []
+    for domain in domains:
+        by_day = activity.get(domain, {})
+        reasons = sorted({reason for day in by_day.values() for reason in day["denied"]})
+        tripwires = []
+        for (state_domain, metric), state in sorted(states.items()):
+            if state_domain != domain:
+                continue
+            baseline = state.baseline_rate
+            tripwires.append(
+                {
+                    "metric": metric,
+                    "kind": state.policy.kind,
+                    "values": [kpis.get((domain, metric), {}).get(day) for day in days],
+                    "threshold": None if baseline is None else regression.drop_threshold(state.policy, baseline),
+                }
+            )
+        rows.append(
+            {
+                "domain": domain,
+                "approved": [by_day[day]["approved"] if day in by_day else 0 for day in days],
+                "denied": {
+                    reason: [by_day[day]["denied"].get(reason, 0) if day in by_day else 0 for day in days]
+                    for reason in reasons
+                },
+                "realized_pnl": [by_day[day]["realized_pnl"] if day in by_day else 0 for day in days],
+                "max_daily_loss": max_loss.get(domain),
+                "tripwires": tripwires,
+                "heimdall_success_rate": success_rates.get(domain, [None] * len(days)),
+            }
+        )
+    return rows
+
+
+def control_plane_review(*, period: Period | None = None) -> dict:
+    """Everything an operator checks on Monday, for a period (default: since the last completed review)."""
+    period = period or default_period()
+    audit = AuditEvent.objects.filter(created_at__gte=period.start, created_at__lt=period.end)
+    go_live = _go_live()
+    risk_enabled = dict(RiskPolicy.objects.values_list("domain", "enabled"))
+    return {
+        "since": period.since,
+        "until": period.until,
+        "date": period.until,
+        "time_zone": settings.GOVERNANCE_TIME_ZONE,
+        "last_sign_off": last_sign_off(),
+        "go_live": go_live,
+        "risk_ledger": risk.ledger_between(since=period.since, until=period.until),
+        "triggered_tripwires": [
+            _action_in_force(_tripwire_row(state), go_live=go_live, risk_enabled=risk_enabled)
+            for state in regression.states().filter(triggered=True).order_by("-triggered_at")
         ],
+        "drifting_tripwires": drifting_tripwires(),
         "heimdall_scorecard": [
-            {**dataclasses.asdict(row), "dropped": row.dropped} for row in heimdall.scorecard(day=day)
+            {**dataclasses.asdict(row), "dropped": row.dropped} for row in heimdall.scorecard(day=period.until)
         ],
+        "unwatched_kpis": unwatched_kpis(period),
+        "wrong_field_kpis": wrong_field_kpis(period),
+        "silent_tripwires": silent_tripwires(period),
+        "unwatched_trials": unwatched_trials(period),
+        "trends": trends(period),
+        "unexplained_changes": list(
+            audit.filter(reason="")
+            .order_by("-created_at", "-id")
+            .values("id", "created_at", "actor", "lever", "action", "object_repr", "reason")
+        ),
+        "audit_count": audit.count(),
         "recent_audit": list(
-            AuditEvent.objects.order_by("-created_at", "-id").values(
+            audit.order_by("-created_at", "-id").values(
                 "id", "created_at", "actor", "lever", "action", "object_repr", "reason"
             )[:RECENT_AUDIT_EVENTS]
         ),

@@ -5,7 +5,7 @@ Every change goes through the services (`actor=request.user`), so it is validate
 
 from decimal import Decimal
 
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
@@ -37,9 +37,10 @@ def usage(used: int | Decimal, cap: int | Decimal):
 @admin.register(RiskPolicy)
 class RiskPolicyAdmin(PolicyAdminMixin, admin.ModelAdmin):
     contract = services.POLICY
+    # The "today" link next to the domain: on a 1366 px screen it shows without scrolling sideways.
     list_display = [
-        "domain", "enabled_label", "actions_today", "exposure_now", "loss_today", "max_action_amount",
-        "reservation_ttl_seconds", "changed_by", "updated_at", "today_link",
+        "domain", "today_link", "enabled_label", "actions_today", "exposure_now", "loss_today", "max_action",
+        "reservation_ttl_seconds", "changed_by", "updated_at",
     ]  # fmt: skip
     list_filter = ["enabled"]
     search_fields = ["domain"]
@@ -47,6 +48,22 @@ class RiskPolicyAdmin(PolicyAdminMixin, admin.ModelAdmin):
 
     def get_queryset(self, request):
         return selectors.policies_with_usage()
+
+    def save_model(self, request, obj, form, change):
+        throttle = selectors.throttle(obj.domain) if change else None
+        super().save_model(request, obj, form, change)
+        if throttle is not None and obj.enabled:
+            self.warn_throttle_lifted(request, obj.domain, throttle)
+
+    def warn_throttle_lifted(self, request, domain: str, throttle) -> None:
+        """Re-enabling a throttled policy is allowed, and said out loud (the audit records it too)."""
+        self.message_user(
+            request,
+            f"{domain} was throttled by a tripwire ({throttle.reason.removeprefix('Throttle: ')}, "
+            f"{throttle.created_at:%Y-%m-%d %H:%M %Z}); the throttle is now lifted by {request.user}. The "
+            "tripwire stays triggered until it is reset, and if it fires again it throttles again.",
+            messages.WARNING,
+        )
 
     @admin.display(description="Enabled", ordering="enabled")
     def enabled_label(self, policy):
@@ -65,6 +82,10 @@ class RiskPolicyAdmin(PolicyAdminMixin, admin.ModelAdmin):
     def loss_today(self, policy):
         return usage(net_loss(policy.realized_pnl), policy.max_daily_loss)
 
+    @admin.display(description="Max action amount", ordering="max_action_amount")
+    def max_action(self, policy):
+        return money(policy.max_action_amount) if policy.max_action_amount is not None else "no limit"
+
     @admin.display(description="")
     def today_link(self, policy):
         return format_html('<a href="{}">today →</a>', reverse("admin:risk_riskpolicy_today", args=[policy.pk]))
@@ -82,14 +103,19 @@ class RiskPolicyAdmin(PolicyAdminMixin, admin.ModelAdmin):
     def _confirm_switch(self, request, queryset, *, enabled: bool):
         title = "Enable" if enabled else "Disable"
         form = ReasonForm(request.POST if "confirm" in request.POST else None)
+        throttles = {policy.domain: selectors.throttle(policy.domain) for policy in queryset} if enabled else {}
+        throttles = {domain: event for domain, event in throttles.items() if event is not None}
         if form.is_valid():
             reason = form.cleaned_data["reason"]
-            admin_tools.apply_to_selection(
+            done = admin_tools.apply_to_selection(
                 self, request, queryset, done=f"{title}d",
                 call=lambda policy: services.set_enabled(
                     domain=policy.domain, enabled=enabled, reason=reason, actor=request.user
                 ),
             )  # fmt: skip
+            if done:
+                for domain, throttle in throttles.items():
+                    self.warn_throttle_lifted(request, domain, throttle)
             return None
         context = {
             **self.admin_site.each_context(request),
@@ -100,6 +126,7 @@ class RiskPolicyAdmin(PolicyAdminMixin, admin.ModelAdmin):
             "action": request.POST["action"],
             "action_title": title,
             "enabled": enabled,
+            "throttles": throttles,
             "action_checkbox_name": admin.helpers.ACTION_CHECKBOX_NAME,
         }
         return TemplateResponse(request, "admin/risk/riskpolicy/confirm_switch.html", context)
@@ -152,7 +179,7 @@ class ReservationAdmin(AppendOnlyAdminMixin, admin.ModelAdmin):
     """The ledger: written by the services only, never edited here."""
 
     list_display = [
-        "id", "created_at", "domain", "amount", "status_label", "reason", "realized_pnl", "ref", "actor",
+        "id", "created_at", "domain", "amount_money", "status_label", "reason", "pnl_money", "ref", "actor",
         "expires_at", "settled_at",
     ]  # fmt: skip
     # No date_hierarchy: its month links need a DISTINCT over the whole ledger (and MIN/MAX over
@@ -164,6 +191,14 @@ class ReservationAdmin(AppendOnlyAdminMixin, admin.ModelAdmin):
     show_full_result_count = False
     paginator = EstimatedCountPaginator
     list_select_related = False
+
+    @admin.display(description="Amount", ordering="amount")
+    def amount_money(self, entry):
+        return money(entry.amount)
+
+    @admin.display(description="Realized P&L", ordering="realized_pnl")
+    def pnl_money(self, entry):
+        return money(entry.realized_pnl)
 
     @admin.display(description="Status", ordering="status")
     def status_label(self, entry):

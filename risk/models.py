@@ -31,7 +31,7 @@ class RiskPolicy(models.Model):
     """One domain's daily caps. A cap of 0 allows nothing; a domain without a policy is denied."""
 
     domain = models.CharField(max_length=64, unique=True, validators=[DOMAIN.validator])
-    enabled = models.BooleanField(default=True)
+    enabled = models.BooleanField(default=False, help_text="A new policy starts disabled until its caps are set.")
     max_daily_loss = models.DecimalField(**MONEY, default=Decimal(0), validators=[validate_not_negative])
     max_open_exposure = models.DecimalField(**MONEY, default=Decimal(0), validators=[validate_not_negative])
     max_daily_actions = models.PositiveIntegerField(default=0)

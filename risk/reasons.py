@@ -26,3 +26,6 @@ DENIAL_REASONS = (
 RESERVATION_CLOSED = "reservation_closed"
 RESERVATION_EXPIRED = "reservation_expired"
 IDEMPOTENCY_MISMATCH = "idempotency_key_reused"
+
+# The start of the audit reason of a tripwire's throttle (risk.services.throttle_domain).
+THROTTLE_PREFIX = "Throttle: "

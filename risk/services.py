@@ -19,25 +19,51 @@ from governance_site.audit import services as audit
 from governance_site.audit.models import Lever
 from governance_site.business_day import business_date
 from governance_site.errors import Conflict, InvalidInput, NotFound, ServiceError, Unprocessable
+from governance_site.formatting import money
 from governance_site.identifiers import DOMAIN
 from governance_site.policies import PolicyContract, required_reason
 
-from . import reasons
+from . import reasons, selectors
 from .models import DailyTotals, Reservation, RiskPolicy, Status
+
+CAPS = ("max_daily_loss", "max_open_exposure", "max_daily_actions")
+
+
+def _check_caps(policy: RiskPolicy) -> None:
+    """Caps that agree: one action no larger than the open-exposure cap (it could never be
+    approved; a cap of 0 allows nothing anyway), and a new policy enabled only with its caps set."""
+    exposure = policy.max_open_exposure
+    if policy.max_action_amount is not None and 0 < exposure < policy.max_action_amount:
+        raise InvalidInput(
+            f"max_action_amount: {money(policy.max_action_amount)} is larger than max_open_exposure "
+            f"{money(policy.max_open_exposure)}: no action that large could ever be approved. Lower "
+            "max_action_amount or raise max_open_exposure.",
+            field="max_action_amount",
+        )
+    unset = [cap for cap in CAPS if not getattr(policy, cap)]
+    if policy._state.adding and policy.enabled and unset:
+        raise InvalidInput(
+            f"enabled: a new risk policy is enabled only with its caps set; give {', '.join(unset)} "
+            "(above 0), or create it disabled and enable it once they are.",
+            field="enabled",
+        )
+
+
+def _note_throttle_lift(before: dict | None, policy: RiskPolicy, actor, reason: str) -> str:
+    """Re-enabling a policy that a tripwire's throttle disabled records "Throttle lifted by X"."""
+    if before is None or before["enabled"] or not policy.enabled or selectors.throttle(policy.domain) is None:
+        return reason
+    return f"Throttle lifted by {audit.actor_name(actor)}" + (f": {reason}" if reason else ".")
+
 
 POLICY = PolicyContract(
     model=RiskPolicy,
     lever=Lever.RISK,
     title="risk policy",
     keys=(DOMAIN,),
-    fields=(
-        "enabled",
-        "max_daily_loss",
-        "max_open_exposure",
-        "max_daily_actions",
-        "max_action_amount",
-        "reservation_ttl_seconds",
-    ),
+    fields=("enabled", *CAPS, "max_action_amount", "reservation_ttl_seconds"),
+    check=_check_caps,
+    annotate=_note_throttle_lift,
 )
 
 
@@ -97,8 +123,10 @@ def set_enabled(*, domain: str, enabled: bool, reason: str, actor) -> RiskPolicy
 
 
 def throttle_domain(*, domain: str, reason: str, actor) -> RiskPolicy:
-    """The tripwire's throttle: disable the domain's risk policy (creating a disabled one if none)."""
-    return set_enabled(domain=domain, enabled=False, reason=reason, actor=actor)
+    """The tripwire's throttle: disable the domain's risk policy (creating a disabled one if none).
+    Its audit reason starts with `reasons.THROTTLE_PREFIX`, which is how the throttle is told from
+    an operator's disabling (`selectors.throttle`)."""
+    return set_enabled(domain=domain, enabled=False, reason=f"{reasons.THROTTLE_PREFIX}{reason}", actor=actor)
 
 
 # Reserve -------------------------------------------------------------------------------------

@@ -52,3 +52,18 @@ def test_usage_bar__colour_by_share_of_cap(fraction, color):
 
 def test_usage_bar__no_cap__dash():
     assert "—" in usage_bar(None, "no cap")
+
+
+def test_series_chart__labels_in_the_margin_kept_apart_and_off_the_plot():
+    svg = series_chart(
+        title="t", values=[0.9, 0.8, 0.77], rules=[Rule(0.76, "threshold 76%"), Rule(0.75, "floor 75%")],
+        marker=(2, "triggered 2026-11-30 01:25 UTC"), y_range=(0, 1), width=600,
+    )  # fmt: skip
+    import re
+
+    plot_right = 600 - 150  # MARGIN_RIGHT: the plot ends there, the labels start after it
+    texts = re.findall(r'<text x="([\d.]+)" y="([\d.]+)"[^>]*>(?:<tspan[^>]*>)?(threshold|floor|triggered)', svg)
+    assert len(texts) == 3
+    assert all(float(x) > plot_right for x, _, _ in texts)
+    heights = sorted(float(y) for _, y, _ in texts)
+    assert all(b - a >= 13 for a, b in zip(heights, heights[1:], strict=False))

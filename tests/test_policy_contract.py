@@ -79,9 +79,9 @@ def test_upsert__key_normalised_or_refused(lever):
 
 def test_upsert__stale_version__conflict_and_nothing_written(lever):
     upsert, key, change = lever[:3]
-    policy, _ = upsert(**key, changes={}, actor=ACTOR)
+    policy, _ = upsert(**key, changes={}, actor=ACTOR)  # a new policy starts disabled
     seen = version_of(policy)
-    upsert(**key, changes={"enabled": False}, actor="tripwire/beat", reason="throttle")
+    upsert(**key, changes={"enabled": True}, actor="tests/other", reason="enable")
     with pytest.raises(Conflict) as raised:
         upsert(**key, changes=change, actor=ACTOR, version=seen)
     assert raised.value.reason == STALE_VERSION
@@ -92,11 +92,13 @@ def test_api_upsert__any_lever__201_created_200_changed_reason_optional(api, ope
     key, change, path = lever[1], lever[2], lever[3]
     created = api(operator).post(path, {**key, **change}, format="json")
     assert created.status_code == 201, created.json()
-    changed = api(operator).post(path, {**key, **change, "reason": "Friday"}, format="json")
+    changed = api(operator).post(path, {**key, "enabled": True, "reason": "Friday"}, format="json")
     assert changed.status_code == 200, changed.json()
+    again = api(operator).post(path, {**key, "enabled": True, "reason": "Friday again"}, format="json")
+    assert again.status_code == 200, again.json()
     assert [(event.action, event.reason) for event in AuditEvent.objects.order_by("id")] == [
         ("policy.create", ""),  # unexplained: recorded with an empty reason
-        ("policy.update", "Friday"),
+        ("policy.update", "Friday"),  # the repeat changed nothing: no event
     ]
 
 
@@ -113,6 +115,7 @@ def test_api_upsert__reason_required_by_setting__400_and_nothing_written(api, op
 def test_admin_change__stale_form__refused_with_form_error(client, operator, lever):
     """Every lever's policy form carries its version: a change since it was opened is refused."""
     upsert, key, _, _, admin_path, form = lever
+    upsert(**key, changes={}, actor=ACTOR)
     policy, _ = upsert(**key, changes={"enabled": True}, actor=ACTOR)
     client.force_login(operator)
     opened = client.get(f"{admin_path}{policy.pk}/change/").context["adminform"].form

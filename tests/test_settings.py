@@ -6,6 +6,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -39,3 +41,12 @@ def test_startup__debug_off_with_django_insecure_key__refuses():
     result = manage("check", SECRET_KEY="django-insecure-" + "x" * 50)
     assert result.returncode != 0
     assert "SECRET_KEY must be set" in result.stderr
+
+
+def test_filesystem_broker__control_folder_inside_the_broker_dir(settings):
+    """kombu's default control folder is ./control: a worker left it in the checkout."""
+    if not settings.CELERY_BROKER_URL.startswith("filesystem://"):
+        pytest.skip("the filesystem broker is configured only without CELERY_BROKER_URL")
+    options = settings.CELERY_BROKER_TRANSPORT_OPTIONS
+    broker_dir = Path(options["data_folder_in"]).parent
+    assert Path(options["control_folder"]).parent == broker_dir

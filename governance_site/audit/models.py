@@ -11,6 +11,7 @@ class Lever(models.TextChoices):
     RISK = "risk", "Risk Guard"
     HEIMDALL = "heimdall", "Heimdall Charter"
     REGRESSION = "regression", "Regression Tripwire"
+    REVIEW = "review", "Control-plane review"
 
 
 class AppendOnlyError(Exception):

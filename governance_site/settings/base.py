@@ -167,6 +167,9 @@ SPECTACULAR_SETTINGS = {
         "RefusalReasonEnum": "golive.reasons.REFUSALS",
         "DenialReasonEnum": "risk.reasons.DENIAL_REASONS",
         "EligibilityReasonEnum": "heimdall.reasons.ELIGIBILITY_REASONS",
+        # Two choice sets share the field name "status": each keeps its own name.
+        "TripwireStatusEnum": "regression.models.TripwireStatus",
+        "ReservationStatusEnum": "risk.models.Status",
     },
     "SERVE_INCLUDE_SCHEMA": False,
 }
@@ -182,12 +185,14 @@ CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="filesystem://")
 CELERY_RESULT_BACKEND = env.str("CELERY_RESULT_BACKEND", default=None)
 if CELERY_BROKER_URL.startswith("filesystem://"):
     _broker_dir = Path(env.str("CELERY_FILESYSTEM_BROKER_DIR", default=str(BASE_DIR / ".celery-broker")))
-    for _sub in ("queue", "processed"):
+    for _sub in ("queue", "processed", "control"):
         (_broker_dir / _sub).mkdir(parents=True, exist_ok=True)
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         "data_folder_in": str(_broker_dir / "queue"),
         "data_folder_out": str(_broker_dir / "queue"),
         "processed_folder": str(_broker_dir / "processed"),
+        # The broadcast exchanges (kombu's default: ./control, left in the checkout).
+        "control_folder": str(_broker_dir / "control"),
         "store_processed": False,
     }
 CELERY_TIMEZONE = GOVERNANCE_TIME_ZONE

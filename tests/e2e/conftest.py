@@ -71,6 +71,10 @@ class Browser:
     def find(self, css: str):
         return self.driver.find_element(By.CSS_SELECTOR, css)
 
+    def scroll_to(self, element):
+        self.driver.execute_script("arguments[0].scrollIntoView();", element)
+        return element
+
     def text(self) -> str:
         return self.driver.find_element(By.TAG_NAME, "body").text
 

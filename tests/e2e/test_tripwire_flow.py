@@ -45,9 +45,11 @@ def test_tripwire__chart_then_reset_with_a_reason__status_changes(browser, demo)
     reason.send_keys("e2e: contract flow fixed")
     browser.screenshot("reset-confirmation")
     browser.find("input[name=apply]").click()
-    assert "Reset: WHOLESALE.contract_rate." in browser.find(".messagelist").text
+    messages = browser.find(".messagelist").text
+    assert "Reset: WHOLESALE.contract_rate." in messages
+    assert "WHOLESALE.contract_rate still breaches" in messages  # the window still shows the drop
     row = browser.find(f"input[name=_selected_action][value='{demo.pk}']").find_element("xpath", "ancestor::tr")
-    assert "OK" in row.text.upper() and "TRIGGERED" not in row.text.upper()
+    assert "BREACHING" in row.text.upper() and "TRIGGERED" not in row.text.upper()
     browser.screenshot("tripwire-reset")
 
 

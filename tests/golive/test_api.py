@@ -1,5 +1,6 @@
 import pytest
 
+from golive import services as golive_services
 from governance_site.audit.models import AuditEvent
 
 pytestmark = pytest.mark.django_db
@@ -147,3 +148,34 @@ def test_state__times_shown_in_the_business_time_zone(api, viewer, settings):
     settings.TIME_ZONE = settings.GOVERNANCE_TIME_ZONE = "America/New_York"
     updated_at = api(viewer).get(STATE).json()["updated_at"]
     assert updated_at.endswith(("-05:00", "-04:00")), updated_at
+
+
+# --- Repeats never contradict: the first cause stays, a no-op writes nothing ----------------------
+
+
+def test_kill_switch__engaged_again__original_cause_kept_new_one_appended(api, operator, live):
+    first = api(operator).post(KILL, {"engaged": True, "reason": "routing broke"}, format="json").json()
+    golive_services.set_kill_switch(engaged=True, reason="Regression: CAPITAL.roi_event dropped", actor="tripwire/beat")
+    state = api(operator).get(STATE).json()
+    assert state["reason"] == "routing broke\n+ also engaged by tripwire/beat: Regression: CAPITAL.roi_event dropped"
+    assert (state["changed_by"], state["updated_at"]) == ("op", first["updated_at"])
+    again = AuditEvent.objects.filter(action="kill_switch.engage").order_by("id").last()
+    assert (again.actor, again.reason, again.before["reason"]) == (
+        "tripwire/beat", "Regression: CAPITAL.roi_event dropped", "routing broke",
+    )  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("path", "body"),
+    [(KILL, {"engaged": False, "reason": "already released"}), (ENABLE, {"enabled": False, "reason": "already off"})],
+)
+def test_switch__already_in_that_state__200_and_no_audit_event(api, operator, path, body):
+    response = api(operator).post(path, body, format="json")
+    assert response.status_code == 200
+    assert not AuditEvent.objects.exists()
+
+
+def test_go_live__enabled_twice__one_audit_event(api, operator):
+    for _ in range(2):
+        api(operator).post(ENABLE, {"enabled": True, "reason": "launch"}, format="json")
+    assert AuditEvent.objects.filter(action="go_live.enable").count() == 1

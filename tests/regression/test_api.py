@@ -214,7 +214,13 @@ def test_upsert__form_encoded__415_and_nothing_written(api, operator):
 def test_batch__stored_in_one_go__201_with_counts(api, engine, feed):
     response = post_json(api(engine), BATCH, feed.events(outcomes(3, 5)) + feed.events([2.5], "CAPITAL", "roi_event"))
     assert response.status_code == 201
-    assert response.json() == {"received": 6, "created": 6, "duplicates": []}
+    assert response.json() == {
+        "received": 6, "created": 6, "duplicates": [],
+        "warnings": [  # the seeded tripwires start disabled: stored, and said so
+            "CAPITAL.roi_event: its tripwire is disabled (1 event)",
+            "WHOLESALE.contract_rate: its tripwire is disabled (5 events)",
+        ],
+    }  # fmt: skip
     assert KpiEvent.objects.filter(success=True).count() == 3
     assert set(KpiEvent.objects.values_list("actor", flat=True)) == {"engine-bot"}
 
@@ -236,7 +242,12 @@ def test_batch__known_event_ids__skipped_and_reported_by_index(api, engine, feed
     events = [{**body, "event_id": f"e{i}"} for i, body in enumerate(feed.events(outcomes(2, 4)))]
     post_json(api(engine), BATCH, events[:2])
     response = post_json(api(engine), BATCH, events)
-    assert response.json() == {"received": 4, "created": 2, "duplicates": [0, 1]}
+    assert {**response.json(), "warnings": None} == {
+        "received": 4,
+        "created": 2,
+        "duplicates": [0, 1],
+        "warnings": None,
+    }
     assert KpiEvent.objects.count() == 4
 
 
@@ -299,7 +310,9 @@ def test_reset__via_api__released_and_audited(api, operator, tripwire, feed):
     post_json(api(operator), EVALUATE, KEY)
     response = post_json(api(operator), RESET, {**KEY, "reason": "retrained the model"})
     assert response.status_code == 200
-    assert (response.json()["status"], response.json()["triggered"]) == ("ok", False)
+    body = response.json()
+    assert (body["status"], body["triggered"]) == ("breaching", False)  # the window still shows the drop
+    assert body["warning"].startswith("WHOLESALE.contract_rate still breaches: its last evaluation showed a drop")
     event = AuditEvent.objects.get(action="tripwire.reset")
     assert (event.actor, event.reason) == ("op", "retrained the model")
     again = post_json(api(operator), RESET, {**KEY, "reason": "again"})

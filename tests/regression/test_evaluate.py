@@ -44,7 +44,7 @@ def test_evaluate__worked_example_95_to_75__triggered_and_risk_policy_disabled(t
     assert not RiskPolicy.objects.get(domain="WHOLESALE").enabled
     reason = "Regression: WHOLESALE.contract_rate dropped 21.1% (> 20%)"
     throttle = AuditEvent.objects.get(lever="risk", action="policy.update")
-    assert (throttle.actor, throttle.reason, throttle.after["enabled"]) == (OPERATOR, reason, False)
+    assert (throttle.actor, throttle.reason, throttle.after["enabled"]) == (OPERATOR, f"Throttle: {reason}", False)
     event = trigger_events().get()
     assert (event.actor, event.lever, event.reason) == (OPERATOR, "regression", reason)
     assert event.before["triggered"] is False and event.before["status"] == "disabled"  # as seeded
@@ -189,7 +189,9 @@ def test_reset__triggered__latch_released_audited_and_next_drop_acts_again(tripw
     feed(outcomes(200, 200) + outcomes(0, 50))
     evaluate()
     state = services.reset(domain="WHOLESALE", metric="contract_rate", reason="model retrained", actor=OPERATOR)
-    assert (state.status, state.triggered, state.action_taken, state.triggered_at) == ("ok", False, "", None)
+    # The window still shows the drop: "breaching", never "ok" next to a drop past the threshold.
+    assert (state.status, state.triggered, state.action_taken, state.triggered_at) == ("breaching", False, "", None)
+    assert "still breaches" in services.reset_warning(state)
     event = AuditEvent.objects.get(action="tripwire.reset")
     assert (event.actor, event.reason, event.lever) == (OPERATOR, "model retrained", "regression")
     assert event.before["triggered"] is True and event.after["triggered"] is False
@@ -198,6 +200,16 @@ def test_reset__triggered__latch_released_audited_and_next_drop_acts_again(tripw
     assert not RiskPolicy.objects.get(domain="WHOLESALE").enabled
     assert evaluate().status == TripwireStatus.TRIGGERED
     assert trigger_events().count() == 2
+
+
+def test_reset__window_recovered__ok_and_no_warning(tripwire, feed, wholesale_risk):
+    tripwire()
+    feed(outcomes(200, 200) + outcomes(0, 50))
+    evaluate()
+    feed(outcomes(50, 50))  # the window recovers before the reset; the last evaluation saw it
+    assert evaluate().status == TripwireStatus.TRIGGERED  # latched, numbers refreshed
+    state = services.reset(domain="WHOLESALE", metric="contract_rate", reason="recovered", actor=OPERATOR)
+    assert state.status == TripwireStatus.OK and services.reset_warning(state) is None
 
 
 def test_reset__not_triggered__conflict_and_nothing_written(tripwire):

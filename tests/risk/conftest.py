@@ -19,10 +19,16 @@ CAPS = {
 
 @pytest.fixture
 def make_policy(db):
-    """`make_policy(domain="WHOLESALE", **caps)`: a policy with generous caps unless told otherwise."""
+    """`make_policy(domain="WHOLESALE", **caps)`: an enabled policy with generous caps unless told
+    otherwise (a new policy with a cap of 0 is created disabled, then enabled)."""
 
-    def make(domain="WHOLESALE", **caps):
-        policy, _ = services.upsert_policy(domain=domain, changes={**CAPS, **caps}, actor=SYSTEM)
+    def make(domain="WHOLESALE", enabled=True, **caps):
+        changes = {**CAPS, **caps}
+        if enabled and all(changes[cap] for cap in services.CAPS):
+            policy, _ = services.upsert_policy(domain=domain, changes={**changes, "enabled": True}, actor=SYSTEM)
+            return policy
+        services.upsert_policy(domain=domain, changes=changes, actor=SYSTEM)  # a cap of 0: enabled afterwards
+        policy, _ = services.upsert_policy(domain=domain, changes={"enabled": enabled}, actor=SYSTEM)
         return policy
 
     return make

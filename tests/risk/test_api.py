@@ -58,7 +58,7 @@ def test_upsert__create_then_subset__policy_and_audit_events(api, operator):
     assert created.status_code == 201, created.json()  # 201 on create, 200 on update: every lever
     assert created.json() | {"updated_at": None} == {
         "domain": "WHOLESALE",
-        "enabled": True,
+        "enabled": False,  # a new policy starts disabled: enabling it is a deliberate step
         "max_daily_loss": "500.2500",
         "max_open_exposure": "2000.0000",
         "max_daily_actions": 10,

@@ -19,7 +19,7 @@ def test_throttle__no_policy__creates_a_disabled_one_audited_as_tripwire():
         None,
         "risk",
         "policy.create",
-        "match_success dropped 30%",
+        "Throttle: match_success dropped 30%",
     )
     assert event.before is None and event.after["enabled"] is False
 

@@ -69,7 +69,7 @@ def test_reserve__reasons__first_that_applies_in_order(operator, make_policy):
         (reasons.GO_LIVE_DISABLED, lambda: golive.set_go_live(enabled=True, reason="t", actor=operator)),
         (reasons.NO_POLICY, None),  # asked for another domain, which has no policy
         (reasons.POLICY_DISABLED, lift(enabled=True)),
-        (reasons.MAX_ACTION_AMOUNT, lift(max_action_amount="1000")),
+        (reasons.MAX_ACTION_AMOUNT, lift(max_action_amount="200")),  # still within the exposure cap lifted next
         (reasons.MAX_DAILY_ACTIONS, lift(max_daily_actions=5)),
         (reasons.MAX_OPEN_EXPOSURE, lift(max_open_exposure="500")),
         (reasons.MAX_DAILY_LOSS, None),

@@ -1,4 +1,5 @@
-"""Template filters for the admin: {{ rate|percent }}, {{ change|signed_points }}, {{ amount|money }}."""
+"""Template filters for the admin: {{ rate|percent }}, {{ change|signed_points }}, {{ amount|money }},
+{{ code|reason_text }}."""
 
 from django import template
 
@@ -8,3 +9,4 @@ register = template.Library()
 register.filter("percent", formatting.percent)
 register.filter("signed_points", formatting.signed_points)
 register.filter("money", formatting.money)
+register.filter("reason_text", formatting.reason_text)

@@ -3,13 +3,22 @@
 A 95% contract-rate baseline drifts to 75%: the WHOLESALE tripwire throttles the domain, and a
 WHOLESALE reserve is denied `policy_disabled`. Then CAPITAL's ROI turns negative: the CAPITAL
 tripwire engages the kill switch and production stops. Every change goes through the levers'
-services, so the audit trail shows it all. Running it again starts the story over.
+services, so the audit trail shows it all.
+
+`--start-over` (what `make demo` runs) first recreates the embedded SQLite database, so the ledger,
+trials, KPI events and states are the story's alone; nothing append-only is deleted row by row.
+On any other database the story is told again on top of the earlier runs' rows: the tripwires
+are reset and the kill switch released first, and each run's KPI events are newer than the last.
 """
 
 import datetime as dt
 import random
+from pathlib import Path
 
+from django.conf import settings
+from django.core.management import call_command
 from django.core.management.base import BaseCommand
+from django.db import connection
 from django.db.models import Max
 from django.utils import timezone
 
@@ -54,6 +63,11 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument("--base-url", default="http://127.0.0.1:8000", help="Where the admin is served.")
+        parser.add_argument(
+            "--start-over",
+            action="store_true",
+            help="Recreate the embedded SQLite database (db.sqlite3) first; other databases keep their rows.",
+        )
 
     def step(self, number: int, text: str) -> None:
         self.stdout.write(self.style.MIGRATE_HEADING(f"\n{number}. {text}"))
@@ -85,6 +99,19 @@ class Command(BaseCommand):
         ]
         regression.record_kpi_batch(events=events, actor=ACTOR)
 
+    def recreate_local_database(self) -> None:
+        """Delete and migrate the embedded SQLite file; any other database is left as it is."""
+        name = Path(str(connection.settings_dict["NAME"]))
+        if connection.vendor != "sqlite" or name != Path(settings.BASE_DIR) / "db.sqlite3":
+            self.say(f"Not the embedded SQLite database: telling the story again on top of {connection.vendor}'s rows.")
+            return
+        connection.close()
+        for suffix in ("", "-wal", "-shm", "-journal"):
+            Path(f"{name}{suffix}").unlink(missing_ok=True)
+        self.say(f"Starting over: {name.name} recreated (ledger, trials, KPI events, states and audit trail).")
+        call_command("migrate", "--noinput", verbosity=0)
+        call_command("create_demo_operator", stdout=self.stdout)
+
     def start_over(self) -> None:
         for state in RegressionState.objects.filter(triggered=True).select_related("policy"):
             regression.reset(
@@ -93,8 +120,10 @@ class Command(BaseCommand):
         if golive.get_state().kill_switch_engaged:
             golive.set_kill_switch(engaged=False, reason="Demo: start over", actor=ACTOR)
 
-    def handle(self, *args, base_url: str, **options):
+    def handle(self, *args, base_url: str, start_over: bool = False, **options):
         rng = random.Random(7)
+        if start_over:
+            self.recreate_local_database()
         self.start_over()
 
         self.step(1, "Production on, with Risk Guard caps for WHOLESALE and CAPITAL")
