@@ -61,7 +61,9 @@ def drop_database() -> None:
         admin.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
 
 
-def record(figure: str, value: float, unit: str, *, baseline: str, base: float | None, goal: str, met: bool) -> None:
+def record(
+    figure: str, value: float, unit: str, *, baseline: str, base: float | None, goal: str, met: bool, base_unit=None
+) -> None:
     """One row of the table `make bench` prints at the end (benchmarks/_table.py): a measured figure,
     the raw baseline it is compared with (measured in the same run; None when the goal is a
     ratio of two measured figures already), the goal and whether it is met. Written as a JSON line
@@ -72,5 +74,6 @@ def record(figure: str, value: float, unit: str, *, baseline: str, base: float |
     if not path:
         return
     row = {"figure": figure, "value": value, "unit": unit, "baseline": baseline, "base": base, "goal": goal}
+    row["base_unit"] = base_unit or unit
     with open(path, "a") as results:
         results.write(json.dumps({**row, "met": bool(met)}) + "\n")

@@ -17,16 +17,19 @@ def main(path: str) -> int:
     if not rows:
         print("no results recorded")
         return 1
-    widths = (58, 16, 40, 16, 7, 16)
-    header = ("figure", "measured", "raw baseline (same run)", "baseline", "ratio", "goal")
-    print("\n" + "  ".join(f"{h:<{w}}" for h, w in zip(header, widths, strict=True)) + "  verdict")
+    header = ("figure", "measured", "raw baseline (same run)", "baseline", "ratio", "goal", "verdict")
+    lines = [header]
     for row in rows:
-        base = number(row["base"], row["unit"]) if row["base"] is not None else ""
+        base = number(row["base"], row.get("base_unit", row["unit"])) if row["base"] is not None else ""
         ratio = f"{row['value'] / row['base']:.3f}" if row["base"] else ""
-        cells = (row["figure"], number(row["value"], row["unit"]), row["baseline"], base, ratio, row["goal"])
-        print(
-            "  ".join(f"{c:<{w}}" for c, w in zip(cells, widths, strict=True)) + ("  met" if row["met"] else "  MISSED")
+        verdict = "met" if row["met"] else "MISSED"
+        lines.append(
+            (row["figure"], number(row["value"], row["unit"]), row["baseline"], base, ratio, row["goal"], verdict)
         )
+    widths = [max(len(line[column]) for line in lines) for column in range(len(header))]
+    print()
+    for line in lines:
+        print("  ".join(f"{cell:<{width}}" for cell, width in zip(line, widths, strict=True)).rstrip())
     return 0
 
 

@@ -429,13 +429,16 @@ def report(figures: dict[str, list]) -> None:
         ("PROD_EXEC view with ExecutionClassMiddleware (in process)", mean["gated_ms"], "ms",
          "the same view without it", mean["ungated_ms"], "< 5% added", overhead < 5),
     ]  # fmt: skip
+    base_units = {"pgbench -N tps, 8 clients": "tps", "autocommit INSERT, 8 connections": "rows/s"}
     for figure, value, unit, baseline, base, goal, met in lines:
         verdict = "met" if met else "MISSED"
         print(
             f"  {figure:<58} {value:>10,.2f} {unit:<8} {baseline:<36} {base:>10,.2f}  {value / base:6.3f}  "
             f"{goal}: {verdict}"
         )
-        common.record(figure, value, unit, baseline=baseline, base=base, goal=goal, met=met)
+        common.record(
+            figure, value, unit, baseline=baseline, base=base, goal=goal, met=met, base_unit=base_units.get(baseline)
+        )
     print(f"  ExecutionClassMiddleware adds {overhead:.1f}% (pgbench -N at 1 client: {pg1:,.0f} tps)")
 
 
