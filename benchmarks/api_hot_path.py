@@ -132,8 +132,14 @@ class Client:
 
     def call(self, method: str, url: str, body=None, expect: int = 200):
         payload = None if body is None else json.dumps(body)
-        self.connection.request(method, "/api/governance/" + url, payload, self.headers)
-        response = self.connection.getresponse()
+        try:
+            self.connection.request(method, "/api/governance/" + url, payload, self.headers)
+            response = self.connection.getresponse()
+        except (BrokenPipeError, ConnectionResetError, http.client.RemoteDisconnected):
+            # The server closed the idle kept-alive connection before this request reached it.
+            self.connection.close()
+            self.connection.request(method, "/api/governance/" + url, payload, self.headers)
+            response = self.connection.getresponse()
         content = response.read()
         if response.status != expect:
             raise RuntimeError(f"{method} {url}: {response.status} {content[:300]!r}")

@@ -33,22 +33,39 @@ def get_state() -> GoLiveState:
 
 
 def decision_from_state(state: GoLiveState) -> Decision:
-    if state.kill_switch_engaged:
+    return _decision(kill_switch_engaged=state.kill_switch_engaged, go_live_enabled=state.go_live_enabled)
+
+
+def _decision(*, kill_switch_engaged: bool, go_live_enabled: bool) -> Decision:
+    if kill_switch_engaged:
         return Decision(ok=False, reason=reasons.KILL_SWITCH)
-    if not state.go_live_enabled:
+    if not go_live_enabled:
         return Decision(ok=False, reason=reasons.GO_LIVE_DISABLED)
     return ALLOW
+
+
+# The two flags the decision reads, in one plain statement: every gated request, go-live check
+# and reserve asks it, and building it through the ORM cost several times its round trip.
+_FLAGS = "SELECT {kill}, {live} FROM {table} WHERE {pk} = %s".format(
+    kill=GoLiveState._meta.get_field("kill_switch_engaged").column,
+    live=GoLiveState._meta.get_field("go_live_enabled").column,
+    table=GoLiveState._meta.db_table,
+    pk=GoLiveState._meta.pk.column,
+)
 
 
 def may_execute() -> Decision:
     """May production execute now? Fails closed (`state_unavailable`) when the state cannot be read."""
     try:
-        state = GoLiveState.objects.filter(pk=GoLiveState.SINGLETON_PK).first()
+        with transaction.get_connection().cursor() as cursor:
+            cursor.execute(_FLAGS, [GoLiveState.SINGLETON_PK])
+            flags = cursor.fetchone()
     except DatabaseError:
         return Decision(ok=False, reason=reasons.STATE_UNAVAILABLE)
-    if state is None:
+    if flags is None:
         return Decision(ok=False, reason=reasons.STATE_UNAVAILABLE)
-    return decision_from_state(state)
+    kill_switch_engaged, go_live_enabled = flags
+    return _decision(kill_switch_engaged=kill_switch_engaged, go_live_enabled=go_live_enabled)
 
 
 def _locked_state() -> GoLiveState:
