@@ -56,7 +56,7 @@ from django.views.decorators.csrf import csrf_exempt  # noqa: E402
 from golive import services as golive  # noqa: E402
 from golive.execution import execution_class  # noqa: E402
 from golive.models import ExecutionClass  # noqa: E402
-from governance_site import roles  # noqa: E402
+from governance_site import roles, tokens  # noqa: E402
 from regression import services as regression  # noqa: E402
 from risk import services as risk  # noqa: E402
 from risk.models import DailyTotals, Reservation  # noqa: E402
@@ -307,12 +307,10 @@ def middleware_overhead() -> tuple[float, float]:
 
 
 def engine_token() -> str:
-    from rest_framework.authtoken.models import Token
-
     user, _ = get_user_model().objects.get_or_create(username="bench-api-engine")
     user.groups.add(Group.objects.get(name=roles.ENGINE))
-    token, _ = Token.objects.get_or_create(user=user)
-    return token.key
+    _, token = tokens.issue(user=user)
+    return token
 
 
 def prepare() -> str:

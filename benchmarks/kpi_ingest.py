@@ -31,10 +31,9 @@ from django.contrib.auth import get_user_model  # noqa: E402
 from django.contrib.auth.models import Group  # noqa: E402
 from django.db import connection  # noqa: E402
 from django.utils import timezone  # noqa: E402
-from rest_framework.authtoken.models import Token  # noqa: E402
 from rest_framework.test import APIClient  # noqa: E402
 
-from governance_site import roles  # noqa: E402
+from governance_site import roles, tokens  # noqa: E402
 
 DOMAIN = "BENCH_INGEST"
 ROUNDS = 8
@@ -72,9 +71,9 @@ def clear() -> None:
 def engine_client() -> APIClient:
     user, _ = get_user_model().objects.get_or_create(username="bench-engine")
     user.groups.add(Group.objects.get(name=roles.ENGINE))
-    token, _ = Token.objects.get_or_create(user=user)
+    _, token = tokens.issue(user=user, days=1)
     client = APIClient(SERVER_NAME="localhost")
-    client.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
+    client.credentials(HTTP_AUTHORIZATION=f"Token {token}")
     return client
 
 

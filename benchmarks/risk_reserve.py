@@ -30,7 +30,7 @@ from django.db.models import F  # noqa: E402
 from golive import services as golive  # noqa: E402
 from governance_site.business_day import business_date  # noqa: E402
 from risk import services  # noqa: E402
-from risk.models import DailyTotals, Reservation, Status  # noqa: E402
+from risk.models import MAX_DAILY_ACTIONS, DailyTotals, Reservation, Status  # noqa: E402
 
 ACTOR = "bench/risk"
 SECONDS = 5  # per throughput measurement
@@ -42,7 +42,7 @@ UNLIMITED = {
     "enabled": True,
     "max_daily_loss": Decimal("1e15"),
     "max_open_exposure": Decimal("1e15"),
-    "max_daily_actions": 2**31 - 1,
+    "max_daily_actions": MAX_DAILY_ACTIONS,
     "max_action_amount": None,
 }
 

@@ -5,9 +5,12 @@ from functools import cached_property
 
 from django import forms
 from django.contrib import messages
+from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
 from django.core.paginator import Paginator
 from django.db import connections, transaction
 from django.http import HttpResponseRedirect
+from django.template.response import TemplateResponse
+from django.urls import reverse
 
 from . import roles
 from .errors import ServiceError
@@ -39,6 +42,44 @@ def apply_to_selection(model_admin, request, queryset, call, *, done: str, label
         return False
     model_admin.message_user(request, f"{done}: {', '.join(names)}.", messages.SUCCESS)
     return True
+
+
+def confirm_with_reason(
+    model_admin,
+    request,
+    queryset,
+    apply,
+    *,
+    title: str,
+    what: str,
+    consequence: str,
+    danger: bool = False,
+    notes: dict[str, str] | None = None,
+):
+    """An action's confirmation page: the selection, what will follow, warnings to read first
+    (`notes`, HTML id → text) and a reason for the audit trail. With a valid reason,
+    `apply(reason)` and back to the list (returns None)."""
+    form = ReasonForm(request.POST if "confirm" in request.POST else None)
+    if form.is_valid():
+        apply(form.cleaned_data["reason"])
+        return None
+    opts = model_admin.model._meta
+    context = {
+        **model_admin.admin_site.each_context(request),
+        "title": f"{title} {opts.verbose_name_plural}?",
+        "opts": opts,
+        "changelist_url": reverse(f"admin:{opts.app_label}_{opts.model_name}_changelist"),
+        "objects": queryset,
+        "form": form,
+        "action": request.POST["action"],
+        "action_title": title,
+        "what": what,
+        "consequence": consequence,
+        "danger": danger,
+        "notes": notes or {},
+        "action_checkbox_name": ACTION_CHECKBOX_NAME,
+    }
+    return TemplateResponse(request, "admin/confirm_with_reason.html", context)
 
 
 class PolicyForm(forms.ModelForm):

@@ -3,14 +3,16 @@
 Engines call the hot endpoints (reserve, settle, KPI, go-live check) many times a second with the
 same token; looking the token up, then the user's roles, is two of the few round trips such a
 request makes. `CachedCredentials` wraps the token class's own `authenticate_credentials` (it
-works on any class with DRF's signature, `(key) -> (user, token)`): a key it has verified is
-remembered, keyed by the key's SHA-256, with the user's governance roles, for at most
+works on any class with DRF's signature, `(key) -> (user, token)`; here django-rest-knox's,
+which costs two queries and a SHA-512 per request, plus one for the roles): a key it has
+verified is remembered, keyed by the key's SHA-256, with the user's governance roles, for at most
 `GOVERNANCE_TOKEN_CACHE_SECONDS` (default 5; 0 turns the cache off), and never past the token's
 own `expiry` when it has one. At most `GOVERNANCE_TOKEN_CACHE_SIZE` keys are kept (the oldest
 goes first). Only successes are cached: a bad key is looked up every time.
 
-Revocation: deleting or saving a token, saving a user (deactivating them), deleting a group or
-changing anyone's groups empties the cache of the process that made the change at once; every
+Revocation: deleting (knox's logout, the admin) or saving a token, saving a user (deactivating
+them), deleting a group or changing anyone's groups empties the cache of the process that made
+the change at once; every
 other process (gunicorn worker, Celery worker) stops honouring the revoked token within
 GOVERNANCE_TOKEN_CACHE_SECONDS. A change made behind Django's back (raw SQL, `queryset.update()`)
 also takes effect within that bound.
@@ -26,7 +28,7 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.db.models.signals import m2m_changed, post_delete, post_save
-from rest_framework.authentication import TokenAuthentication
+from knox.auth import TokenAuthentication
 
 from . import roles
 
@@ -99,7 +101,7 @@ class CachedCredentials:
 
 
 class CachedTokenAuthentication(CachedCredentials, TokenAuthentication):
-    """`Authorization: Token <key>`, DRF's tokens, through the cache."""
+    """`Authorization: Token <key>`, knox's hashed, expiring tokens, through the cache."""
 
 
 def _forget_all(sender, **kwargs) -> None:

@@ -23,6 +23,10 @@ class InvalidInput(ServiceError):
     status_code = status.HTTP_400_BAD_REQUEST
 
 
+class Forbidden(ServiceError):
+    status_code = status.HTTP_403_FORBIDDEN
+
+
 class NotFound(ServiceError):
     status_code = status.HTTP_404_NOT_FOUND
 

@@ -17,7 +17,8 @@ def built_once(model_serializer: type[serializers.ModelSerializer]) -> type[seri
 
     A ModelSerializer introspects its model for every instance, which on a hot endpoint costs
     more than the rest of its answer; this one has the very same fields (same output, same
-    OpenAPI schema: copied from the built ones) and builds nothing per request."""
+    OpenAPI schema: copied from the built ones) and builds nothing per request. Not for a field
+    read from a model property: the schema takes its type and description from the model."""
     fields = {name: copy.deepcopy(field) for name, field in model_serializer().fields.items()}
     namespace = {name: value for name, value in vars(model_serializer).items() if name.startswith("get_")}
     namespace.update(__module__=model_serializer.__module__, __doc__=model_serializer.__doc__)
@@ -43,6 +44,13 @@ class FiniteDecimalField(serializers.DecimalField):
 
     def __init__(self, *, max_digits=20, decimal_places=4, **kwargs):
         super().__init__(max_digits=max_digits, decimal_places=decimal_places, **kwargs)
+
+    def validate_empty_values(self, data):
+        # DRF reads "" and "  " as null when allow_null: that would silently remove a cap. Only
+        # a JSON null is null; a blank string is not a number.
+        if isinstance(data, str) and not data.strip():
+            self.fail("invalid")
+        return super().validate_empty_values(data)
 
     def to_internal_value(self, data):
         if isinstance(data, bool):

@@ -4,6 +4,8 @@ with its currency (GOVERNANCE_CURRENCY)."""
 from decimal import Decimal
 
 from django.conf import settings
+from django.utils import timezone
+from django.utils.formats import date_format
 
 
 def percent(value, digits: int = 1) -> str:
@@ -25,6 +27,11 @@ def money(value) -> str:
     if value is None or value == "":
         return "—"
     return f"{Decimal(value):,.2f} {settings.GOVERNANCE_CURRENCY}"
+
+
+def when(moment) -> str:
+    """An aware time in the business time zone: "2026-11-30 09:15 CET"."""
+    return date_format(timezone.localtime(moment), "Y-m-d H:i T")
 
 
 # Reason codes in words, for banners and tables (the code itself is shown next to them).

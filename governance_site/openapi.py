@@ -5,10 +5,17 @@
 """
 
 from drf_spectacular import openapi
+from drf_spectacular.contrib.knox_auth_token import KnoxTokenScheme
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import serializers
 
 LEVER_APPS = ("golive", "risk", "heimdall", "regression")
+
+
+class CachedKnoxTokenScheme(KnoxTokenScheme):
+    """The token cache (governance_site.authentication) takes the same header as knox: same scheme."""
+
+    target_class = "governance_site.authentication.CachedTokenAuthentication"
 
 
 class AutoSchema(openapi.AutoSchema):

@@ -10,6 +10,7 @@ from django.utils.html import format_html
 
 from governance_site import admin_tools, roles
 from governance_site.admin_tools import AppendOnlyAdminMixin, EstimatedCountPaginator, PolicyAdminMixin, ReasonForm
+from governance_site.formatting import when
 
 from . import charts, selectors, services
 from .models import KpiEvent, RegressionPolicy, RegressionState, TripwireStatus
@@ -74,8 +75,8 @@ class RegressionStateAdmin(AppendOnlyAdminMixin, admin.ModelAdmin):
                     else charts.number(selectors.drop_threshold(obj.policy, obj.baseline_rate), kind)
                 ),
                 "action_taken": obj.action_taken or "none",
-                "triggered_at": obj.triggered_at and charts.when(obj.triggered_at),
-                "evaluated_at": obj.evaluated_at and charts.when(obj.evaluated_at),
+                "triggered_at": obj.triggered_at and when(obj.triggered_at),
+                "evaluated_at": obj.evaluated_at and when(obj.evaluated_at),
             }
         return super().render_change_form(request, context, add, change, form_url, obj)
 
@@ -185,7 +186,9 @@ class MetricFilter(PolicyValueFilter):
 class KpiEventAdmin(AppendOnlyAdminMixin, admin.ModelAdmin):
     """Append-only: never added, changed or deleted here."""
 
-    list_display = ["occurred_at", "domain", "metric", "success", "value", "actor", "event_id", "created_at"]
+    list_display = [
+        "occurred_at", "domain", "metric", "success", "value", "actor", "reported_by", "event_id", "created_at"
+    ]  # fmt: skip
     list_filter = [DomainFilter, MetricFilter, ("occurred_at", admin.DateFieldListFilter)]
     search_fields = ["event_id__exact"]  # the unique index answers it ("=event_id" compares UPPER())
     ordering = ["-id"]  # the primary key's index: the newest first without sorting the table

@@ -57,7 +57,8 @@ class KpiOutput(serializers.Serializer):
     metric = serializers.CharField()
     success = serializers.BooleanField(allow_null=True)
     value = serializers.FloatField(allow_null=True)
-    actor = serializers.CharField()
+    actor = serializers.CharField(help_text="Who recorded it: the authenticated principal.")
+    reported_by = serializers.CharField(help_text="The engine's own label (the `actor` it sent), unverified.")
     event_id = serializers.CharField(allow_null=True)
     occurred_at = serializers.DateTimeField()
     created_at = serializers.DateTimeField()
@@ -71,7 +72,13 @@ class KpiRecordOutput(KpiOutput):
 class KpiInput(PolicyKeyInput):
     success = serializers.BooleanField(required=False, allow_null=True)
     value = FiniteFloatField(required=False, allow_null=True, min_value=-MAX_ABS_VALUE, max_value=MAX_ABS_VALUE)
-    actor = serializers.CharField(max_length=150, required=False)
+    actor = serializers.CharField(
+        max_length=150,
+        required=False,
+        source="reported_by",
+        help_text="The engine's own label for the reporting component, stored as `reported_by`; the event's "
+        "`actor` is always the authenticated principal.",
+    )
     event_id = serializers.CharField(max_length=128, required=False)
     occurred_at = DateTimeField(required=False)
 
@@ -96,7 +103,7 @@ class PlainKpiInput:
     is declined (None): the caller then runs KpiInput, which answers with its usual errors.
     tests/regression/test_plain_input.py compares the two on many generated events."""
 
-    TEXT_LIMITS = {"actor": 150, "event_id": 128}
+    TEXT_LIMITS = {"actor": 150, "event_id": 128}  # by input name (actor is stored as reported_by)
     FIELDS = KpiInput().fields
 
     @classmethod
@@ -113,7 +120,7 @@ class PlainKpiInput:
             value = cls._value(name, value)
             if value is _DECLINED:
                 return None
-            event[name] = value
+            event[cls.FIELDS[name].source] = value
         if event.get("success") is None and event.get("value") is None:
             return None
         return event
@@ -240,9 +247,8 @@ class KpiRecordApi(APIView):
         "kind's field).",
     )
     def post(self, request):
-        fields = PlainKpiInput.event(request.data) or dict(validated(KpiInput, request.data))
-        actor = fields.pop("actor", None) or request.user
-        event, created = services.record_kpi(**fields, actor=actor)
+        fields = PlainKpiInput.event(request.data) or validated(KpiInput, request.data)
+        event, created = services.record_kpi(**fields, actor=request.user)
         warnings = selectors.kpi_warnings([fields])
         body = {**KpiOutput(event).data, "watched": not warnings, "warning": warnings[0] if warnings else None}
         return Response(body, status=status.HTTP_201_CREATED if created else 200)

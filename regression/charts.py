@@ -3,11 +3,10 @@
 from functools import partial
 from itertools import accumulate
 
-from django.utils import timezone
-from django.utils.formats import date_format
 from django.utils.safestring import SafeString
 
 from governance_site import charts
+from governance_site.formatting import when
 
 from . import selectors
 from .models import PolicyKind, RegressionState
@@ -25,10 +24,6 @@ def _rolling_mean(values: list[float], size: int) -> list[float | None]:
     """The mean of each value and the `size - 1` before it; None until `size` values are in."""
     sums = list(accumulate(values, initial=0.0))
     return [None if end < size else (sums[end] - sums[end - size]) / size for end in range(1, len(sums))]
-
-
-def when(moment) -> str:
-    return date_format(timezone.localtime(moment), "Y-m-d H:i T")
 
 
 def percent_or_dash(fraction: float | None) -> str:

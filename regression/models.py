@@ -38,7 +38,14 @@ class KpiEvent(AppendOnlyModel):
     metric = models.CharField(max_length=64, validators=[METRIC.validator])
     success = models.BooleanField(null=True, blank=True)
     value = models.FloatField(null=True, blank=True)
-    actor = models.CharField(max_length=150)
+    actor = models.CharField(max_length=150, help_text="Who recorded it: the authenticated principal.")
+    reported_by = models.CharField(
+        max_length=150,
+        blank=True,
+        default="",
+        db_default="",
+        help_text="The engine's own label for the component that reported it (the API's `actor`); not verified.",
+    )
     # The engine's idempotency key: the same event_id again returns the stored event.
     event_id = models.CharField(max_length=128, null=True, blank=True, unique=True)
     occurred_at = models.DateTimeField(default=timezone.now)

@@ -39,6 +39,7 @@ THRESHOLD_TOLERANCE = 1e-9
 REPLAY_FIELDS = ("domain", "metric", "success", "value")
 MAX_ABS_VALUE = 1e15  # keeps every mean and drop of the stored values finite
 MAX_EVENT_ID = KpiEvent._meta.get_field("event_id").max_length
+MAX_REPORTED_BY = KpiEvent._meta.get_field("reported_by").max_length
 
 
 def _with_state(policy: RegressionPolicy, created: bool) -> None:
@@ -59,7 +60,7 @@ POLICY = PolicyContract(
 # --- KPI events --------------------------------------------------------------------------------
 
 
-def _new_event(*, domain, metric, actor, success=None, value=None, event_id=None, occurred_at=None):
+def _new_event(*, domain, metric, actor, success=None, value=None, event_id=None, occurred_at=None, reported_by=""):
     """The event to store, its input checked whatever the caller (the API's serializer or not)."""
     if success is None and value is None:
         raise InvalidInput("success: give success (true or false), value or both.", field="success")
@@ -73,12 +74,17 @@ def _new_event(*, domain, metric, actor, success=None, value=None, event_id=None
         raise InvalidInput(f"event_id: must be a string of at most {MAX_EVENT_ID} characters.", field="event_id")
     if occurred_at is not None and (not isinstance(occurred_at, dt.datetime) or timezone.is_naive(occurred_at)):
         raise InvalidInput("occurred_at: must be a time with its time zone.", field="occurred_at")
+    if reported_by is not None and (not isinstance(reported_by, str) or len(reported_by) > MAX_REPORTED_BY):
+        raise InvalidInput(
+            f"reported_by: must be a string of at most {MAX_REPORTED_BY} characters.", field="reported_by"
+        )
     return KpiEvent(
         domain=DOMAIN.clean(domain),
         metric=METRIC.clean(metric),
         success=success,
         value=value,
         actor=audit.actor_name(actor),
+        reported_by=reported_by or "",
         event_id=event_id or None,
         occurred_at=occurred_at or timezone.now(),
     )
@@ -106,8 +112,12 @@ def record_kpi(
     value: float | None = None,
     event_id: str | None = None,
     occurred_at: dt.datetime | None = None,
+    reported_by: str = "",
 ) -> tuple[KpiEvent, bool]:
     """Store one KPI event; returns (event, created).
+
+    `actor` is who records it (the authenticated principal); `reported_by` is the engine's own,
+    unverified label for the component that reported it.
 
     `event_id` is the engine's idempotency key: when it is already stored, nothing is written and
     the stored event is returned (created False). The same event_id for another domain, metric,
@@ -115,7 +125,7 @@ def record_kpi(
     """
     event = _new_event(
         domain=domain, metric=metric, actor=actor, success=success, value=value,
-        event_id=event_id, occurred_at=occurred_at,
+        event_id=event_id, occurred_at=occurred_at, reported_by=reported_by,
     )  # fmt: skip
     try:
         # Outside a transaction the INSERT is atomic on its own and a failed one leaves the
@@ -141,16 +151,16 @@ class BatchResult:
 def record_kpi_batch(*, events: list[dict], actor) -> BatchResult:
     """Store many KPI events in one transaction: all of them, or none (any error raises).
 
-    Each dict takes `record_kpi`'s arguments; its own `actor` (the engine component that reported
-    it) defaults to `actor`. Events whose event_id is already stored are skipped and reported by
-    index (a different event under a stored event_id is a 422); an event_id repeated inside the
-    batch is a 400. A concurrent request storing the same event_id first wins; this batch then
-    skips it at insert time.
+    Each dict takes `record_kpi`'s arguments but `actor`: every event is recorded by `actor` (the
+    authenticated principal), each with its own `reported_by` label. Events whose event_id is
+    already stored are skipped and reported by index (a different event under a stored event_id
+    is a 422); an event_id repeated inside the batch is a 400. A concurrent request storing the
+    same event_id first wins; this batch then skips it at insert time.
     """
     built = []
     for index, fields in enumerate(events):
         try:
-            built.append(_new_event(**{**fields, "actor": fields.get("actor") or actor}))
+            built.append(_new_event(**fields, actor=actor))
         except InvalidInput as exc:
             raise InvalidInput(f"{index}.{exc.detail}", field=f"{index}.{exc.field}") from exc
     first_seen: dict[str, int] = {}
@@ -184,15 +194,11 @@ def record_kpi_batch(*, events: list[dict], actor) -> BatchResult:
     return BatchResult(created=len(built) - len(duplicates), duplicates=sorted(duplicates))
 
 
-INSERTED = ("domain", "metric", "success", "value", "actor", "event_id", "occurred_at", "created_at")
-ARRAY_TYPES = ("varchar", "varchar", "boolean", "double precision", "varchar", "varchar", "timestamptz", "timestamptz")
-
-
 def _insert(events: list[KpiEvent], *, skip_conflicts: bool) -> None:
     """One INSERT per BULK_INSERT_ROWS events (skipping event_ids stored meanwhile when told).
 
     On PostgreSQL each column goes as one array (INSERT ... SELECT FROM unnest(...)), built
-    straight from the events rather than field by field through the ORM, which cost more than the
+    straight from the events rather than value by value through the ORM, which cost more than the
     database's own work; elsewhere `bulk_create` does it."""
     now = timezone.now()
     for event in events:
@@ -201,16 +207,23 @@ def _insert(events: list[KpiEvent], *, skip_conflicts: bool) -> None:
     if connection.vendor != "postgresql":
         KpiEvent.objects.bulk_create(events, batch_size=BULK_INSERT_ROWS, ignore_conflicts=skip_conflicts)
         return
-    arrays = ", ".join(f"%s::{kind}[]" for kind in ARRAY_TYPES)
-    sql = f"INSERT INTO {KpiEvent._meta.db_table} ({', '.join(INSERTED)}) SELECT * FROM unnest({arrays})"
+    fields = [field for field in KpiEvent._meta.concrete_fields if not field.primary_key]
+    arrays = ", ".join(f"%s::{field.db_type(connection)}[]" for field in fields)
+    columns = ", ".join(connection.ops.quote_name(field.column) for field in fields)
+    sql = f"INSERT INTO {KpiEvent._meta.db_table} ({columns}) SELECT * FROM unnest({arrays})"
     if skip_conflicts:
         sql += " ON CONFLICT DO NOTHING"
     with connection.cursor() as cursor:
         for start in range(0, len(events), BULK_INSERT_ROWS):
             chunk = events[start : start + BULK_INSERT_ROWS]
-            columns = [[getattr(event, name) for event in chunk] for name in INSERTED]
-            columns[3] = [None if value is None else float(value) for value in columns[3]]  # ints and floats alike
-            cursor.execute(sql, columns)
+            cursor.execute(sql, [_column(field, chunk) for field in fields])
+
+
+def _column(field, events: list[KpiEvent]) -> list:
+    values = [getattr(event, field.attname) for event in events]
+    if field.get_internal_type() == "FloatField":  # one array type: ints as floats
+        return [None if value is None else float(value) for value in values]
+    return values
 
 
 def _stored_by_event_id(ids: list[str]) -> dict[str, KpiEvent]:

@@ -13,10 +13,10 @@ from django.urls import path, reverse
 from django.utils.html import format_html
 
 from governance_site import admin_tools, charts
-from governance_site.admin_tools import AppendOnlyAdminMixin, EstimatedCountPaginator, PolicyAdminMixin, ReasonForm
-from governance_site.formatting import money
+from governance_site.admin_tools import AppendOnlyAdminMixin, EstimatedCountPaginator, PolicyAdminMixin
+from governance_site.formatting import money, when
 
-from . import selectors, services
+from . import reasons, selectors, services
 from .models import Reservation, RiskPolicy, Status, net_loss
 
 STATUS_COLOURS = {
@@ -102,11 +102,10 @@ class RiskPolicyAdmin(PolicyAdminMixin, admin.ModelAdmin):
 
     def _confirm_switch(self, request, queryset, *, enabled: bool):
         title = "Enable" if enabled else "Disable"
-        form = ReasonForm(request.POST if "confirm" in request.POST else None)
         throttles = {policy.domain: selectors.throttle(policy.domain) for policy in queryset} if enabled else {}
         throttles = {domain: event for domain, event in throttles.items() if event is not None}
-        if form.is_valid():
-            reason = form.cleaned_data["reason"]
+
+        def apply(reason):
             done = admin_tools.apply_to_selection(
                 self, request, queryset, done=f"{title}d",
                 call=lambda policy: services.set_enabled(
@@ -116,20 +115,22 @@ class RiskPolicyAdmin(PolicyAdminMixin, admin.ModelAdmin):
             if done:
                 for domain, throttle in throttles.items():
                     self.warn_throttle_lifted(request, domain, throttle)
-            return None
-        context = {
-            **self.admin_site.each_context(request),
-            "title": f"{title} risk policies?",
-            "opts": self.model._meta,
-            "policies": queryset,
-            "form": form,
-            "action": request.POST["action"],
-            "action_title": title,
-            "enabled": enabled,
-            "throttles": throttles,
-            "action_checkbox_name": admin.helpers.ACTION_CHECKBOX_NAME,
-        }
-        return TemplateResponse(request, "admin/risk/riskpolicy/confirm_switch.html", context)
+
+        return admin_tools.confirm_with_reason(
+            self, request, queryset, apply,
+            title=title,
+            what="the risk policy of",
+            consequence="These domains may reserve again, within their caps." if enabled else
+            f"Every reserve of these domains is denied (reason {reasons.POLICY_DISABLED}) until a policy is "
+            "enabled again.",
+            danger=not enabled,
+            notes={
+                f"throttle-{domain}": f"{domain} is throttled by a tripwire: “{throttle.reason}” "
+                f"({when(throttle.created_at)}). Enabling it lifts that throttle; the audit trail records it "
+                "as lifted by you."
+                for domain, throttle in throttles.items()
+            },
+        )  # fmt: skip
 
     # Today page ----------------------------------------------------------------------------
 

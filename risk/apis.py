@@ -59,19 +59,17 @@ class ReserveApi(APIView):
         idempotency_key = serializers.CharField(required=False, allow_null=True, max_length=255)
         ref = serializers.CharField(required=False, allow_null=True, max_length=255)
 
-    @built_once
     class OutputSerializer(serializers.ModelSerializer):
-        ok = serializers.BooleanField(read_only=True)
         reservation_id = serializers.IntegerField(source="pk")
         reason = serializers.SerializerMethodField()
 
         class Meta:
             model = Reservation
-            fields = ["ok", "reason", "reservation_id", "expires_at"]
+            fields = ["ok", "reason", "reservation_id", "status", "expires_at"]
 
-        @extend_schema_field(serializers.ChoiceField(choices=reasons.DENIAL_REASONS, allow_null=True))
+        @extend_schema_field(serializers.ChoiceField(choices=reasons.ANSWER_REASONS, allow_null=True))
         def get_reason(self, entry) -> str | None:
-            return entry.reason or None
+            return entry.answer_reason
 
     @document(
         responses={200: OutputSerializer},
@@ -79,8 +77,13 @@ class ReserveApi(APIView):
         summary="Reserve exposure before a production action (engines, operators)",
         description="A denial is a 200 with `ok: false` and the first reason that applies, in this order: "
         + ", ".join(f"`{reason}`" for reason in reasons.DENIAL_REASONS)
-        + ". The same `(domain, idempotency_key)` returns the original decision; reused with another "
-        "amount or ref it is a 422.",
+        + ". `status` is the entry's: `RESERVED` (approved, open until `expires_at`) or `DENIED`. The same "
+        "`(domain, idempotency_key)` answers the same reservation as it is now, never a fresh permission: "
+        "a denial replays its reason; an approval is `ok: true` only while it is still open and production "
+        "may execute, else `ok: false` with `status` (`RESERVED`, `SETTLED`, `RELEASED`, `EXPIRED`) and the "
+        "first reason that applies: "
+        + ", ".join(f"`{reason}`" for reason in reasons.REPLAY_REFUSALS)
+        + ". Reused with another amount or ref it is a 422.",
     )
     def post(self, request):
         entry = services.reserve(actor=request.user, **validated(self.InputSerializer, request.data))
@@ -99,7 +102,9 @@ class SettleApi(APIView):
         summary="Settle a reservation with its realized pnl (engines, operators)",
         description="Frees the exposure and books the pnl (negative is a loss) on the reservation's business "
         "day. The same settle again returns the same entry; any other change of a closed or expired "
-        f"reservation is a 409 (`{reasons.RESERVATION_CLOSED}`, `{reasons.RESERVATION_EXPIRED}`).",
+        f"reservation is a 409 (`{reasons.RESERVATION_CLOSED}`, `{reasons.RESERVATION_EXPIRED}`). Only the "
+        "principal that reserved it, or an operator, may settle it: anyone else is a 403 "
+        f"`{reasons.NOT_RESERVATION_OWNER}`.",
     )
     def post(self, request):
         entry = services.settle(actor=request.user, **validated(self.InputSerializer, request.data))
@@ -114,7 +119,9 @@ class ReleaseApi(APIView):
         responses={200: EntryOutput},
         errors=(400, 404, 409),
         summary="Release a reservation: the action did not happen (engines, operators)",
-        description="Frees the exposure with no pnl. Releasing again returns the same entry.",
+        description="Frees the exposure with no pnl. Releasing again returns the same entry. Only the "
+        "principal that reserved it, or an operator, may release it: anyone else is a 403 "
+        f"`{reasons.NOT_RESERVATION_OWNER}`.",
     )
     def post(self, request):
         entry = services.release(actor=request.user, **validated(ReservationIdInput, request.data))

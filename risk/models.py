@@ -10,6 +10,18 @@ from . import reasons
 
 MONEY = {"max_digits": 20, "decimal_places": 4}
 
+# Bounds that keep every daily total inside MONEY (16 integer digits: below 10**16), so no settle
+# or reserve can overflow a day's totals and wedge it. A day's `approved_count` never exceeds
+# MAX_DAILY_ACTIONS (every approval checks the policy's cap, itself at most that). A day's
+# `open_exposure` is the sum of at most MAX_DAILY_ACTIONS amounts of at most MAX_AMOUNT: 10**15.
+# A day's `realized_pnl` sums the settles booked that day, of reservations made that day or
+# before; a reservation lives at most 7 days (reservation_ttl_seconds), which spans at most 9
+# business dates (a DST change adds an hour), so at most 9 * MAX_DAILY_ACTIONS settles of
+# |pnl| <= MAX_AMOUNT: 9 * 10**6 * 10**9 = 9 * 10**15 = MAX_TOTAL < 10**16.
+MAX_AMOUNT = Decimal(10**9)
+MAX_DAILY_ACTIONS = 10**6
+MAX_TOTAL = 9 * MAX_DAILY_ACTIONS * MAX_AMOUNT
+
 
 # These skip NaN and infinities, which the DecimalField's own validator refuses with a message.
 def validate_positive(value: Decimal) -> None:
@@ -20,6 +32,11 @@ def validate_positive(value: Decimal) -> None:
 def validate_not_negative(value: Decimal) -> None:
     if value.is_finite() and value < 0:
         raise ValidationError("must be 0 or more")
+
+
+def validate_within_bound(value: Decimal) -> None:
+    if value.is_finite() and abs(value) > MAX_AMOUNT:
+        raise ValidationError(f"must be between -{MAX_AMOUNT} and {MAX_AMOUNT}")
 
 
 def net_loss(realized_pnl: Decimal) -> Decimal:
@@ -34,12 +51,12 @@ class RiskPolicy(models.Model):
     enabled = models.BooleanField(default=False, help_text="A new policy starts disabled until its caps are set.")
     max_daily_loss = models.DecimalField(**MONEY, default=Decimal(0), validators=[validate_not_negative])
     max_open_exposure = models.DecimalField(**MONEY, default=Decimal(0), validators=[validate_not_negative])
-    max_daily_actions = models.PositiveIntegerField(default=0)
+    max_daily_actions = models.PositiveIntegerField(default=0, validators=[MaxValueValidator(MAX_DAILY_ACTIONS)])
     max_action_amount = models.DecimalField(
         **MONEY,
         null=True,
         blank=True,
-        validators=[validate_positive],
+        validators=[validate_positive, validate_within_bound],
         help_text="The largest single action (the fat-finger limit); empty: no limit.",
     )
     reservation_ttl_seconds = models.PositiveIntegerField(
@@ -69,12 +86,14 @@ class Reservation(models.Model):
     """A ledger entry: one reserve decision (approved or denied) and what became of it."""
 
     domain = models.CharField(max_length=64, validators=[DOMAIN.validator])
-    amount = models.DecimalField(**MONEY, validators=[validate_positive])
+    amount = models.DecimalField(**MONEY, validators=[validate_positive, validate_within_bound])
     status = models.CharField(max_length=16, choices=Status.choices)
     reason = models.CharField(
         max_length=32, blank=True, choices=[(r, r) for r in reasons.DENIAL_REASONS], help_text="Why denied."
     )
-    realized_pnl = models.DecimalField(**MONEY, null=True, blank=True, help_text="Negative is a loss.")
+    realized_pnl = models.DecimalField(
+        **MONEY, null=True, blank=True, validators=[validate_within_bound], help_text="Negative is a loss."
+    )
     idempotency_key = models.CharField(max_length=255, null=True, blank=True)
     ref = models.CharField(max_length=255, blank=True, help_text="The engine's own id for the action.")
     actor = models.CharField(max_length=150)
@@ -115,9 +134,19 @@ class Reservation(models.Model):
     def __str__(self):
         return f"#{self.pk} {self.domain} {self.amount} {self.status}"
 
+    # Set (not stored) by `risk.services.reserve` when it answers a replayed idempotency key with
+    # an entry that must not read as a permission to act now: one of reasons.REPLAY_REFUSALS.
+    replay_refusal = ""
+
     @property
     def ok(self) -> bool:
-        return self.status != Status.DENIED
+        """The answer to a reserve: approved, and (for a replay) still open while production may execute."""
+        return self.status != Status.DENIED and not self.replay_refusal
+
+    @property
+    def answer_reason(self) -> str | None:
+        """Why a reserve's answer is not ok: the denial's reason, or the replay's refusal."""
+        return self.replay_refusal or self.reason or None
 
     @property
     def is_open(self) -> bool:

@@ -22,10 +22,20 @@ DENIAL_REASONS = (
     MAX_DAILY_LOSS,
 )
 
-# Refusals of settle/release (409) and of an idempotency key reused with other values (422).
+# Refusals of settle/release (409 closed or expired, 403 not the reserver's) and of an
+# idempotency key reused with other values (422).
 RESERVATION_CLOSED = "reservation_closed"
 RESERVATION_EXPIRED = "reservation_expired"
+NOT_RESERVATION_OWNER = "not_reservation_owner"
 IDEMPOTENCY_MISMATCH = "idempotency_key_reused"
 
 # The start of the audit reason of a tripwire's throttle (risk.services.throttle_domain).
 THROTTLE_PREFIX = "Throttle: "
+
+# A replayed idempotency key of an approved reservation answers `ok: false` with one of these,
+# the first that applies: the reservation is no longer open (expired, or settled/released), or
+# production may not execute now. The ledger keeps the first decision.
+REPLAY_REFUSALS = (RESERVATION_EXPIRED, RESERVATION_CLOSED, *REFUSALS)
+
+# Every reason a reserve's answer may carry.
+ANSWER_REASONS = (*DENIAL_REASONS, RESERVATION_EXPIRED, RESERVATION_CLOSED)

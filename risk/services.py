@@ -15,16 +15,17 @@ from django.db.models import F, Subquery, Sum
 from django.utils import timezone
 
 from golive import services as golive
+from governance_site import roles
 from governance_site.audit import services as audit
 from governance_site.audit.models import Lever
 from governance_site.business_day import business_date
-from governance_site.errors import Conflict, InvalidInput, NotFound, ServiceError, Unprocessable
+from governance_site.errors import Conflict, Forbidden, InvalidInput, NotFound, ServiceError, Unprocessable
 from governance_site.formatting import money
 from governance_site.identifiers import DOMAIN
 from governance_site.policies import PolicyContract, required_reason
 
 from . import reasons, selectors
-from .models import DailyTotals, Reservation, RiskPolicy, Status
+from .models import MAX_DAILY_ACTIONS, DailyTotals, Reservation, RiskPolicy, Status
 
 CAPS = ("max_daily_loss", "max_open_exposure", "max_daily_actions")
 
@@ -79,7 +80,8 @@ class RiskDenied(ServiceError):
     status_code = 423
 
     def __init__(self, reservation: Reservation):
-        super().__init__(f"Risk Guard denied {reservation.domain}: {reservation.reason}", reason=reservation.reason)
+        reason = reservation.answer_reason
+        super().__init__(f"Risk Guard denied {reservation.domain}: {reason}", reason=reason)
         self.reservation = reservation
 
 
@@ -143,8 +145,8 @@ def reserve(
     """Decide whether `domain` may take an action of `amount`; every decision is a ledger entry.
 
     Returns the entry: `status` RESERVED (approved, `expires_at` set) or DENIED (with `reason`).
-    The same (domain, idempotency_key) returns the original entry and makes no second one; reused
-    with another amount or ref it is Unprocessable (422).
+    The same (domain, idempotency_key) returns the original entry and makes no second one (see
+    `_replay` for what it then answers); reused with another amount or ref it is Unprocessable (422).
     """
     request = {
         "domain": DOMAIN.clean(domain),
@@ -155,7 +157,7 @@ def reserve(
     if request["idempotency_key"] is not None:
         original = _original(**request)
         if original is not None:
-            return original
+            return _replay(original)
     try:
         with transaction.atomic():
             return _decide(**request, actor=actor)
@@ -164,7 +166,7 @@ def reserve(
         original = _original(**request) if request["idempotency_key"] is not None else None
         if original is None:
             raise
-        return original
+        return _replay(original)
 
 
 def _original(*, domain: str, amount: Decimal, idempotency_key: str, ref: str) -> Reservation | None:
@@ -176,6 +178,26 @@ def _original(*, domain: str, amount: Decimal, idempotency_key: str, ref: str) -
             reason=reasons.IDEMPOTENCY_MISMATCH,
         )
     return original
+
+
+def _replay(entry: Reservation) -> Reservation:
+    """The original entry as it is now, never a fresh permission: a denial stays the first decision;
+    an approval is `ok` only while it is open and production may execute, else `replay_refusal`
+    says why (reasons.REPLAY_REFUSALS, first that applies). One past its expiry is expired now."""
+    if entry.status == Status.DENIED:
+        return entry
+    if entry.status == Status.RESERVED and entry.expires_at <= timezone.now():
+        with transaction.atomic():
+            RiskPolicy.objects.select_for_update().filter(domain=entry.domain).first()
+            _expire_domain(entry.domain, timezone.now())
+        entry.refresh_from_db()
+    if entry.status == Status.EXPIRED:
+        entry.replay_refusal = reasons.RESERVATION_EXPIRED
+    elif entry.status != Status.RESERVED:
+        entry.replay_refusal = reasons.RESERVATION_CLOSED
+    else:
+        entry.replay_refusal = golive.may_execute().reason or ""
+    return entry
 
 
 def _decide(*, domain: str, amount: Decimal, idempotency_key: str | None, ref: str, actor) -> Reservation:
@@ -222,7 +244,8 @@ def _first_denial(
     totals, _ = DailyTotals.objects.select_for_update().get_or_create(
         domain=entry.domain, business_date=entry.business_date
     )
-    if totals.approved_count + 1 > policy.max_daily_actions:
+    # A policy stored before MAX_DAILY_ACTIONS existed may allow more: the bound holds regardless.
+    if totals.approved_count + 1 > min(policy.max_daily_actions, MAX_DAILY_ACTIONS):
         return reasons.MAX_DAILY_ACTIONS, totals
     if not _has_room(entry, policy, now):
         return reasons.MAX_OPEN_EXPOSURE, totals
@@ -262,8 +285,9 @@ def _close(*, reservation_id: int, status: Status, actor, realized_pnl: Decimal 
     """Close an open entry as `status`: frees its exposure (on the day it was reserved) and books
     `realized_pnl` on today's business day.
 
-    The same close again returns the entry unchanged; any other change of a closed entry, or of
-    one past its expiry, is a Conflict (409). The entry is locked after its domain's policy.
+    Only who reserved it, or an operator, may (else Forbidden, 403). The same close again returns
+    the entry unchanged; any other change of a closed entry, or of one past its expiry, is a
+    Conflict (409). The entry is locked after its domain's policy.
     """
     reservation_id = _model_value(Reservation, "id", reservation_id, label="reservation_id")
     # The entry's domain's policy locked in one statement (the domain never changes), then the entry.
@@ -272,6 +296,7 @@ def _close(*, reservation_id: int, status: Status, actor, realized_pnl: Decimal 
     entry = Reservation.objects.select_for_update().filter(pk=reservation_id).first()
     if entry is None:
         raise NotFound(f"reservation_id: no reservation {reservation_id}.", field="reservation_id")
+    _require_owner(entry, actor)
     if entry.status == status and entry.realized_pnl == realized_pnl:
         return entry
     now = timezone.now()
@@ -304,6 +329,20 @@ def _close(*, reservation_id: int, status: Status, actor, realized_pnl: Decimal 
             if not created:
                 DailyTotals.objects.filter(pk=totals.pk).update(realized_pnl=booked)
     return entry
+
+
+def _require_owner(entry: Reservation, actor) -> None:
+    """Only the principal that reserved `entry`, or an operator, may close it: Forbidden (403).
+
+    The entry exists for every engine (the ledger lists it), so a stranger is told it is not
+    theirs rather than that it does not exist."""
+    is_operator = not isinstance(actor, str) and roles.is_operator(actor)  # a str: a named system actor
+    if audit.actor_name(actor) != entry.actor and not is_operator:
+        raise Forbidden(
+            f"reservation_id: reservation {entry.pk} was reserved by another principal.",
+            field="reservation_id",
+            reason=reasons.NOT_RESERVATION_OWNER,
+        )
 
 
 @transaction.atomic

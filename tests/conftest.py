@@ -1,13 +1,12 @@
-"""Shared fixtures: one user per role, API clients authenticated with their DRF tokens."""
+"""Shared fixtures: one user per role, API clients authenticated with their API (knox) tokens."""
 
 import pytest
 from django.contrib.auth.models import Group
 from django.db import connection
-from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 from golive import services as golive_services
-from governance_site import roles
+from governance_site import roles, tokens
 from governance_site.authentication import credentials
 
 requires_postgres = pytest.mark.skipif(
@@ -58,8 +57,8 @@ def nobody(django_user_model):
 def client_for(user) -> APIClient:
     client = APIClient()
     if user is not None:
-        token, _ = Token.objects.get_or_create(user=user)
-        client.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
+        _, token = tokens.issue(user=user)
+        client.credentials(HTTP_AUTHORIZATION=f"Token {token}")
     return client
 
 

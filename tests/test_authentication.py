@@ -3,12 +3,14 @@ it, deactivating its user or changing their groups takes effect on the next requ
 process, and within the bound in any other (simulated here by changing the rows behind Django's
 back and moving the cache's clock)."""
 
+import datetime as dt
 import time
 
 import pytest
 from django.contrib.auth.models import Group
 from django.db import connection
-from rest_framework.authtoken.models import Token
+from django.utils import timezone
+from knox.models import AuthToken
 
 from governance_site import roles
 from governance_site.authentication import credentials
@@ -32,12 +34,12 @@ def test_remembered_token__asks_no_query_for_the_user_or_roles(engine_api, djang
 
 def test_cache_off__looks_the_token_up_every_time(engine_api, settings, django_assert_num_queries):
     settings.GOVERNANCE_TOKEN_CACHE_SECONDS = 0
-    with django_assert_num_queries(3):  # token with its user, the user's roles, the state
+    with django_assert_num_queries(4):  # token with its user, the user's tokens (knox), the roles, the state
         assert engine_api.get(STATE).status_code == 200
 
 
 def test_token_deleted__refused_on_the_next_request(engine_api, engine):
-    Token.objects.filter(user=engine).delete()
+    AuthToken.objects.filter(user=engine).delete()
     assert engine_api.get(STATE).status_code == 401
 
 
@@ -54,7 +56,7 @@ def test_role_removed__forbidden_on_the_next_request(engine_api, engine):
 
 def test_revoked_in_another_process__refused_once_the_bound_has_passed(engine_api, engine, settings, monkeypatch):
     with connection.cursor() as cursor:  # no signal: as if another process had deleted it
-        cursor.execute("DELETE FROM authtoken_token WHERE user_id = %s", [engine.pk])
+        cursor.execute(f"DELETE FROM {AuthToken._meta.db_table} WHERE user_id = %s", [engine.pk])
     assert engine_api.get(STATE).status_code == 200  # still remembered, within the bound
     later = time.monotonic() + settings.GOVERNANCE_TOKEN_CACHE_SECONDS + 0.001
     monkeypatch.setattr(time, "monotonic", lambda: later)
@@ -63,9 +65,17 @@ def test_revoked_in_another_process__refused_once_the_bound_has_passed(engine_ap
 
 def test_bad_token__never_remembered(api, engine):
     client = api(None)
-    client.credentials(HTTP_AUTHORIZATION="Token " + "0" * 40)
+    client.credentials(HTTP_AUTHORIZATION="Token " + "0" * 64)
     assert client.get(STATE).status_code == 401
     assert client.get(STATE).status_code == 401
+
+
+def test_token_expiring_sooner__remembered_no_longer_than_it_lives(api, engine, monkeypatch):
+    client = api(engine)
+    AuthToken.objects.filter(user=engine).update(expiry=timezone.now() + dt.timedelta(seconds=2))
+    assert client.get(STATE).status_code == 200
+    [(deadline, _, _)] = credentials._entries.values()
+    assert deadline <= time.monotonic() + 2
 
 
 def test_size_bound__oldest_token_forgotten_first(api, django_user_model, settings):

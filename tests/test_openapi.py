@@ -77,3 +77,11 @@ def test_schema__reason_codes__enums_from_each_levers_reasons_module(schema):
     check = schema["paths"]["/api/governance/heimdall/check"]["post"]["responses"]["200"]["content"]
     output = check["application/json"]["schema"]["$ref"].rpartition("/")[2]
     assert "EligibilityReasonEnum" in str(components[output]["properties"]["reason"])
+
+
+def test_schema__auth_scheme_is_knox_token(schema):
+    schemes = schema["components"]["securitySchemes"]
+    assert {k: schemes["knoxApiToken"][k] for k in ("type", "in", "name")} == {
+        "type": "apiKey", "in": "header", "name": "Authorization"
+    }  # fmt: skip
+    assert "tokenAuth" not in schemes

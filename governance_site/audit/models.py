@@ -12,6 +12,7 @@ class Lever(models.TextChoices):
     HEIMDALL = "heimdall", "Heimdall Charter"
     REGRESSION = "regression", "Regression Tripwire"
     REVIEW = "review", "Control-plane review"
+    SCHEDULE = "schedule", "Beat schedule"  # the Celery beat schedules the levers' automation runs on
 
 
 class AppendOnlyError(Exception):

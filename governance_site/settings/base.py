@@ -4,6 +4,7 @@ Production differs from development only by environment variables (documented in
 `.env.example`); `governance_site.settings.test` only adds test-speed tweaks.
 """
 
+import datetime as dt
 from pathlib import Path
 
 import environ
@@ -35,7 +36,7 @@ INSTALLED_APPS = [
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
     "rest_framework",
-    "rest_framework.authtoken",
+    "knox",
     "django_celery_beat",
     "drf_spectacular",
     "drf_spectacular_sidecar",
@@ -148,6 +149,10 @@ REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "governance_site.openapi.AutoSchema",
 }
 
+# API tokens (django-rest-knox): only a SHA-512 digest is stored; each token expires after
+# API_TOKEN_TTL_DAYS unless issued with another expiry; revoke one by deleting it in the admin.
+REST_KNOX = {"TOKEN_TTL": dt.timedelta(days=env.int("API_TOKEN_TTL_DAYS", default=90)), "AUTH_HEADER_PREFIX": "Token"}
+
 # OpenAPI 3 at /api/schema/, Swagger UI at /api/docs/ from local static files (no outside network).
 SPECTACULAR_SETTINGS = {
     "TITLE": "Governance control plane API",
@@ -170,6 +175,7 @@ SPECTACULAR_SETTINGS = {
         # Two choice sets share the field name "status": each keeps its own name.
         "TripwireStatusEnum": "regression.models.TripwireStatus",
         "ReservationStatusEnum": "risk.models.Status",
+        "ReserveAnswerReasonEnum": "risk.reasons.ANSWER_REASONS",
     },
     "SERVE_INCLUDE_SCHEMA": False,
 }

@@ -143,7 +143,9 @@ def test_kpi__stored__201_with_event(api, engine):
     response = post_json(api(engine), KPI, {**KEY, "success": True, "actor": "test_user", "occurred_at": occurred})
     assert response.status_code == 201, response.json()
     event = response.json()
-    assert (event["domain"], event["success"], event["value"], event["actor"]) == ("WHOLESALE", True, None, "test_user")
+    assert (event["domain"], event["success"], event["value"]) == ("WHOLESALE", True, None)
+    # The engine's own label is kept apart; the actor is who authenticated, whatever the body says.
+    assert (event["actor"], event["reported_by"]) == ("engine-bot", "test_user")
     assert event["event_id"] is None
     assert KpiEvent.objects.get().occurred_at == occurred
 
@@ -359,3 +361,16 @@ def test_kpi__occurred_at_in_year_one__400_naming_occurred_at(api, engine, setti
     response = api(engine).post("/api/governance/regression/kpi", body, format="json")
     assert response.status_code == 400
     assert response.json()["field"] == "occurred_at"
+
+
+def test_kpi__actor_in_body__cannot_impersonate_the_principal(api, engine):
+    response = post_json(api(engine), KPI, {**KEY, "success": True, "actor": "op"})
+    assert response.status_code == 201
+    stored = KpiEvent.objects.get()
+    assert (stored.actor, stored.reported_by) == ("engine-bot", "op")
+
+
+def test_batch__actor_per_item__kept_as_reported_by_and_actor_is_the_principal(api, engine):
+    items = [{**KEY, "success": True, "actor": "op"}, {**KEY, "success": False}]
+    assert post_json(api(engine), BATCH, items).status_code == 201
+    assert sorted(KpiEvent.objects.values_list("actor", "reported_by")) == [("engine-bot", ""), ("engine-bot", "op")]

@@ -14,9 +14,10 @@ RESERVE, SETTLE, RELEASE, LEDGER = f"{GOV}/reserve", f"{GOV}/settle", f"{GOV}/re
 
 
 @pytest.fixture
-def reserved(live, make_policy):
+def reserved(live, make_policy, engine):
+    """An open reservation of the `engine` fixture's user (only it, or an operator, may close it)."""
     make_policy()
-    return services.reserve(domain="WHOLESALE", amount="100", actor="engine/test")
+    return services.reserve(domain="WHOLESALE", amount="100", actor=engine)
 
 
 # Permissions ---------------------------------------------------------------------------------
@@ -119,6 +120,7 @@ def test_reserve__approved__200_with_decision(api, engine, live, make_policy):
         "ok": True,
         "reason": None,
         "reservation_id": entry.pk,
+        "status": "RESERVED",
         "expires_at": response.json()["expires_at"],
     }
     assert dt.datetime.fromisoformat(response.json()["expires_at"]) == entry.expires_at
@@ -133,6 +135,7 @@ def test_reserve__denied__200_ok_false_with_reason(api, engine, make_policy):
         "ok": False,
         "reason": "go_live_disabled",
         "reservation_id": Reservation.objects.get().pk,
+        "status": "DENIED",
         "expires_at": None,
     }
 
@@ -287,3 +290,82 @@ def test_reserve__amount_only_python_reads__400_naming_amount(api, engine, amoun
     )
     assert response.status_code == 400
     assert response.json()["field"] == "amount"
+
+
+def test_reserve__replay_after_kill_switch__ok_false_with_status_and_reason(api, engine, operator, live, make_policy):
+    make_policy()
+    client = api(engine)
+    body = {"domain": "WHOLESALE", "amount": "10", "idempotency_key": "abc"}
+    first = client.post(RESERVE, body, format="json").json()
+    assert (first["ok"], first["status"], first["reason"]) == (True, "RESERVED", None)
+    kill = api(operator).post("/api/governance/go-live/kill-switch", {"engaged": True, "reason": "t"}, format="json")
+    assert kill.status_code == 200
+    again = client.post(RESERVE, body, format="json").json()
+    assert again == {**first, "ok": False, "reason": "kill_switch"}
+
+
+def test_reserve__replay_after_expiry__ok_false_expired(api, engine, live, make_policy, clock):
+    make_policy(reservation_ttl_seconds=60)
+    client = api(engine)
+    body = {"domain": "WHOLESALE", "amount": "10", "idempotency_key": "abc"}
+    first = client.post(RESERVE, body, format="json").json()
+    clock.advance(seconds=61)
+    again = client.post(RESERVE, body, format="json").json()
+    assert again == {**first, "ok": False, "status": "EXPIRED", "reason": "reservation_expired"}
+
+
+def test_settle__huge_pnl__400_naming_realized_pnl_and_the_day_still_settles(api, engine, live, make_policy):
+    make_policy()
+    client = api(engine)
+    first, second = (services.reserve(domain="WHOLESALE", amount="10", actor=engine) for _ in range(2))
+    huge = client.post(SETTLE, {"reservation_id": first.pk, "realized_pnl": "-9999999999999999"}, format="json")
+    assert (huge.status_code, huge.json()["field"]) == (400, "realized_pnl")
+    for entry in (first, second):
+        response = client.post(SETTLE, {"reservation_id": entry.pk, "realized_pnl": "-1"}, format="json")
+        assert response.status_code == 200
+
+
+@pytest.mark.parametrize("blank", ["", " ", "\t"])
+def test_upsert__blank_max_action_amount__400_and_the_cap_kept(api, operator, make_policy, blank):
+    make_policy(max_action_amount="2500")
+    response = api(operator).post(UPSERT, {"domain": "WHOLESALE", "max_action_amount": blank}, format="json")
+    assert (response.status_code, response.json()["field"]) == (400, "max_action_amount")
+    assert str(RiskPolicy.objects.get().max_action_amount) == "2500.0000"
+
+
+def test_upsert__null_max_action_amount__removes_the_cap(api, operator, make_policy):
+    make_policy(max_action_amount="2500")
+    response = api(operator).post(UPSERT, {"domain": "WHOLESALE", "max_action_amount": None}, format="json")
+    assert response.status_code == 200
+    assert RiskPolicy.objects.get().max_action_amount is None
+
+
+# Who may close a reservation -----------------------------------------------------------------
+
+
+@pytest.fixture
+def other_engine(django_user_model):
+    from django.contrib.auth.models import Group
+
+    user = django_user_model.objects.create_user(username="other-bot", password="pw-other-bot")
+    user.groups.add(Group.objects.get(name="engine"))
+    return user
+
+
+@pytest.mark.parametrize(("path", "body"), [(SETTLE, {"realized_pnl": "-5"}), (RELEASE, {})], ids=["settle", "release"])
+def test_close__not_the_reserver__403_and_unchanged(api, engine, other_engine, live, make_policy, path, body):
+    make_policy()
+    reserved = api(engine).post(RESERVE, {"domain": "WHOLESALE", "amount": "10"}, format="json").json()
+    response = api(other_engine).post(path, {"reservation_id": reserved["reservation_id"], **body}, format="json")
+    assert response.status_code == 403
+    assert (response.json()["field"], response.json()["reason"]) == ("reservation_id", "not_reservation_owner")
+    entry = Reservation.objects.get()
+    assert (entry.status, entry.realized_pnl, entry.settled_by) == (Status.RESERVED, None, "")
+    assert api(engine).post(path, {"reservation_id": entry.pk, **body}, format="json").status_code == 200
+
+
+def test_close__operator__may_close_any_engines_reservation(api, engine, operator, live, make_policy):
+    make_policy()
+    reserved = api(engine).post(RESERVE, {"domain": "WHOLESALE", "amount": "10"}, format="json").json()
+    response = api(operator).post(RELEASE, {"reservation_id": reserved["reservation_id"]}, format="json")
+    assert (response.status_code, response.json()["settled_by"]) == (200, "op")

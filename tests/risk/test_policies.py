@@ -65,3 +65,17 @@ def test_upsert_policy__bad_domain__invalid_naming_domain():
     with pytest.raises(InvalidInput) as raised:
         services.upsert_policy(domain="wholesale-eu", changes={}, actor=TRIPWIRE)
     assert raised.value.field == "domain"
+
+
+@pytest.mark.parametrize(
+    ("changes", "field"),
+    [
+        ({"max_daily_actions": 1_000_001}, "max_daily_actions"),
+        ({"max_action_amount": "1000000000.0001"}, "max_action_amount"),
+    ],
+)
+def test_upsert__cap_beyond_bound__invalid_naming_field_and_nothing_written(changes, field):
+    with pytest.raises(InvalidInput) as raised:
+        services.upsert_policy(domain="WHOLESALE", changes=changes, actor="tests/setup")
+    assert raised.value.field == field
+    assert not RiskPolicy.objects.exists() and not AuditEvent.objects.exists()

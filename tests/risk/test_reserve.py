@@ -188,3 +188,79 @@ def test_two_line_integration__reserve_then_settle(live, make_policy):
     settled = services.settle(reservation_id=entry.pk, realized_pnl="-1.25", actor="engine/test")
     assert (settled.status, settled.realized_pnl) == (Status.SETTLED, Decimal("-1.25"))
     assert DailyTotals.objects.get().realized_pnl == Decimal("-1.25")
+
+
+# A replay answers the reservation's current truth, never a fresh permission -------------------
+
+
+def test_replay__open_and_production_on__ok_and_reserved(live, make_policy):
+    make_policy()
+    first = reserve(idempotency_key="k-1")
+    again = reserve(idempotency_key="k-1")
+    assert (again.pk, again.ok, again.status, again.answer_reason) == (first.pk, True, Status.RESERVED, None)
+
+
+@pytest.mark.parametrize(
+    ("switch", "reason"),
+    [("kill_switch", reasons.KILL_SWITCH), ("go_live_off", reasons.GO_LIVE_DISABLED)],
+)
+def test_replay__production_stopped_since__not_ok_with_reason_and_still_open(
+    live, operator, make_policy, switch, reason
+):
+    make_policy()
+    first = reserve(idempotency_key="k-1")
+    if switch == "kill_switch":
+        golive.set_kill_switch(engaged=True, reason="t", actor=operator)
+    else:
+        golive.set_go_live(enabled=False, reason="t", actor=operator)
+    again = reserve(idempotency_key="k-1")
+    assert (again.pk, again.ok, again.status, again.answer_reason) == (first.pk, False, Status.RESERVED, reason)
+    with pytest.raises(services.RiskDenied) as raised:
+        services.reserve_or_raise(domain="WHOLESALE", amount="100", actor="engine/test", idempotency_key="k-1")
+    assert raised.value.reason == reason
+    assert Reservation.objects.get().reason == ""  # the ledger keeps the first decision
+
+
+def test_replay__past_expiry__expired_with_reason_and_exposure_freed(live, make_policy, clock):
+    make_policy(reservation_ttl_seconds=60)
+    reserve(idempotency_key="k-1")
+    clock.advance(seconds=61)
+    again = reserve(idempotency_key="k-1")
+    assert (again.ok, again.status, again.answer_reason) == (False, Status.EXPIRED, reasons.RESERVATION_EXPIRED)
+    assert DailyTotals.objects.get().open_exposure == 0
+
+
+@pytest.mark.parametrize("close", ["settle", "release"])
+def test_replay__closed__not_ok_reservation_closed(live, make_policy, close):
+    make_policy()
+    first = reserve(idempotency_key="k-1")
+    if close == "settle":
+        services.settle(reservation_id=first.pk, realized_pnl="1", actor="engine/test")
+    else:
+        services.release(reservation_id=first.pk, actor="engine/test")
+    again = reserve(idempotency_key="k-1")
+    assert (again.ok, again.status, again.answer_reason) == (
+        False,
+        Status.SETTLED if close == "settle" else Status.RELEASED,
+        reasons.RESERVATION_CLOSED,
+    )
+
+
+@pytest.mark.parametrize("amount", ["1000000000.0001", "9999999999999999"])
+def test_reserve__amount_beyond_bound__invalid_naming_amount_and_no_entry(live, make_policy, amount):
+    make_policy(max_open_exposure="1e15")
+    with pytest.raises(InvalidInput) as raised:
+        reserve(amount)
+    assert raised.value.field == "amount"
+    assert not Reservation.objects.exists()
+
+
+def test_reserve__policy_stored_before_the_bound__actions_still_capped_at_the_bound(live, make_policy):
+    """A policy saved before MAX_DAILY_ACTIONS existed may allow more; the totals' arithmetic holds."""
+    from risk.models import MAX_DAILY_ACTIONS, RiskPolicy
+
+    make_policy()
+    RiskPolicy.objects.filter(domain="WHOLESALE").update(max_daily_actions=2**31 - 1)
+    reserve()  # today's totals
+    DailyTotals.objects.filter(domain="WHOLESALE").update(approved_count=MAX_DAILY_ACTIONS)
+    assert reserve().reason == reasons.MAX_DAILY_ACTIONS

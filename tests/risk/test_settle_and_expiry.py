@@ -188,3 +188,47 @@ def test_expiry_task__real_worker_on_the_broker__expires_and_frees_exposure(live
             time.sleep(0.1)
     assert Reservation.objects.get(pk=entry.pk).status == Status.EXPIRED
     assert totals().open_exposure == 0
+
+
+# Bounds: the day's totals can never overflow their DecimalField ----------------------------
+
+
+@pytest.mark.parametrize("pnl", ["-1000000000.0001", "1000000000.0001", "-9999999999999999"])
+def test_settle__pnl_beyond_bound__invalid_naming_realized_pnl_and_nothing_booked(entry, pnl):
+    with pytest.raises(InvalidInput) as raised:
+        services.settle(reservation_id=entry.pk, realized_pnl=pnl, actor=ENGINE)
+    assert raised.value.field == "realized_pnl"
+    assert Reservation.objects.get().status == Status.RESERVED
+    assert (totals().realized_pnl, totals().open_exposure) == (0, Decimal(100))
+
+
+def test_settle__largest_pnls_on_the_largest_day__totals_hold(live, make_policy):
+    """The bound's arithmetic: MAX_DAILY_ACTIONS settles of ±MAX_AMOUNT fit the totals' digits
+    (checked on a few, then the total at its worst set directly and one more settle booked)."""
+    from risk.models import MAX_AMOUNT, MAX_DAILY_ACTIONS, MAX_TOTAL
+
+    make_policy(max_daily_actions=MAX_DAILY_ACTIONS, max_action_amount=str(MAX_AMOUNT), max_open_exposure="1e12")
+    entries = [services.reserve(domain="WHOLESALE", amount=str(MAX_AMOUNT), actor=ENGINE) for _ in range(2)]
+    services.settle(reservation_id=entries[0].pk, realized_pnl=str(-MAX_AMOUNT), actor=ENGINE)
+    DailyTotals.objects.filter(domain="WHOLESALE").update(realized_pnl=-MAX_TOTAL + MAX_AMOUNT)
+    services.settle(reservation_id=entries[1].pk, realized_pnl=str(-MAX_AMOUNT), actor=ENGINE)
+    assert totals().realized_pnl == -MAX_TOTAL
+    assert len(str(int(MAX_TOTAL))) <= 16  # DecimalField(max_digits=20, decimal_places=4)
+
+
+@pytest.mark.parametrize("close", ["settle", "release"])
+def test_close__by_another_principal__forbidden_and_unchanged(entry, close):
+    from governance_site.errors import Forbidden
+
+    with pytest.raises(Forbidden) as raised:
+        if close == "settle":
+            services.settle(reservation_id=entry.pk, realized_pnl="1", actor="engine/other")
+        else:
+            services.release(reservation_id=entry.pk, actor="engine/other")
+    assert (raised.value.field, raised.value.reason) == ("reservation_id", reasons.NOT_RESERVATION_OWNER)
+    assert (Reservation.objects.get().status, totals().open_exposure) == (Status.RESERVED, Decimal(100))
+
+
+def test_close__by_an_operator__allowed_and_recorded_as_closer(entry, operator):
+    released = services.release(reservation_id=entry.pk, actor=operator)
+    assert (released.status, released.settled_by) == (Status.RELEASED, "op")

@@ -1,4 +1,5 @@
-"""Creates a demo operator account if none exists and prints its login (used by `make run`)."""
+"""Creates a demo operator account if none exists, prints its login and a fresh API token (used by
+`make run`). The token lives one day (DEMO_TOKEN_DAYS): a new one is printed on every run."""
 
 import secrets
 from pathlib import Path
@@ -8,13 +9,14 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.core.management.base import BaseCommand
 
-from governance_site import roles
+from governance_site import roles, tokens
 
 LOGIN_FILE = Path(settings.BASE_DIR) / ".demo-login"
+DEMO_TOKEN_DAYS = 1
 
 
 class Command(BaseCommand):
-    help = "Create the demo operator (staff, in governance-operator) if missing, and print its login."
+    help = "Create the demo operator (staff, in governance-operator) if missing; print its login and an API token."
 
     def add_arguments(self, parser):
         parser.add_argument("--username", default="operator")
@@ -34,3 +36,5 @@ class Command(BaseCommand):
             self.stdout.write(
                 f"User {username!r} already exists; set its password with `python manage.py changepassword {username}`."
             )
+        instance, token = tokens.issue(user=User.objects.get(username=username), days=DEMO_TOKEN_DAYS)
+        self.stdout.write(f"API token (expires {instance.expiry:%Y-%m-%d %H:%M %Z}): {token}")
