@@ -90,6 +90,12 @@ DATABASES["default"]["ATOMIC_REQUESTS"] = False  # each service owns its transac
 # Keep connections between requests (seconds; 0 closes after each), checked before reuse.
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("DATABASE_CONN_MAX_AGE", default=60)
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+if env.bool("DATABASE_TRANSACTION_POOLING", default=False):
+    # Behind PgBouncer in transaction mode consecutive transactions may run on different server
+    # connections: no cursor held across them (QuerySet.iterator() outside a transaction), and
+    # no statement prepared on one server connection and executed on another.
+    DATABASES["default"]["DISABLE_SERVER_SIDE_CURSORS"] = True
+    DATABASES["default"].setdefault("OPTIONS", {})["prepare_threshold"] = None
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_PASSWORD_VALIDATORS = [
