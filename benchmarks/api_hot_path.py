@@ -59,7 +59,7 @@ from golive.models import ExecutionClass  # noqa: E402
 from governance_site import roles, tokens  # noqa: E402
 from regression import services as regression  # noqa: E402
 from risk import services as risk  # noqa: E402
-from risk.models import DailyTotals, Reservation  # noqa: E402
+from risk.models import MAX_DAILY_ACTIONS, DailyTotals, Reservation  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 ACTOR = "bench/api"
@@ -77,7 +77,7 @@ UNLIMITED = {
     "enabled": True,
     "max_daily_loss": Decimal("1e15"),
     "max_open_exposure": Decimal("1e15"),
-    "max_daily_actions": 2**31 - 1,
+    "max_daily_actions": MAX_DAILY_ACTIONS,
     "max_action_amount": None,
 }
 KPI_COLUMNS = ("domain", "metric", "success", "value", "actor", "occurred_at", "created_at")
