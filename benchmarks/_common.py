@@ -25,6 +25,45 @@ def server() -> dict:
     return {"host": db["HOST"], "port": db["PORT"] or 5432, "user": db["USER"], "password": db["PASSWORD"]}
 
 
+def unlimited_risk_policy() -> dict:
+    """Changes that make a risk policy approve every reserve a benchmark makes in a day."""
+    from decimal import Decimal
+
+    from risk.models import MAX_DAILY_ACTIONS
+
+    return {
+        "enabled": True,
+        "max_daily_loss": Decimal("1e15"),
+        "max_open_exposure": Decimal("1e15"),
+        "max_daily_actions": MAX_DAILY_ACTIONS,
+        "max_action_amount": None,
+    }
+
+
+def pgbench(*args: str, schema: str) -> str:
+    """pgbench's output, run against the bench database with its tables in `schema` (so no table
+    of the project is touched)."""
+    import subprocess
+
+    db = server()
+    env = {
+        **os.environ,
+        "PGHOST": db["host"],
+        "PGPORT": str(db["port"]),
+        "PGUSER": db["user"],
+        "PGPASSWORD": db["password"] or "",
+        "PGDATABASE": _database_name(),
+        "PGOPTIONS": f"-c search_path={schema}",
+    }
+    return subprocess.run(["pgbench", *args], env=env, capture_output=True, text=True, check=True).stdout
+
+
+def _database_name() -> str:
+    from django.db import connection
+
+    return connection.settings_dict["NAME"]
+
+
 def _admin_connection():
     import psycopg
 

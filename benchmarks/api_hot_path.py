@@ -35,7 +35,6 @@ import statistics
 import subprocess
 import sys
 import time
-from decimal import Decimal
 from pathlib import Path
 
 import _common as common
@@ -59,7 +58,7 @@ from golive.models import ExecutionClass  # noqa: E402
 from governance_site import roles, tokens  # noqa: E402
 from regression import services as regression  # noqa: E402
 from risk import services as risk  # noqa: E402
-from risk.models import MAX_DAILY_ACTIONS, DailyTotals, Reservation  # noqa: E402
+from risk.models import DailyTotals, Reservation  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 ACTOR = "bench/api"
@@ -73,13 +72,6 @@ BATCHES = 4  # per round and way
 LATENCY_REQUESTS = 400  # per round, for the p50s
 MIDDLEWARE_REQUESTS = 1_500  # per handler
 PGBENCH_SCHEMA = "api_pgbench"
-UNLIMITED = {
-    "enabled": True,
-    "max_daily_loss": Decimal("1e15"),
-    "max_open_exposure": Decimal("1e15"),
-    "max_daily_actions": MAX_DAILY_ACTIONS,
-    "max_action_amount": None,
-}
 KPI_COLUMNS = ("domain", "metric", "success", "value", "actor", "occurred_at", "created_at")
 KPI_INSERT = f"INSERT INTO regression_kpievent ({', '.join(KPI_COLUMNS)}) VALUES ({', '.join(['%s'] * 7)})"
 KPI_COPY = f"COPY regression_kpievent ({', '.join(KPI_COLUMNS)}) FROM STDIN"
@@ -201,17 +193,7 @@ def in_processes(worker, args_of, clients: int = CLIENTS, seconds: float = SECON
 
 
 def pgbench(*args: str) -> str:
-    db = connection.settings_dict
-    env = {
-        **os.environ,
-        "PGHOST": db["HOST"],
-        "PGPORT": str(db["PORT"] or 5432),
-        "PGUSER": db["USER"],
-        "PGPASSWORD": db["PASSWORD"] or "",
-        "PGDATABASE": db["NAME"],
-        "PGOPTIONS": f"-c search_path={PGBENCH_SCHEMA}",
-    }
-    return subprocess.run(["pgbench", *args], env=env, capture_output=True, text=True, check=True).stdout
+    return common.pgbench(*args, schema=PGBENCH_SCHEMA)
 
 
 def pgbench_run(clients: int) -> tuple[float, float]:
@@ -320,7 +302,7 @@ def prepare() -> str:
     for domain in DOMAINS:
         Reservation.objects.filter(domain=domain).delete()
         DailyTotals.objects.filter(domain=domain).delete()
-        risk.upsert_policy(domain=domain, changes=UNLIMITED, actor=ACTOR, reason="benchmark")
+        risk.upsert_policy(domain=domain, changes=common.unlimited_risk_policy(), actor=ACTOR, reason="benchmark")
     clear_kpi()
     with connection.cursor() as cursor:
         cursor.execute(f"DROP SCHEMA IF EXISTS {PGBENCH_SCHEMA} CASCADE; CREATE SCHEMA {PGBENCH_SCHEMA}")
