@@ -7,7 +7,7 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html
 
-from governance_site import roles
+from governance_site import changes, roles
 from governance_site.admin_tools import ReasonForm
 from governance_site.errors import ServiceError
 
@@ -21,6 +21,21 @@ SWITCH_ACTIONS = {
     "enable-go-live": ("Enable go-live", services.set_go_live, {"enabled": True}, "safe"),
     "disable-go-live": ("Disable go-live", services.set_go_live, {"enabled": False}, "danger"),
 }
+
+
+# Loosening switch actions -> the change-request kind an operator asks for while approvals are on.
+CHANGE_REQUEST_KINDS = {"release-kill-switch": "kill_switch.release", "enable-go-live": "go_live.enable"}
+
+
+def _action_link(slug: str) -> dict:
+    """A switch action's button: the switch itself, or (four-eyes on, loosening) a change request."""
+    title, _, _, style = SWITCH_ACTIONS[slug]
+    kind = CHANGE_REQUEST_KINDS.get(slug)
+    if kind and changes.approvals_required():
+        url = f"{reverse('admin:approvals_changerequest_add')}?kind={kind}"
+        return {"slug": slug, "title": f"Request: {title.lower()}", "style": style, "url": url}
+    url = reverse("admin:golive_golivestate_switch", args=[slug])
+    return {"slug": slug, "title": title, "style": style, "url": url}
 
 
 SAFE, DANGER = "#1b7f3b", "#b00020"
@@ -67,10 +82,7 @@ class GoLiveStateAdmin(admin.ModelAdmin):
 
     def change_view(self, request, object_id, form_url="", extra_context=None):
         state = services.get_state()
-        actions = [
-            {"slug": slug, "title": SWITCH_ACTIONS[slug][0], "style": SWITCH_ACTIONS[slug][3]}
-            for slug in available_actions(state)
-        ]
+        actions = [_action_link(slug) for slug in available_actions(state)]
         extra_context = {
             **(extra_context or {}),
             "title": "Production state",

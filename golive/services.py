@@ -10,6 +10,7 @@ from django.db import DatabaseError, transaction
 
 from governance_site.audit import services as audit
 from governance_site.audit.models import Lever
+from governance_site.changes import require_approval
 from governance_site.errors import Conflict
 from governance_site.policies import required_reason
 
@@ -106,9 +107,12 @@ def set_kill_switch(*, engaged: bool, reason: str, actor) -> GoLiveState:
     """Engage (which also turns go-live off) or release (which leaves go-live off) the kill switch.
 
     Engaging an engaged switch keeps the original cause and appends the new one (`_append_cause`);
-    releasing a released switch changes nothing and writes no audit event.
+    releasing a released switch changes nothing and writes no audit event. Releasing loosens: with
+    four-eyes approvals on it needs an approved change request.
     """
     reason = required_reason(reason, what="engage or release the kill switch")
+    if not engaged:
+        require_approval(what="Releasing the kill switch")
     state = _locked_state()
     if engaged and state.kill_switch_engaged:
         return _append_cause(state, reason=reason, actor=actor)
@@ -126,8 +130,11 @@ def set_kill_switch(*, engaged: bool, reason: str, actor) -> GoLiveState:
 @transaction.atomic
 def set_go_live(*, enabled: bool, reason: str, actor) -> GoLiveState:
     """Turn production on or off. Turning it on while the kill switch is engaged is a Conflict; asking
-    for the state it is already in changes nothing and writes no audit event."""
+    for the state it is already in changes nothing and writes no audit event. Turning it on loosens
+    (with four-eyes approvals on it needs an approved change request)."""
     reason = required_reason(reason, what="enable or disable go-live")
+    if enabled:
+        require_approval(what="Enabling go-live")
     state = _locked_state()
     if enabled and state.kill_switch_engaged:
         raise Conflict(

@@ -11,8 +11,10 @@ from django.db import connections, transaction
 from django.http import HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import reverse
+from django.utils.html import format_html
 
 from . import roles
+from .changes import APPROVAL_REQUIRED, request_url
 from .errors import ServiceError
 from .policies import STALE_VERSION, PolicyContract, version_of
 
@@ -38,7 +40,9 @@ def apply_to_selection(model_admin, request, queryset, call, *, done: str, label
                 call(obj)
                 names.append(label(obj))
     except ServiceError as exc:
-        model_admin.message_user(request, f"Nothing changed: {exc.detail}", messages.ERROR)
+        link = getattr(exc, "request_url", None)  # four-eyes: where to request the same change
+        message = format_html('Nothing changed: {} <a href="{}">Request the change</a>.', exc.detail, link)
+        model_admin.message_user(request, message if link else f"Nothing changed: {exc.detail}", messages.ERROR)
         return False
     model_admin.message_user(request, f"{done}: {', '.join(names)}.", messages.SUCCESS)
     return True
@@ -145,13 +149,18 @@ class PolicyAdminMixin:
         return False  # disable a policy instead: its ledger, state and audit trail refer to it
 
     def save_model(self, request, obj, form, change):
-        policy, _ = self.contract.upsert(
-            key={name: getattr(obj, name) for name in self.contract.key_names},
-            changes={name: form.cleaned_data[name] for name in self.contract.fields if name in form.changed_data},
-            actor=request.user,
-            reason=form.cleaned_data["reason"],
-            version=form.cleaned_data["version"] or None if change else None,
-        )
+        key = {name: getattr(obj, name) for name in self.contract.key_names}
+        changes = {name: form.cleaned_data[name] for name in self.contract.fields if name in form.changed_data}
+        try:
+            policy, _ = self.contract.upsert(
+                key=key, changes=changes, actor=request.user, reason=form.cleaned_data["reason"],
+                version=form.cleaned_data["version"] or None if change else None,
+            )  # fmt: skip
+        except ServiceError as exc:
+            if exc.reason == APPROVAL_REQUIRED:  # four-eyes: offer the same change as a request
+                exc.request_url = request_url("policy.update", lever=self.contract.lever, changes=changes,
+                                              reason=form.cleaned_data["reason"], **key)  # fmt: skip
+            raise
         obj.pk = policy.pk
         obj.refresh_from_db()
 
@@ -160,7 +169,14 @@ class PolicyAdminMixin:
             return super().changeform_view(request, object_id, form_url, extra_context)
         except ServiceError as exc:  # refused under the lock (e.g. changed between the form's check and the save)
             self.message_user(request, f"Nothing was saved: {exc.detail}", messages.ERROR)
-            return HttpResponseRedirect(request.get_full_path())
+            return HttpResponseRedirect(getattr(exc, "request_url", None) or request.get_full_path())
+
+
+class OperateActionsMixin:
+    """Admin actions declared with `permissions=["operate"]` are for governance operators."""
+
+    def has_operate_permission(self, request):
+        return roles.is_operator(request.user)
 
 
 class AppendOnlyAdminMixin:
@@ -196,3 +212,9 @@ class EstimatedCountPaginator(Paginator):
             if row and row[0] > self.estimate_above:
                 return row[0]
         return super().count
+
+
+def badge(colour: str, text: str):
+    """A status in white on `colour`, for list_display columns."""
+    return format_html('<strong style="color:#fff;background:{};padding:2px 8px;border-radius:3px">{}</strong>',
+                       colour, text)  # fmt: skip

@@ -27,13 +27,14 @@ unless `require_reason` or the GOVERNANCE_REQUIRE_REASON setting makes it mandat
 """
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, models, transaction
 
 from governance_site.audit import services as audit
+from governance_site.changes import Becomes, Loosens, loosened_fields, require_approval
 from governance_site.errors import Conflict, InvalidInput
 from governance_site.identifiers import Identifier
 
@@ -80,6 +81,9 @@ class PolicyContract:
     # risk policy re-enabled while a tripwire's throttle held it: "Throttle lifted by op: …").
     annotate: Callable[[dict | None, models.Model, object, str], str] | None = None
     after_save: Callable[[models.Model, bool], None] | None = None  # (policy, created), same transaction
+    # Four-eyes (governance_site.changes): the direction in which each field loosens its control.
+    # A change that moves one that way needs an approved change request while approvals are on.
+    loosening: Mapping[str, Loosens | Becomes] = field(default_factory=dict)
 
     @property
     def key_names(self) -> tuple[str, ...]:
@@ -121,6 +125,24 @@ class PolicyContract:
             version=version,
         )  # fmt: skip
 
+    def validated(self, instance: models.Model, changes: Mapping) -> models.Model:
+        """`instance` with `changes` set, checked by the model's field rules and `check` (InvalidInput)."""
+        for name, value in changes.items():
+            setattr(instance, name, value)
+        try:
+            # Field rules only: uniqueness is the database's (a racing create is retried in _save).
+            instance.full_clean(validate_unique=False, validate_constraints=False)
+        except ValidationError as exc:
+            raise first_error(exc) from exc
+        if self.check:
+            self.check(instance)
+        return instance
+
+    def loosened(self, before: dict | None, after: models.Model) -> list[str]:
+        """The fields `after` moves in their loosening direction (from the model's defaults when new)."""
+        return loosened_fields(self.loosening, audit.snapshot(self.model()) if before is None else before,
+                               audit.snapshot(after))  # fmt: skip
+
     @transaction.atomic
     def _save(self, key: dict, changes: dict, *, actor, reason: str, version: str | None):
         instance = self.model.objects.select_for_update().filter(**key).first()
@@ -135,19 +157,14 @@ class PolicyContract:
                     reason=STALE_VERSION,
                 )
             before = audit.snapshot(instance)
-        for field, value in changes.items():
-            setattr(instance, field, value)
         instance.changed_by = audit.actor_name(actor)
-        try:
-            # Field rules only: uniqueness is the database's (a racing create is retried below).
-            instance.full_clean(validate_unique=False, validate_constraints=False)
-        except ValidationError as exc:
-            raise first_error(exc) from exc
-        if self.check:
-            self.check(instance)
+        self.validated(instance, changes)
         if not created and _unchanged(before, instance):
             instance.changed_by = before["changed_by"]
             return instance, False  # nothing to save: no write, no audit event
+        loosened = self.loosened(before, instance)
+        if loosened:
+            require_approval(what=f"{'Creating' if created else 'Changing'} {instance} ({', '.join(loosened)})")
         if self.annotate:
             reason = self.annotate(before, instance, actor, reason)
         try:

@@ -5,6 +5,8 @@ from django.urls import include, path, re_path
 from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
+from approvals.apis import ChangeListApi
+from governance_site.alerts.apis import AlertListApi
 from governance_site.audit.apis import AuditListApi
 from review.apis import ReviewApi, SignOffApi, SignOffListApi
 
@@ -28,6 +30,10 @@ def api_docs(request, *args, **kwargs):
 
 api_patterns = [
     path("audit", AuditListApi.as_view(), name="audit-list"),
+    path("alerts", AlertListApi.as_view(), name="alerts-list"),
+    path("alerts/", include("governance_site.alerts.urls")),
+    path("changes", ChangeListApi.as_view(), name="changes-list"),
+    path("changes/", include("approvals.urls")),
     path("review", ReviewApi.as_view(), name="review"),
     path("review/sign-offs", SignOffListApi.as_view(), name="review-sign-offs"),
     path("review/sign-off", SignOffApi.as_view(), name="review-sign-off"),

@@ -18,6 +18,7 @@ from rest_framework import status
 from golive import services as golive
 from governance_site.audit.models import Lever
 from governance_site.audit.services import actor_name
+from governance_site.changes import Loosens
 from governance_site.errors import InvalidInput, ServiceError
 from governance_site.identifiers import DOMAIN
 from governance_site.policies import PolicyContract, first_error
@@ -33,6 +34,12 @@ POLICY = PolicyContract(
     title="Heimdall policy",
     keys=(DOMAIN,),
     fields=("enabled", "min_confidence_prod", "min_sandbox_trials", "min_success_rate", "trial_window_days"),
+    loosening={
+        "enabled": Loosens.TURN_ON,
+        "min_confidence_prod": Loosens.LOWER,
+        "min_sandbox_trials": Loosens.LOWER,
+        "min_success_rate": Loosens.LOWER,
+    },
 )
 
 

@@ -8,8 +8,16 @@ from django.template.response import TemplateResponse
 from django.urls import path
 from django.utils.html import format_html
 
-from governance_site import admin_tools, roles
-from governance_site.admin_tools import AppendOnlyAdminMixin, EstimatedCountPaginator, PolicyAdminMixin, ReasonForm
+from governance_site import admin_tools
+from governance_site.admin_tools import (
+    AppendOnlyAdminMixin,
+    EstimatedCountPaginator,
+    OperateActionsMixin,
+    PolicyAdminMixin,
+    ReasonForm,
+)
+from governance_site.changes import APPROVAL_REQUIRED, request_url
+from governance_site.errors import ServiceError
 from governance_site.formatting import when
 
 from . import charts, selectors, services
@@ -19,35 +27,66 @@ STATUS_COLOURS = {
     TripwireStatus.OK: "#1b7f3b",
     TripwireStatus.TRIGGERED: "#b00020",
     TripwireStatus.INSUFFICIENT_DATA: "#8a6d00",
+    TripwireStatus.RELEARNING: "#8a6d00",
+    TripwireStatus.UNDECIDABLE: "#b35900",
+    TripwireStatus.STALE: "#b35900",
     TripwireStatus.DISABLED: "#666666",
     TripwireStatus.BREACHING: "#d0480a",
+}
+
+
+RESET_CONFIRMATION = {
+    "action": "reset_tripwires",
+    "title": "Reset tripwires?",
+    "explanation": "Reset releases the latch of these tripwires and starts a new epoch: the detector learns a new "
+    "reference from the events after the reset, never from the bad ones. It does not undo what they did: "
+    "re-enable the risk policy or release the kill switch separately, once the cause is fixed.",
 }
 
 
 @admin.register(RegressionPolicy)
 class RegressionPolicyAdmin(PolicyAdminMixin, admin.ModelAdmin):
     contract = services.POLICY
-    list_display = ["__str__", "enabled", "kind", "window_events", "baseline_events", "lookback_days",
-                    "max_drop_fraction", "action", "changed_by", "updated_at"]  # fmt: skip
-    list_filter = ["enabled", "kind", "action", "domain"]
+    # The key columns first: on a 1366 px screen they show without scrolling sideways.
+    list_display = ["__str__", "enabled", "max_drop_fraction", "action", "mode", "detector", "kind", "window_events",
+                    "baseline_events", "lookback_days", "changed_by", "updated_at"]  # fmt: skip
+    list_filter = ["enabled", "mode", "detector", "kind", "action", "domain"]
     search_fields = ["domain", "metric"]
+
+    def get_urls(self):
+        backtest = self.admin_site.admin_view(self.backtest_view)
+        return [path("<path:object_id>/backtest/", backtest, name="regression_regressionpolicy_backtest"),
+                *super().get_urls()]  # fmt: skip
+
+    def backtest_view(self, request, object_id):
+        """The policy replayed over its stored history: the chart, every trip, the false-trip estimate."""
+        policy = self.get_object(request, object_id)
+        if policy is None or not self.has_view_permission(request, policy):
+            raise PermissionDenied
+        result = services.backtest(domain=policy.domain, metric=policy.metric)
+        context = {
+            **self.admin_site.each_context(request),
+            "title": f"Backtest of {policy}",
+            "opts": self.model._meta,
+            "original": policy,
+            "result": result,
+            "chart": charts.backtest_chart(result),
+        }
+        return TemplateResponse(request, "admin/regression/regressionpolicy/backtest.html", context)
 
 
 @admin.register(RegressionState)
-class RegressionStateAdmin(AppendOnlyAdminMixin, admin.ModelAdmin):
+class RegressionStateAdmin(OperateActionsMixin, AppendOnlyAdminMixin, admin.ModelAdmin):
     # The key columns first: on a 1366 px screen they show without scrolling sideways.
     list_display = ["policy", "coloured_status", "action_taken", "triggered_at", "comparison", "evaluated_at",
                     "window_count", "baseline_count", "evaluated_by"]  # fmt: skip
     list_filter = ["status", "triggered", "policy__enabled", "policy__action"]
     search_fields = ["policy__domain", "policy__metric"]
-    actions = ["evaluate_now", "reset_tripwires"]
+    actions = ["evaluate_now", "reset_tripwires", "rebaseline_last_week", "undo_rebaseline"]
     fields = ["policy", "window_count", "baseline_count"]  # the rest is in the summary next to the chart
 
     def get_queryset(self, request):
         return selectors.states()
-
-    def has_operate_permission(self, request):
-        return roles.is_operator(request.user)
 
     @admin.display(description="Status", ordering="status")
     def coloured_status(self, state):
@@ -75,6 +114,7 @@ class RegressionStateAdmin(AppendOnlyAdminMixin, admin.ModelAdmin):
                     else charts.number(selectors.drop_threshold(obj.policy, obj.baseline_rate), kind)
                 ),
                 "action_taken": obj.action_taken or "none",
+                "verdict": charts.verdict(obj),
                 "triggered_at": obj.triggered_at and when(obj.triggered_at),
                 "evaluated_at": obj.evaluated_at and when(obj.evaluated_at),
             }
@@ -94,7 +134,13 @@ class RegressionStateAdmin(AppendOnlyAdminMixin, admin.ModelAdmin):
         warnings = []
 
         def call(state):
-            result = service(domain=state.policy.domain, metric=state.policy.metric, actor=request.user, **kwargs)
+            key = {"domain": state.policy.domain, "metric": state.policy.metric}
+            try:
+                result = service(actor=request.user, **key, **kwargs)
+            except ServiceError as exc:
+                if exc.reason == APPROVAL_REQUIRED:  # four-eyes: a KILL_SWITCH tripwire's reset
+                    exc.request_url = request_url("tripwire.reset", reason=kwargs.get("reason", ""), **key)
+                raise
             if warn is not None and (warning := warn(result)):
                 warnings.append(warning)
 
@@ -132,9 +178,14 @@ class RegressionStateAdmin(AppendOnlyAdminMixin, admin.ModelAdmin):
         return self._reset_confirmation(request, [state], form)
 
     def _reset_confirmation(self, request, states, form):
+        return self._confirmation(request, states, form, **RESET_CONFIRMATION)
+
+    def _confirmation(self, request, states, form, *, action: str, title: str, explanation: str):
         context = {
             **self.admin_site.each_context(request),
-            "title": "Reset tripwires?",
+            "title": title,
+            "explanation": explanation,
+            "action": action,
             "opts": self.model._meta,
             "states": states,
             "form": form,
@@ -150,14 +201,37 @@ class RegressionStateAdmin(AppendOnlyAdminMixin, admin.ModelAdmin):
     def evaluate_now(self, request, queryset):
         self._each(request, queryset, services.evaluate, "Evaluated")
 
-    @admin.action(description="Reset (asks for a reason)", permissions=["operate"])
-    def reset_tripwires(self, request, queryset):
+    def _with_reason(self, request, queryset, service, *, done: str, warn=None, **confirmation):
+        """Ask for a reason on a confirmation page, then call `service` for each selected tripwire."""
         form = ReasonForm(request.POST if "apply" in request.POST else None)
         if form.is_valid():
-            self._each(request, queryset, services.reset, "Reset", warn=services.reset_warning,
-                       reason=form.cleaned_data["reason"])  # fmt: skip
+            self._each(request, queryset, service, done, warn=warn, reason=form.cleaned_data["reason"])
             return None
-        return self._reset_confirmation(request, queryset, form)
+        return self._confirmation(request, queryset, form, **confirmation)
+
+    @admin.action(description="Reset (asks for a reason)", permissions=["operate"])
+    def reset_tripwires(self, request, queryset):
+        return self._with_reason(
+            request, queryset, services.reset, done="Reset", warn=services.reset_warning, **RESET_CONFIRMATION
+        )
+
+    @admin.action(description="Rebaseline to the last 7 days (asks for a reason)", permissions=["operate"])
+    def rebaseline_last_week(self, request, queryset):
+        return self._with_reason(
+            request, queryset, services.rebaseline, action="rebaseline_last_week", title="Rebaseline tripwires?",
+            done="Rebaselined",
+            explanation="The Friday step: the events of the last 7 days become each detector's reference, pinned, "
+            "in a new epoch. Only after a good week; undo it with the next action.",
+        )  # fmt: skip
+
+    @admin.action(description="Undo the last rebaseline (asks for a reason)", permissions=["operate"])
+    def undo_rebaseline(self, request, queryset):
+        return self._with_reason(
+            request, queryset, services.undo_rebaseline, action="undo_rebaseline", title="Undo the rebaseline?",
+            done="Rebaseline undone",
+            explanation="Each detector goes back to the reference and epoch it had before its last rebaseline; "
+            "the events since are judged again at the next evaluation.",
+        )  # fmt: skip
 
 
 class PolicyValueFilter(admin.SimpleListFilter):

@@ -18,7 +18,16 @@ from governance_site.parsers import NonStrictJSONParser
 from governance_site.permissions import IsEngineOrOperator, IsOperator
 
 from . import reasons, selectors, services
-from .models import MAX_EVENTS, PolicyAction, PolicyKind, RegressionState
+from .models import (
+    MAX_EVENTS,
+    MAX_FALSE_ALARM_EVENTS,
+    MIN_FALSE_ALARM_EVENTS,
+    Detector,
+    PolicyAction,
+    PolicyKind,
+    PolicyMode,
+    RegressionState,
+)
 from .services import MAX_ABS_VALUE
 
 MAX_BATCH = 10_000
@@ -37,14 +46,24 @@ class StateOutput(serializers.ModelSerializer):
     enabled = serializers.BooleanField(source="policy.enabled")
     action = serializers.CharField(source="policy.action")
     max_drop_fraction = serializers.FloatField(source="policy.max_drop_fraction")
+    detector = serializers.CharField(source="policy.detector")
+    mode = serializers.CharField(source="policy.mode")
     action_taken = serializers.CharField(help_text="THROTTLE or KILL_SWITCH while triggered, else empty.")
+    would_have_taken = serializers.CharField(help_text="Dry run: the action a trip would have taken, else empty.")
+    statistic = serializers.FloatField(allow_null=True, help_text="The sequential detector's CUSUM (now or at a trip).")
+    threshold = serializers.FloatField(allow_null=True, help_text="Its decision interval: ln(false_alarm_events).")
+    explanation = serializers.JSONField(
+        help_text="The verdict's numbers: reference_n/mean, evidence_n/mean (since the CUSUM last stood at zero), "
+        "judged, decidable, required_drop; at a trip also current_n/mean, drop, p_value, change_at, tripped_at."
+    )
 
     class Meta:
         model = RegressionState
         fields = [
-            "domain", "metric", "enabled", "action", "max_drop_fraction", "status", "triggered",
-            "baseline_rate", "current_rate", "drop_fraction", "window_count", "baseline_count",
-            "action_taken", "triggered_at", "evaluated_at", "evaluated_by",
+            "domain", "metric", "enabled", "action", "detector", "mode", "max_drop_fraction", "status",
+            "triggered", "baseline_rate", "current_rate", "drop_fraction", "window_count", "baseline_count",
+            "action_taken", "would_have_taken", "triggered_at", "evaluated_at", "evaluated_by", "epoch",
+            "epoch_started_at", "statistic", "threshold", "late_events", "explanation",
         ]  # fmt: skip
 
 
@@ -181,7 +200,9 @@ class BatchOutput(serializers.Serializer):
     )
 
 
-class PolicyInput(PolicyKeyInput, policy_apis.PolicyInput):
+class PolicyFields(serializers.Serializer):
+    """A tripwire policy's editable fields, each optional: for an upsert, or a draft to backtest."""
+
     enabled = serializers.BooleanField(required=False)
     kind = serializers.ChoiceField(choices=PolicyKind.choices, required=False)
     window_events = serializers.IntegerField(min_value=1, max_value=MAX_EVENTS, required=False)
@@ -189,6 +210,16 @@ class PolicyInput(PolicyKeyInput, policy_apis.PolicyInput):
     lookback_days = serializers.IntegerField(min_value=1, max_value=3650, required=False)
     max_drop_fraction = FractionField(required=False)
     action = serializers.ChoiceField(choices=PolicyAction.choices, required=False)
+    detector = serializers.ChoiceField(choices=Detector.choices, required=False)
+    mode = serializers.ChoiceField(choices=PolicyMode.choices, required=False)
+    false_alarm_events = serializers.IntegerField(
+        min_value=MIN_FALSE_ALARM_EVENTS, max_value=MAX_FALSE_ALARM_EVENTS, required=False
+    )
+    stale_after_hours = serializers.IntegerField(min_value=1, max_value=24 * 3650, required=False)
+
+
+class PolicyInput(PolicyKeyInput, PolicyFields, policy_apis.PolicyInput):
+    pass
 
 
 PolicyListApi, PolicyUpsertApi = policy_apis.views(services.POLICY, PolicyInput)
@@ -281,6 +312,15 @@ class KpiBatchApi(APIView):
         return Response(BatchOutput(body).data, status=status.HTTP_201_CREATED)
 
 
+class ReasonInput(PolicyKeyInput):
+    reason = serializers.CharField(max_length=2000)
+
+
+class PeriodReasonInput(ReasonInput):
+    start = DateTimeField(required=False)
+    end = DateTimeField(required=False)
+
+
 class ResetOutput(StateOutput):
     warning = serializers.SerializerMethodField(help_text="Set when the window still breaches (status breaching).")
 
@@ -291,21 +331,92 @@ class ResetOutput(StateOutput):
         return services.reset_warning(state)
 
 
-class ResetApi(APIView):
+def _state_change_api(name: str, service, input_serializer, output=StateOutput, **documented) -> type[APIView]:
+    """An operators' view that calls `service` with its input and answers the tripwire's state."""
+
+    class StateChangeApi(APIView):
+        permission_classes = [IsOperator]
+        InputSerializer = input_serializer
+
+        @document(responses={200: output}, **documented)
+        def post(self, request):
+            state = service(**validated(self.InputSerializer, request.data), actor=request.user)
+            return Response(output(state).data)
+
+    StateChangeApi.__name__ = StateChangeApi.__qualname__ = name
+    return StateChangeApi
+
+
+ResetApi = _state_change_api(
+    "ResetApi", services.reset, ReasonInput, ResetOutput, errors=(400, 404, 409),
+    summary="Release a triggered tripwire's latch and start a new epoch, with a reason (operators); audited",
+    description=f"409 `{reasons.NOT_TRIGGERED}` when it is not triggered. The action taken is not undone: "
+    "re-enable the risk policy or release the kill switch on those levers. When the last evaluation still "
+    "showed a drop past the threshold, the status is `breaching` and `warning` says so.",
+)  # fmt: skip
+RebaselineApi = _state_change_api(
+    "RebaselineApi", services.rebaseline, PeriodReasonInput, errors=(400, 404),
+    summary="Pin the sequential detector's reference to a good period (operators); audited",
+    description="The Friday step: the events from `start` to `end` (default: the 7 days before now) become "
+    "the reference of a new epoch, pinned; the events after them are judged against it. At least "
+    "baseline_events events are needed (400 naming `start`). Undo with rebaseline/undo.",
+)  # fmt: skip
+RebaselineUndoApi = _state_change_api(
+    "RebaselineUndoApi", services.undo_rebaseline, ReasonInput, errors=(400, 404, 409),
+    summary="Undo the last rebaseline (operators); audited",
+    description=f"409 `{reasons.NO_REBASELINE}` when there is none to undo.",
+)  # fmt: skip
+
+
+class EpisodeOutput(serializers.Serializer):
+    change_at = serializers.DateTimeField(help_text="The estimated start of the drop (the evidence's first event).")
+    tripped_at = serializers.DateTimeField()
+    reset_at = serializers.DateTimeField(
+        allow_null=True, help_text="Where an operator would reset: the KPI back within half the required drop."
+    )
+    reference_rate = serializers.FloatField()
+    current_rate = serializers.FloatField()
+    drop = serializers.FloatField(allow_null=True)
+    statistic = serializers.FloatField(allow_null=True)
+    threshold = serializers.FloatField(allow_null=True)
+    p_value = serializers.FloatField(allow_null=True)
+
+
+class BacktestOutput(serializers.Serializer):
+    policy = PolicyListApi.serializer_class()
+    events = serializers.IntegerField()
+    first_at = serializers.DateTimeField(allow_null=True)
+    last_at = serializers.DateTimeField(allow_null=True)
+    trips = serializers.SerializerMethodField()
+    episodes = EpisodeOutput(many=True)
+    false_trips = serializers.JSONField(
+        help_text="Seeded simulation of stable streams like this history's first reference: streams, events, "
+        "seed, tripped (streams with a trip), rate."
+    )
+
+    def get_trips(self, result) -> int:
+        return len(result.episodes)
+
+
+class BacktestApi(APIView):
     permission_classes = [IsOperator]
 
     class InputSerializer(PolicyKeyInput):
-        reason = serializers.CharField(max_length=2000)
+        start = DateTimeField(required=False)
+        end = DateTimeField(required=False)
+        draft = PolicyFields(required=False, help_text="Fields of a draft policy to replay instead of the saved one.")
 
     @document(
-        responses={200: ResetOutput},
-        errors=(400, 404, 409),
-        summary="Release a triggered tripwire's latch, with a reason (operators); audited",
-        description=f"409 `{reasons.NOT_TRIGGERED}` when it is not triggered. The action taken is not undone: "
-        "re-enable the risk policy or release the kill switch on those levers. When the last evaluation still "
-        "showed a drop past the threshold, the status is `breaching` and `warning` says the next evaluation "
-        "re-triggers.",
+        responses={200: BacktestOutput},
+        errors=(400,),
+        summary="Replay a tripwire policy, saved or a draft, over the stored KPI history (operators)",
+        description="One pass over the policy's events from `start` to `end` (default: all of them): every "
+        "trip with its estimated start and the reset an operator would make once the KPI is back, and "
+        "an estimate of the false trips of these settings on stable data like this. Writes nothing; acts "
+        "on nothing. The window rule is applied after every event (the most trips it can give).",
     )
     def post(self, request):
-        state = services.reset(**validated(self.InputSerializer, request.data), actor=request.user)
-        return Response(ResetOutput(state).data)
+        fields = dict(validated(self.InputSerializer, request.data))
+        draft = fields.pop("draft", {})
+        result = services.backtest(**fields, changes=draft)
+        return Response(BacktestOutput(result).data)

@@ -9,6 +9,7 @@ from governance_site.audit.models import AppendOnlyModel
 from governance_site.identifiers import DOMAIN, METRIC
 
 MAX_EVENTS = 100_000  # the largest window or baseline a policy may ask for
+MIN_FALSE_ALARM_EVENTS, MAX_FALSE_ALARM_EVENTS = 100, 1_000_000_000
 
 
 class PolicyKind(models.TextChoices):
@@ -21,10 +22,23 @@ class PolicyAction(models.TextChoices):
     KILL_SWITCH = "KILL_SWITCH", "Kill switch (stop all production)"
 
 
+class Detector(models.TextChoices):
+    SEQUENTIAL = "sequential", "Sequential (CUSUM, calibrated false-alarm budget; the default)"
+    WINDOW_DROP = "window_drop", "Window drop (the spec's rule: noise-prone, no false-alarm control)"
+
+
+class PolicyMode(models.TextChoices):
+    ENFORCE = "enforce", "Enforce (a trip takes the action)"
+    DRY_RUN = "dry_run", "Dry run (a trip records what it would have done, and never acts)"
+
+
 class TripwireStatus(models.TextChoices):
     OK = "ok"
     TRIGGERED = "triggered"
     INSUFFICIENT_DATA = "insufficient_data"
+    RELEARNING = "relearning"  # a new epoch (after a reset) learning its reference
+    UNDECIDABLE = "undecidable"  # the reference cannot carry a relative drop (about zero)
+    STALE = "stale"  # no event for longer than the policy's stale_after_hours
     DISABLED = "disabled"
     # Reset while the last evaluation's drop was still past the threshold: the latch is released,
     # and the next evaluation triggers again unless the cause is fixed.
@@ -94,6 +108,19 @@ class RegressionPolicy(models.Model):
     lookback_days = models.PositiveIntegerField(default=30, validators=[MinValueValidator(1), MaxValueValidator(3650)])
     max_drop_fraction = models.FloatField(default=0.20, validators=[MinValueValidator(0.0), MaxValueValidator(1.0)])
     action = models.CharField(max_length=16, choices=PolicyAction.choices, default=PolicyAction.THROTTLE)
+    detector = models.CharField(max_length=16, choices=Detector.choices, default=Detector.SEQUENTIAL)
+    mode = models.CharField(max_length=16, choices=PolicyMode.choices, default=PolicyMode.ENFORCE)
+    false_alarm_events = models.PositiveIntegerField(
+        default=50_000,
+        validators=[MinValueValidator(MIN_FALSE_ALARM_EVENTS), MaxValueValidator(MAX_FALSE_ALARM_EVENTS)],
+        help_text="Sequential detector: at least this many events between false trips on a stable KPI "
+        "(its in-control average run length; the decision interval is ln of it).",
+    )
+    stale_after_hours = models.PositiveIntegerField(
+        default=48,
+        validators=[MinValueValidator(1), MaxValueValidator(24 * 3650)],
+        help_text="No event for this long: status stale (said and logged, never a throttle).",
+    )
     changed_by = models.CharField(max_length=150, blank=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -132,6 +159,20 @@ class RegressionState(models.Model):
     triggered_at = models.DateTimeField(null=True, blank=True)
     evaluated_at = models.DateTimeField(null=True, blank=True)
     evaluated_by = models.CharField(max_length=150, blank=True)
+    # The sequential detector, kept between evaluations: it sees every event of the epoch once.
+    epoch = models.PositiveIntegerField(default=1)
+    epoch_started_at = models.DateTimeField(null=True, blank=True)  # None: the first epoch (from the lookback)
+    detector_state = models.JSONField(default=dict, blank=True)  # detectors.Carry
+    processed_at = models.DateTimeField(null=True, blank=True)  # the last event judged: (occurred_at, id)
+    processed_id = models.BigIntegerField(null=True, blank=True)
+    seen_id = models.BigIntegerField(default=0)  # the highest event id any evaluation has read
+    late_events = models.PositiveIntegerField(default=0)  # arrived older than what was already judged
+    statistic = models.FloatField(null=True, blank=True)  # the CUSUM now
+    threshold = models.FloatField(null=True, blank=True)  # its decision interval
+    explanation = models.JSONField(default=dict, blank=True)  # the verdict's numbers (see services.explain)
+    would_have_taken = models.CharField(max_length=16, choices=PolicyAction.choices, blank=True)  # dry run
+    rebaseline_undo = models.JSONField(null=True, blank=True)  # the detector as it was before a rebaseline
+    evaluation_queued = models.BooleanField(default=False)  # an evaluation on ingest is waiting for a worker
 
     class Meta:
         verbose_name = "tripwire"  # one name on every screen: the state of a tripwire is the tripwire

@@ -5,7 +5,8 @@ from collections import Counter
 from dataclasses import dataclass
 from statistics import fmean
 
-from django.db.models import Q, QuerySet
+import numpy as np
+from django.db.models import Count, Max, Q, QuerySet
 from django.utils import timezone
 
 from .models import KpiEvent, PolicyKind, RegressionPolicy, RegressionState
@@ -95,6 +96,70 @@ def tripwire_history(policy: RegressionPolicy, *, now: dt.datetime | None = None
         current_rate=fmean(window) if window else None,
         threshold=None if baseline_rate is None else drop_threshold(policy, baseline_rate),
     )
+
+
+def _of_kind(policy: RegressionPolicy) -> QuerySet[KpiEvent]:
+    field = KIND_FIELD[policy.kind]
+    return KpiEvent.objects.filter(domain=policy.domain, metric=policy.metric, **{f"{field}__isnull": False})
+
+
+def _after(moment: dt.datetime, event_id: int) -> Q:
+    """Events after (occurred_at, id): the order every evaluation reads in."""
+    return Q(occurred_at__gt=moment) | Q(occurred_at=moment, id__gt=event_id)
+
+
+@dataclass(frozen=True)
+class Events:
+    """KPI events of one policy's kind, oldest first: values (success as 1.0 / 0.0) and positions."""
+
+    values: np.ndarray
+    occurred_at: list[dt.datetime]
+    ids: list[int]
+
+
+def kpi_events_in_order(
+    policy: RegressionPolicy,
+    *,
+    after: tuple[dt.datetime, int] | None = None,
+    since: dt.datetime | None = None,
+    until: dt.datetime | None = None,
+) -> Events:
+    """The policy's events after the position `after` ((occurred_at, id), exclusive), from `since`
+    and before `until` (occurred_at), ordered by (occurred_at, id) through the kind's index: one
+    query, streamed, however many rows."""
+    events = _of_kind(policy)
+    if after is not None:
+        events = events.filter(_after(*after))
+    if since is not None:
+        events = events.filter(occurred_at__gte=since)
+    if until is not None:
+        events = events.filter(occurred_at__lt=until)
+    rows = events.order_by("occurred_at", "id").values_list(KIND_FIELD[policy.kind], "occurred_at", "id")
+    values, moments, ids = [], [], []
+    for value, moment, event_id in rows.iterator(chunk_size=20_000):
+        values.append(value)
+        moments.append(moment)
+        ids.append(event_id)
+    return Events(np.asarray(values, dtype=float), moments, ids)
+
+
+def late_events(policy: RegressionPolicy, *, seen_id: int, before: tuple[dt.datetime, int]) -> tuple[int, int]:
+    """(count, highest id) of the events stored after id `seen_id` whose occurred_at places them
+    before the position `before`: they arrived after their place had been judged."""
+    late = _of_kind(policy).filter(id__gt=seen_id).exclude(_after(*before))
+    result = late.aggregate(count=Count("id"), highest=Max("id"))
+    return result["count"], result["highest"] or 0
+
+
+def newest_event(policy: RegressionPolicy) -> tuple[dt.datetime, int] | None:
+    """(occurred_at, id) of the policy's newest event of its kind, if any."""
+    return _of_kind(policy).order_by("-occurred_at", "-id").values_list("occurred_at", "id").first()
+
+
+def nth_event_before(policy: RegressionPolicy, position: tuple[dt.datetime, int], n: int) -> dt.datetime | None:
+    """The occurred_at of the `n`-th event before `position` (1: the one just before), if any."""
+    earlier = _of_kind(policy).exclude(_after(*position)).exclude(occurred_at=position[0], id=position[1])
+    return earlier.order_by("-occurred_at", "-id").values_list("occurred_at", flat=True)[n - 1 : n].first()
 
 
 def kpi_warnings(events: list[dict]) -> list[str]:

@@ -8,34 +8,42 @@ latch and the action commit together or not at all.
 import datetime as dt
 import logging
 import math
-import statistics
 from contextlib import nullcontext
 from dataclasses import dataclass
 from functools import partial
 
+import numpy as np
+from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from golive import services as golive
+from governance_site.alerts import services as alerts
 from governance_site.audit import services as audit
 from governance_site.audit.models import Lever
+from governance_site.changes import Becomes, Loosens, require_approval
 from governance_site.errors import Conflict, InvalidInput, NotFound, Unprocessable
 from governance_site.identifiers import DOMAIN, METRIC
 from governance_site.policies import PolicyContract, required_reason
 from risk import services as risk
 
-from . import reasons, selectors
-from .models import KpiEvent, PolicyAction, RegressionPolicy, RegressionState, TripwireStatus
+from . import detectors, reasons, selectors
+from .models import (
+    Detector,
+    KpiEvent,
+    PolicyAction,
+    PolicyKind,
+    PolicyMode,
+    RegressionPolicy,
+    RegressionState,
+    TripwireStatus,
+)
 
 logger = logging.getLogger(__name__)
 
 BULK_INSERT_ROWS = 5000
 LOOKUP_CHUNK = 900  # event_ids per IN (...) query: under SQLite's oldest parameter limit
-# Rounding bound of the zero-baseline rule (see _drop_fraction).
-ZERO_TOLERANCE = 1e-9
-# Values closer than this (relative) to the threshold count as equal to it, so float rounding of
-# an exact 20% drop never crosses a strict 20% threshold.
-THRESHOLD_TOLERANCE = 1e-9
 REPLAY_FIELDS = ("domain", "metric", "success", "value")
 MAX_ABS_VALUE = 1e15  # keeps every mean and drop of the stored values finite
 MAX_EVENT_ID = KpiEvent._meta.get_field("event_id").max_length
@@ -52,8 +60,27 @@ POLICY = PolicyContract(
     lever=Lever.REGRESSION,
     title="regression tripwire",
     keys=(DOMAIN, METRIC),
-    fields=("enabled", "kind", "window_events", "baseline_events", "lookback_days", "max_drop_fraction", "action"),
+    fields=(
+        "enabled",
+        "kind",
+        "window_events",
+        "baseline_events",
+        "lookback_days",
+        "max_drop_fraction",
+        "action",
+        "detector",
+        "mode",
+        "false_alarm_events",
+        "stale_after_hours",
+    ),  # fmt: skip
     after_save=_with_state,
+    loosening={
+        "enabled": Loosens.TURN_OFF,
+        "max_drop_fraction": Loosens.RAISE,
+        "false_alarm_events": Loosens.RAISE,  # a larger budget: more evidence needed to trip
+        "stale_after_hours": Loosens.RAISE,
+        "mode": Becomes(PolicyMode.DRY_RUN),  # a trip that no longer acts
+    },
 )
 
 
@@ -138,6 +165,7 @@ def record_kpi(
         if stored is None:
             raise
         return _replayed(stored, event), False
+    transaction.on_commit(partial(queue_evaluations, {(event.domain, event.metric)}))
     return event, True
 
 
@@ -191,6 +219,7 @@ def record_kpi_batch(*, events: list[dict], actor) -> BatchResult:
             if winner is not None and event.event_id not in stored and winner.created_at != event.created_at:
                 _replayed(winner, event, index=index)
                 duplicates.append(index)
+    transaction.on_commit(partial(queue_evaluations, {(event.domain, event.metric) for event in new}))
     return BatchResult(created=len(built) - len(duplicates), duplicates=sorted(duplicates))
 
 
@@ -259,55 +288,61 @@ def _locked_state(domain: str, metric: str) -> RegressionState:
     return RegressionState.objects.select_for_update().select_related("policy").get(policy=policy)
 
 
-def _mean(values: list[float]) -> float | None:
-    return math.fsum(values) / len(values) if values else None
-
-
-def _drop_fraction(baseline: list[float], window: list[float]) -> float | None:
-    """(baseline_rate − current_rate) / |baseline_rate|; None when the baseline rate is about zero.
-
-    The zero-baseline rule: a baseline rate that cannot be told from zero has no scale to measure
-    a relative drop against (a success rate of 0% cannot fall; dividing by a mean of about zero
-    turns noise into an unbounded drop). "Cannot be told from zero" is: within one standard error
-    of the baseline's mean (its standard deviation / √n) of zero, or within ZERO_TOLERANCE ×
-    max(1, largest |value|) for rounding. The drop is then undefined (null) and the tripwire does
-    not trigger on it. The same bound keeps every reported drop finite.
-    """
-    baseline_rate, current_rate = _mean(baseline), _mean(window)
-    scale = max(1.0, max(abs(value) for value in baseline))
-    standard_error = statistics.pstdev(baseline) / math.sqrt(len(baseline))
-    if abs(baseline_rate) <= max(ZERO_TOLERANCE * scale, standard_error):
-        return None
-    return (baseline_rate - current_rate) / abs(baseline_rate)
-
-
-def _breached(drop: float | None, threshold: float) -> bool:
-    """Strictly above the threshold; a drop equal to it up to float rounding does not count."""
-    return (
-        drop is not None
-        and drop > threshold
-        and not math.isclose(drop, threshold, rel_tol=THRESHOLD_TOLERANCE, abs_tol=1e-12)
+def settings_of(policy: RegressionPolicy) -> detectors.Settings:
+    return detectors.Settings(
+        detector=policy.detector,
+        rate=policy.kind == PolicyKind.SUCCESS_RATE,
+        window=policy.window_events,
+        baseline=policy.baseline_events,
+        max_drop=policy.max_drop_fraction,
+        false_alarm_events=policy.false_alarm_events,
     )
+
+
+def _spec_numbers(state: RegressionState, policy: RegressionPolicy, now: dt.datetime) -> tuple[list, list]:
+    """The spec's numbers, for every detector: the latest window against the baseline before it."""
+    window, baseline = selectors.kpi_window(policy, now=now)
+    full = len(window) == policy.window_events and len(baseline) == policy.baseline_events
+    state.window_count, state.baseline_count = len(window), len(baseline)
+    state.current_rate = math.fsum(window) / len(window) if window else None
+    state.baseline_rate = math.fsum(baseline) / len(baseline) if baseline else None
+    state.drop_fraction = None
+    if full:
+        rule = detectors.window_drops(baseline[::-1] + window[::-1], policy.window_events, policy.baseline_events)
+        state.drop_fraction = None if math.isnan(rule.drop[-1]) else float(rule.drop[-1])
+    return window, baseline
 
 
 def _percent(fraction: float) -> str:
     return f"{fraction * 100:.1f}".rstrip("0").rstrip(".") + "%"
 
 
+def _amount(policy: RegressionPolicy, mean: float, count: int) -> str:
+    if policy.kind == PolicyKind.SUCCESS_RATE:
+        return f"{round(mean * count)}/{count}"
+    return f"mean {mean:.4g} of {count}"
+
+
 def trigger_reason(state: RegressionState) -> str:
-    """`Regression: DOMAIN.metric dropped X% (> Y%)`, the reason given to the action and the audit."""
-    policy = state.policy
-    return f"Regression: {policy} dropped {_percent(state.drop_fraction)} (> {_percent(policy.max_drop_fraction)})"
-
-
-def _quiet_status(state: RegressionState) -> TripwireStatus:
-    """The status of a tripwire that is not triggered."""
-    policy = state.policy
-    if not policy.enabled:
-        return TripwireStatus.DISABLED
-    if state.window_count < policy.window_events or state.baseline_count < policy.baseline_events:
-        return TripwireStatus.INSUFFICIENT_DATA
-    return TripwireStatus.OK
+    """`Regression: DOMAIN.metric dropped X% (> Y%)`, then the evidence that decided it: the
+    reason given to the action and the audit."""
+    policy, facts = state.policy, state.explanation
+    if facts.get("drop") is None:
+        dropped = f"fell by {facts['absolute_drop']:.4g} (> {facts['required_drop']:.4g}, half a reference deviation)"
+    else:
+        dropped = f"dropped {_percent(facts['drop'])} (> {_percent(policy.max_drop_fraction)})"
+    if facts["detector"] == Detector.WINDOW_DROP:
+        evidence = (
+            f"window {_amount(policy, facts['current_mean'], facts['current_n'])} vs baseline "
+            f"{_amount(policy, facts['reference_mean'], facts['reference_n'])}, p = {facts['p_value']:.2g}"
+        )
+    else:
+        evidence = (
+            f"CUSUM {facts['statistic']:.1f} > {facts['threshold']:.1f} over "
+            f"{_amount(policy, facts['evidence_mean'], facts['evidence_n'])} since {facts['change_at']} vs "
+            f"reference {_amount(policy, facts['reference_mean'], facts['reference_n'])}, p = {facts['p_value']:.2g}"
+        )
+    return f"Regression: {policy} {dropped}; {evidence}"
 
 
 def _take_action(policy: RegressionPolicy, *, reason: str, actor) -> None:
@@ -317,54 +352,178 @@ def _take_action(policy: RegressionPolicy, *, reason: str, actor) -> None:
         golive.set_kill_switch(engaged=True, reason=reason, actor=actor)
 
 
+def _window_rule(state: RegressionState, window: list, baseline: list) -> bool:
+    """The spec's rule on the evaluation's window and baseline; explains it. True when it trips."""
+    policy = state.policy
+    full = len(window) == policy.window_events and len(baseline) == policy.baseline_events
+    state.statistic = state.threshold = None
+    state.explanation = {"detector": Detector.WINDOW_DROP, "drop": state.drop_fraction}
+    if not full:
+        return False
+    reference = detectors.Reference(detectors.Stats.of(baseline), policy.kind == PolicyKind.SUCCESS_RATE)
+    current = detectors.Stats.of(window)
+    (p_value,) = detectors.confirm_p_values(current, reference)
+    state.explanation |= {
+        "reference_n": reference.stats.n, "reference_mean": reference.mean,
+        "current_n": current.n, "current_mean": current.mean, "p_value": float(p_value),
+    }  # fmt: skip
+    return detectors.breached(state.drop_fraction, policy.max_drop_fraction)
+
+
+def _sequential(state: RegressionState, now: dt.datetime) -> bool:
+    """Feed the sequential detector every event since the last one it judged, in order; explains
+    the verdict. True when it trips (its state then stands at the tripping event)."""
+    policy = state.policy
+    settings = settings_of(policy)
+    position = (state.processed_at, state.processed_id or 0) if state.processed_at else None
+    carry = detectors.Carry.from_json(state.detector_state)
+    learned_with = [policy.kind, policy.window_events, policy.baseline_events]
+    if state.explanation.get("learned_with", learned_with) != learned_with:
+        # The kind, window or baseline changed: what was learned no longer applies; this epoch is
+        # judged again from its start (the lookback's, for the first epoch) with the new settings.
+        position, carry = None, detectors.Carry()
+    if position is not None:
+        late, highest = selectors.late_events(policy, seen_id=state.seen_id, before=position)
+        state.late_events += late
+        state.seen_id = max(state.seen_id, highest)
+    since = state.epoch_started_at or now - dt.timedelta(days=policy.lookback_days)
+    events = selectors.kpi_events_in_order(policy, after=position, since=since)
+    carry, trip = detectors.scan(events.values, settings, carry)
+    used = len(events.ids) if trip is None else trip.index + 1
+    if used:
+        state.processed_at, state.processed_id = events.occurred_at[used - 1], events.ids[used - 1]
+        state.seen_id = max(state.seen_id, max(events.ids))
+    state.detector_state = carry.to_json()
+    state.explanation = explain(policy, carry) | {"learned_with": learned_with}
+    state.statistic, state.threshold = carry.statistic, state.explanation.get("threshold")
+    if trip is None:
+        return False
+    change_at = events.occurred_at[trip.start] if trip.start >= 0 else selectors.nth_event_before(
+        policy, (events.occurred_at[0], events.ids[0]), -trip.start
+    )  # fmt: skip
+    state.statistic = trip.statistic
+    state.explanation |= trip.to_json() | {
+        "tripped_at": events.occurred_at[trip.index].isoformat(),
+        "change_at": change_at.isoformat() if change_at else "the epoch's start",
+    }
+    return True
+
+
+def explain(policy: RegressionPolicy, carry: detectors.Carry) -> dict:
+    """The sequential detector's numbers now: its statistic and decision interval, the reference
+    and the evidence since the CUSUM last stood at zero."""
+    facts = {
+        "detector": Detector.SEQUENTIAL, "epoch_events": carry.epoch.n, "judged": carry.judged,
+        "statistic": carry.statistic, "reference_n": carry.reference.n, "reference_pinned": carry.pinned,
+        "evidence_n": carry.segment.n, "evidence_mean": carry.segment.mean,
+    }  # fmt: skip
+    if carry.learning:
+        return facts
+    reference = detectors.Reference(carry.reference, policy.kind == PolicyKind.SUCCESS_RATE)
+    cusum = detectors.Cusum.design(reference, settings_of(policy))
+    return facts | {
+        "threshold": cusum.threshold, "reference_mean": reference.mean, "decidable": reference.decidable,
+        "required_drop": reference.required_drop(policy.max_drop_fraction),
+    }  # fmt: skip
+
+
+def _quiet_status(state: RegressionState, now: dt.datetime | None = None) -> TripwireStatus:
+    """The status of a tripwire that is not triggered."""
+    policy = state.policy
+    if not policy.enabled:
+        return TripwireStatus.DISABLED
+    newest = selectors.newest_event(policy)
+    if newest is not None and newest[0] < (now or timezone.now()) - dt.timedelta(hours=policy.stale_after_hours):
+        return TripwireStatus.STALE
+    if policy.detector == Detector.WINDOW_DROP:
+        full = state.window_count >= policy.window_events and state.baseline_count >= policy.baseline_events
+        if not full:
+            return TripwireStatus.INSUFFICIENT_DATA
+        return TripwireStatus.OK if state.drop_fraction is not None else TripwireStatus.UNDECIDABLE
+    facts = state.explanation
+    if facts.get("reference_n", 0) == 0 or facts.get("judged", 0) < policy.window_events:
+        return TripwireStatus.RELEARNING if state.epoch > 1 else TripwireStatus.INSUFFICIENT_DATA
+    return TripwireStatus.OK if facts.get("decidable") else TripwireStatus.UNDECIDABLE
+
+
 @transaction.atomic
 def evaluate(*, domain: str, metric: str, actor) -> RegressionState:
-    """Compare the policy's recent window of its KPI with the baseline before it; act on a drop.
+    """Judge the policy's KPI; act on a regression.
 
-    The window is the latest `window_events` events within `lookback_days` (by occurred_at, then
-    id); the baseline is the `baseline_events` events just before them, also within the lookback.
-    Unless both are full the status is `insufficient_data` and nothing triggers. A disabled policy
-    is evaluated for its numbers (status `disabled`) and never acts.
+    Every detector reports the spec's numbers: the latest `window_events` events within
+    `lookback_days` (by occurred_at, then id) against the `baseline_events` before them
+    (`baseline_rate`, `current_rate`, `drop_fraction`; the drop is null when the baseline cannot be
+    told from zero, see `detectors.window_drops`).
 
-    An enabled policy whose drop is strictly above `max_drop_fraction` triggers: its action runs
-    (THROTTLE: the domain's risk policy is disabled; KILL_SWITCH: the kill switch is engaged) with
-    the reason `Regression: DOMAIN.metric dropped X% (> Y%)`, and the state latches. A latched
-    state keeps its status and refreshes its numbers, and its action is not repeated, until
-    `reset`. The policy and state rows are locked for the whole evaluation, so concurrent
+    The `sequential` detector (the default) is fed every event since the last one it judged,
+    exactly once and in order, from the start of the lookback at a policy's first evaluation (so a
+    policy enabled after its events arrived decides from that history at once), or from the
+    start of its epoch after a reset; see `detectors`. `window_drop` trips when the spec's drop is
+    strictly above `max_drop_fraction` with a full window and baseline.
+
+    A trip of an enabled policy latches the state (`triggered`) and, in `enforce` mode, takes the
+    action (THROTTLE: the domain's risk policy is disabled; KILL_SWITCH: the kill switch is
+    engaged) with a reason that names the evidence; in `dry_run` mode it records what it would have
+    done (`would_have_taken`, audit `tripwire.dry_run`) and acts on nothing. A latched state keeps
+    its status and refreshes the spec's numbers until `reset`. A disabled policy gets its numbers
+    and nothing else. The policy and state rows are locked for the whole evaluation, so concurrent
     evaluations of one policy act exactly once.
 
-    Zero baseline: see `_drop_fraction` (the drop is null and nothing triggers).
-
-    Status changes are audited (`tripwire.trigger`, `tripwire.status`); refreshing the numbers of
-    an unchanged status is not (the state's `evaluated_at` / `evaluated_by` say who looked last).
+    Statuses besides `triggered`: `disabled`; `stale` (no event for `stale_after_hours`: said and
+    logged, never acted on); `insufficient_data` (or `relearning` after a reset) while the detector
+    has no reference or fewer than a window of judged events; `undecidable` when the reference
+    cannot be told from zero (the sequential detector still catches drops of half a reference
+    deviation); `ok`. Status changes are audited (`tripwire.trigger`, `tripwire.dry_run`,
+    `tripwire.status`); refreshing the numbers of an unchanged status is not.
     """
     state = _locked_state(domain, metric)
     policy = state.policy
     before = audit.snapshot(state)
     now = timezone.now()
-    window, baseline = selectors.kpi_window(policy, now=now)
-    full = len(window) == policy.window_events and len(baseline) == policy.baseline_events
-    state.window_count, state.baseline_count = len(window), len(baseline)
-    state.current_rate, state.baseline_rate = _mean(window), _mean(baseline)
-    state.drop_fraction = _drop_fraction(baseline, window) if full else None
+    window, baseline = _spec_numbers(state, policy, now)
     state.evaluated_at, state.evaluated_by = now, audit.actor_name(actor)
-    if state.triggered:
-        action, reason = None, ""
-    elif policy.enabled and full and _breached(state.drop_fraction, policy.max_drop_fraction):
-        reason = trigger_reason(state)
-        _take_action(policy, reason=reason, actor=actor)
-        state.status, state.triggered, state.triggered_at = TripwireStatus.TRIGGERED, True, now
-        state.action_taken = policy.action
-        action = "tripwire.trigger"
-        transaction.on_commit(partial(logger.warning, "%s; %s taken by %s", reason, policy.action, state.evaluated_by))
+    action, reason = None, ""
+    if state.triggered or not policy.enabled:
+        if policy.detector == Detector.WINDOW_DROP:
+            _window_rule(state, window, baseline)
+        if not state.triggered:
+            state.status = _quiet_status(state, now)
     else:
-        state.status = _quiet_status(state)
-        action = "tripwire.status" if state.status != before["status"] else None
-        reason = f"Evaluation: {before['status']} → {state.status}"
+        if policy.detector == Detector.WINDOW_DROP:
+            tripped = _window_rule(state, window, baseline)
+        else:
+            tripped = _sequential(state, now)
+        if tripped:
+            action, reason = _trip(state, actor=actor, now=now)
+        else:
+            state.status = _quiet_status(state, now)
+    if action is None and state.status != before["status"]:
+        action, reason = "tripwire.status", f"Evaluation: {before['status']} → {state.status}"
+        if state.status == TripwireStatus.STALE:
+            transaction.on_commit(partial(logger.warning, "Tripwire %s is stale: no event for %d hours",
+                                          policy, policy.stale_after_hours))  # fmt: skip
     state.save()
     if action:
-        audit.record(actor=actor, lever=Lever.REGRESSION, instance=state, action=action, before=before, reason=reason)
+        _audit(state, actor, action, before, reason)
     return state
+
+
+def _trip(state: RegressionState, *, actor, now: dt.datetime) -> tuple[str, str]:
+    """Latch a trip; act on it in enforce mode. Returns the audit action and reason."""
+    policy = state.policy
+    reason = trigger_reason(state)
+    state.status, state.triggered, state.triggered_at = TripwireStatus.TRIGGERED, True, now
+    if policy.mode == PolicyMode.DRY_RUN:
+        state.would_have_taken = policy.action
+        verb = "THROTTLEd" if policy.action == PolicyAction.THROTTLE else "KILLed"
+        reason = f"Dry run: would have {verb}. {reason}"
+        transaction.on_commit(partial(logger.warning, "%s (nothing done)", reason))
+        return "tripwire.dry_run", reason
+    _take_action(policy, reason=reason, actor=actor)
+    state.action_taken = policy.action
+    name = audit.actor_name(actor)
+    transaction.on_commit(partial(logger.warning, "%s; %s taken by %s", reason, policy.action, name))
+    return "tripwire.trigger", reason
 
 
 def evaluate_all(*, actor) -> dict[str, str]:
@@ -387,11 +546,20 @@ def evaluate_all(*, actor) -> dict[str, str]:
     return outcomes
 
 
+def _new_epoch(state: RegressionState, *, started_at: dt.datetime, carry: detectors.Carry, position) -> None:
+    state.epoch += 1
+    state.epoch_started_at = started_at
+    state.detector_state = carry.to_json()
+    state.processed_at, state.processed_id = position
+    state.explanation = explain(state.policy, carry)
+    state.statistic, state.threshold = carry.statistic, state.explanation.get("threshold")
+
+
 def _still_breaches(state: RegressionState) -> bool:
     """The last evaluation of an enabled policy, with both spans full, showed a drop past its threshold."""
     policy = state.policy
     full = state.window_count >= policy.window_events and state.baseline_count >= policy.baseline_events
-    return policy.enabled and full and _breached(state.drop_fraction, policy.max_drop_fraction)
+    return policy.enabled and full and detectors.breached(state.drop_fraction, policy.max_drop_fraction)
 
 
 def reset_warning(state: RegressionState) -> str | None:
@@ -401,19 +569,22 @@ def reset_warning(state: RegressionState) -> str | None:
     policy = state.policy
     return (
         f"{policy} still breaches: its last evaluation showed a drop of {_percent(state.drop_fraction)} "
-        f"(> {_percent(policy.max_drop_fraction)}). The latch is released, but the next evaluation "
-        "triggers it again unless the cause is fixed."
+        f"(> {_percent(policy.max_drop_fraction)}). The latch is released and a new epoch starts: the tripwire "
+        "relearns its reference from events after the reset and triggers again if they still show the drop."
     )
 
 
 @transaction.atomic
 def reset(*, domain: str, metric: str, reason: str, actor) -> RegressionState:
-    """Release a triggered tripwire's latch (409 `not_triggered` when it is not triggered); audited.
+    """Release a triggered tripwire's latch and start a new epoch (409 `not_triggered` when it is
+    not triggered, 409 `not_acknowledged` while its trigger's alert awaits acknowledgement); audited.
 
-    The action it took is not undone: re-enabling the risk policy or releasing the kill switch is
-    a separate, deliberate step on those levers. The next evaluation decides afresh, and triggers
-    again if the window still shows the drop: when the last evaluation showed one, the status is
-    `breaching` (never `ok` next to a drop past the threshold) and `reset_warning` says so.
+    The sequential detector learns a new reference from the events that occur after the reset
+    and are stored after it (status `relearning` until it has a reference and a window of judged
+    events), never from the bad events that tripped it. When the last evaluation's window still
+    showed a drop past the threshold, the status is `breaching` until the next evaluation (never
+    `ok` next to such a drop) and `reset_warning` says so. The action it took is not undone:
+    re-enabling the risk policy or releasing the kill switch is a separate, deliberate step.
     """
     reason = required_reason(reason, what="reset a tripwire")
     state = _locked_state(domain, metric)
@@ -423,11 +594,210 @@ def reset(*, domain: str, metric: str, reason: str, actor) -> RegressionState:
             field=None,
             reason=reasons.NOT_TRIGGERED,
         )
+    alerts.require_acknowledged(instance=state)  # 409 not_acknowledged until an operator has seen it
+    if state.action_taken == PolicyAction.KILL_SWITCH:
+        require_approval(what=f"Resetting {state.policy} (a KILL_SWITCH tripwire)")
     before = audit.snapshot(state)
-    state.triggered, state.triggered_at, state.action_taken = False, None, ""
-    state.status = TripwireStatus.BREACHING if _still_breaches(state) else _quiet_status(state)
+    now = timezone.now()
+    state.triggered, state.triggered_at, state.action_taken, state.would_have_taken = False, None, "", ""
+    # Every event stored before the reset stays out of the new epoch, even one dated after it.
+    position = max((now, 0), selectors.newest_event(state.policy) or (now, 0))
+    _new_epoch(state, started_at=now, carry=detectors.Carry(), position=position)
+    state.status = TripwireStatus.BREACHING if _still_breaches(state) else _quiet_status(state, now)
     state.save()
-    audit.record(
-        actor=actor, lever=Lever.REGRESSION, instance=state, action="tripwire.reset", before=before, reason=reason
-    )
+    _audit(state, actor, "tripwire.reset", before, reason)
     return state
+
+
+def _audit(state: RegressionState, actor, action: str, before: dict, reason: str) -> None:
+    audit.record(actor=actor, lever=Lever.REGRESSION, instance=state, action=action, before=before, reason=reason)
+
+
+UNDO_FIELDS = ("epoch", "epoch_started_at", "detector_state", "processed_at", "processed_id")
+
+
+@transaction.atomic
+def rebaseline(
+    *, domain: str, metric: str, reason: str, actor, start: dt.datetime | None = None, end: dt.datetime | None = None
+) -> RegressionState:
+    """The Friday step: pin the sequential detector's reference to the events of a good period
+    (default: the 7 days before now), audited (`tripwire.rebaseline`); undo with `undo_rebaseline`.
+
+    A new epoch starts with that reference, pinned (it never grows), and judges the events after
+    the period. At least `baseline_events` events must fall in it (400 naming `start`).
+    """
+    reason = required_reason(reason, what="rebaseline a tripwire")
+    state = _locked_state(domain, metric)
+    policy = state.policy
+    end = end or timezone.now()
+    start = start or end - dt.timedelta(days=7)
+    if start >= end:
+        raise InvalidInput("start: must be before end.", field="start")
+    events = selectors.kpi_events_in_order(policy, since=start, until=end)
+    if len(events.ids) < policy.baseline_events:
+        raise InvalidInput(
+            f"start: {len(events.ids)} events between {start:%Y-%m-%d %H:%M} and {end:%Y-%m-%d %H:%M}; "
+            f"a reference needs at least baseline_events ({policy.baseline_events}).",
+            field="start",
+        )
+    before = audit.snapshot(state)
+    undo = {name: before[name] for name in UNDO_FIELDS}
+    undo["epoch_started_at"] = undo["epoch_started_at"] and undo["epoch_started_at"].isoformat()
+    undo["processed_at"] = undo["processed_at"] and undo["processed_at"].isoformat()
+    reference = detectors.Stats.of(events.values)
+    tail = events.values[-(policy.window_events - 1) :].tolist() if policy.window_events > 1 else []
+    carry = detectors.Carry(epoch=reference, reference=reference, pinned=True, tail=tail)
+    _new_epoch(state, started_at=start, carry=carry, position=(events.occurred_at[-1], events.ids[-1]))
+    state.rebaseline_undo = undo
+    if not state.triggered:
+        state.status = _quiet_status(state)
+    state.save()
+    _audit(state, actor, "tripwire.rebaseline", before, reason)
+    return state
+
+
+@transaction.atomic
+def undo_rebaseline(*, domain: str, metric: str, reason: str, actor) -> RegressionState:
+    """Put the detector back as it was before the last rebaseline (409 `no_rebaseline` when there
+    is none to undo); audited (`tripwire.rebaseline_undo`). The events judged since are judged
+    again against the restored reference at the next evaluation."""
+    reason = required_reason(reason, what="undo a rebaseline")
+    state = _locked_state(domain, metric)
+    if not state.rebaseline_undo:
+        raise Conflict(f"{state.policy} has no rebaseline to undo.", field=None, reason=reasons.NO_REBASELINE)
+    before = audit.snapshot(state)
+    undo = state.rebaseline_undo
+    state.epoch, state.detector_state, state.processed_id = undo["epoch"], undo["detector_state"], undo["processed_id"]
+    state.epoch_started_at = undo["epoch_started_at"] and dt.datetime.fromisoformat(undo["epoch_started_at"])
+    state.processed_at = undo["processed_at"] and dt.datetime.fromisoformat(undo["processed_at"])
+    state.rebaseline_undo = None
+    carry = detectors.Carry.from_json(state.detector_state)
+    state.explanation = explain(state.policy, carry)
+    state.statistic, state.threshold = carry.statistic, state.explanation.get("threshold")
+    if not state.triggered:
+        state.status = _quiet_status(state)
+    state.save()
+    _audit(state, actor, "tripwire.rebaseline_undo", before, reason)
+    return state
+
+
+# --- Evaluation on ingest ------------------------------------------------------------------------
+
+
+def queue_evaluations(pairs: set[tuple[str, str]]) -> int:
+    """Enqueue one evaluation per enabled policy of these (domain, metric) pairs, unless one is
+    already waiting (the state's `evaluation_queued`); run after the events' commit. A state
+    locked by a running evaluation is skipped: the 5-minute beat is the safety net. Returns the
+    number of evaluations enqueued."""
+    from .tasks import evaluate_tripwire
+
+    if not pairs:
+        return 0
+    match = Q()
+    for domain, metric in pairs:
+        match |= Q(policy__domain=domain, policy__metric=metric)
+    with transaction.atomic():
+        waiting = RegressionState.objects.select_for_update(skip_locked=True, of=("self",)).filter(
+            match, policy__enabled=True, evaluation_queued=False
+        )
+        ids = list(waiting.values_list("id", flat=True))
+        RegressionState.objects.filter(id__in=ids).update(evaluation_queued=True)
+    for state_id in ids:
+        evaluate_tripwire.delay(state_id)
+    return len(ids)
+
+
+def evaluate_queued(*, state_id: int, actor) -> RegressionState | None:
+    """The queued evaluation of one state (None if its policy is gone)."""
+    RegressionState.objects.filter(id=state_id).update(evaluation_queued=False)
+    policy = RegressionPolicy.objects.filter(state__id=state_id).first()
+    if policy is None:
+        return None
+    return evaluate(domain=policy.domain, metric=policy.metric, actor=actor)
+
+
+# --- Backtest --------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Backtest:
+    policy: RegressionPolicy  # saved, or a draft (not saved)
+    events: int
+    first_at: dt.datetime | None
+    last_at: dt.datetime | None
+    episodes: list[dict]  # each trip: change_at, tripped_at, reset_at (times), and its numbers
+    false_trips: dict  # the estimate of false trips for these settings on data like this
+    series: selectors.Events  # what was replayed (for the chart)
+
+
+FALSE_TRIP_STREAMS = 200
+FALSE_TRIP_EVENTS = 5_000
+FALSE_TRIP_SEED = 20261130
+
+
+def backtest(
+    *, domain: str, metric: str, changes: dict | None = None, start: dt.datetime | None = None,
+    end: dt.datetime | None = None,
+) -> Backtest:  # fmt: skip
+    """Replay the (domain, metric) policy, or a draft of it (`changes` to its fields, or a new
+    policy's), over the stored events from `start` to `end` (default: all of them) in one pass:
+    every trip with its estimated start and the reset an operator would make once the KPI is back,
+    and an estimate of its false trips on stable data like this (seeded simulation). Writes nothing."""
+    policy = RegressionPolicy.objects.filter(domain=domain, metric=metric).first() or RegressionPolicy(
+        domain=domain, metric=metric
+    )
+    for name, value in (changes or {}).items():
+        setattr(policy, name, value)
+    try:
+        policy.full_clean(validate_unique=False, validate_constraints=False)
+    except ValidationError as exc:
+        field, errors = next(iter(exc.error_dict.items()))
+        raise InvalidInput(f"{field}: {errors[0].messages[0]}", field=field) from exc
+    if start and end and start >= end:
+        raise InvalidInput("start: must be before end.", field="start")
+    events = selectors.kpi_events_in_order(policy, since=start, until=end)
+    settings = settings_of(policy)
+    moments = events.occurred_at
+
+    def at(index):
+        return None if index is None else moments[max(index, 0)]
+
+    episodes = [
+        {
+            "change_at": at(episode.change_at), "tripped_at": at(episode.tripped_at), "reset_at": at(episode.reset_at),
+            "change_index": episode.change_at, "tripped_index": episode.tripped_at, "reset_index": episode.reset_at,
+            "reference_rate": episode.reference_rate, "current_rate": episode.current_rate, "drop": episode.drop,
+            "statistic": episode.statistic, "threshold": episode.threshold, "p_value": episode.p_value,
+        }
+        for episode in detectors.backtest(events.values, settings)
+    ]  # fmt: skip
+    return Backtest(
+        policy=policy,
+        events=len(events.ids),
+        first_at=moments[0] if moments else None,
+        last_at=moments[-1] if moments else None,
+        episodes=episodes,
+        false_trips=_false_trip_estimate(events.values, settings),
+        series=events,
+    )
+
+
+def _false_trip_estimate(values, settings: detectors.Settings) -> dict:
+    """False trips of `settings` on stable streams like the first reference of `values`: each of
+    FALSE_TRIP_STREAMS streams of FALSE_TRIP_EVENTS events resamples its first baseline's values
+    (a success rate: Bernoulli at their rate), seeded."""
+    reference = values[: settings.baseline]
+    if len(reference) < settings.baseline:
+        return {"streams": 0, "events": FALSE_TRIP_EVENTS, "seed": FALSE_TRIP_SEED, "tripped": None, "rate": None}
+    rng = np.random.default_rng(FALSE_TRIP_SEED)
+    tripped = 0
+    for _ in range(FALSE_TRIP_STREAMS):
+        if settings.rate:
+            stream = (rng.random(FALSE_TRIP_EVENTS) < reference.mean()).astype(float)
+        else:
+            stream = rng.choice(reference, FALSE_TRIP_EVENTS)
+        tripped += bool(detectors.backtest(stream, settings))
+    return {
+        "streams": FALSE_TRIP_STREAMS, "events": FALSE_TRIP_EVENTS, "seed": FALSE_TRIP_SEED,
+        "tripped": tripped, "rate": tripped / FALSE_TRIP_STREAMS,
+    }  # fmt: skip

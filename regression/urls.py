@@ -11,4 +11,7 @@ urlpatterns = [
     path("kpi", apis.KpiRecordApi.as_view(), name="regression-kpi"),
     path("kpi/batch", apis.KpiBatchApi.as_view(), name="regression-kpi-batch"),
     path("reset", apis.ResetApi.as_view(), name="regression-reset"),
+    path("rebaseline", apis.RebaselineApi.as_view(), name="regression-rebaseline"),
+    path("rebaseline/undo", apis.RebaselineUndoApi.as_view(), name="regression-rebaseline-undo"),
+    path("backtest", apis.BacktestApi.as_view(), name="regression-backtest"),
 ]

@@ -70,8 +70,12 @@ class ReviewApi(APIView):
                 choices=golive_reasons.REFUSALS, allow_null=True, help_text="null while production may execute."
             )
 
+            unacknowledged_alert_id = serializers.IntegerField(
+                allow_null=True, help_text="The kill switch's alert awaiting acknowledgement, if any."
+            )
+
             class Meta(GoLiveStateOutput.Meta):
-                fields = [*GoLiveStateOutput.Meta.fields, "may_execute", "blocked_reason"]
+                fields = [*GoLiveStateOutput.Meta.fields, "may_execute", "blocked_reason", "unacknowledged_alert_id"]
 
         class TripwireOutput(serializers.Serializer):
             id = serializers.IntegerField()
@@ -80,6 +84,7 @@ class ReviewApi(APIView):
             kind = serializers.ChoiceField(choices=PolicyKind.choices)
             action = serializers.ChoiceField(choices=PolicyAction.choices)
             action_taken = serializers.CharField()
+            would_have_taken = serializers.CharField(help_text="A dry-run tripwire: what it would have done.")
             baseline_rate = serializers.FloatField(allow_null=True)
             current_rate = serializers.FloatField(allow_null=True)
             drop_fraction = serializers.FloatField(allow_null=True)
@@ -93,6 +98,16 @@ class ReviewApi(APIView):
             )
             lifted_by = serializers.CharField(allow_null=True, help_text="Who re-enabled or released it since.")
             lifted_at = serializers.DateTimeField(allow_null=True)
+            unacknowledged_alert_id = serializers.IntegerField(
+                allow_null=True, help_text="Its trigger's alert awaiting acknowledgement (these come first)."
+            )
+
+        class AlertOutput(serializers.Serializer):
+            id = serializers.IntegerField()
+            created_at = serializers.DateTimeField()
+            severity = serializers.CharField()
+            title = serializers.CharField()
+            reason = serializers.CharField()
 
         class DriftingOutput(TripwireOutput):
             threshold_share = serializers.FloatField(help_text="drop_fraction / max_drop_fraction (1 fires).")
@@ -153,6 +168,7 @@ class ReviewApi(APIView):
         go_live = GoLiveOutput()
         risk_ledger = LedgerDomainOutput(many=True)
         triggered_tripwires = TriggeredOutput(many=True)
+        unacknowledged_alerts = AlertOutput(many=True, help_text="Alerts awaiting acknowledgement, oldest first.")
         drifting_tripwires = DriftingOutput(many=True)
         heimdall_scorecard = ScorecardRowOutput(many=True)
         unwatched_kpis = UnwatchedKpiOutput(many=True)
@@ -170,7 +186,8 @@ class ReviewApi(APIView):
         parameters=[PeriodQuery],
         summary="The Monday control-plane review, over a period",
         description="Go-live state and kill switch (who, why); the period's risk ledger per domain with "
-        "denials by reason; triggered and drifting tripwires; the Heimdall scorecard of the last day; KPI "
+        "denials by reason; triggered tripwires (unacknowledged first) and drifting ones; alerts awaiting "
+        "acknowledgement; the Heimdall scorecard of the last day; KPI "
         "events nobody watches, events with the wrong field, silent tripwires, trials without a policy; "
         "trends per domain per day; the period's audit events.",
     )

@@ -16,6 +16,7 @@ from django.db.models.functions import TruncDate
 from django.utils import timezone
 
 from golive import services as golive
+from governance_site.alerts import selectors as alerts
 from governance_site.audit.models import AuditEvent
 from governance_site.business_day import business_date, business_tz, day_bounds
 from heimdall import selectors as heimdall
@@ -105,7 +106,21 @@ def _go_live() -> dict:
         "reason": state.reason,
         "changed_by": state.changed_by,
         "updated_at": state.updated_at,
+        "unacknowledged_alert_id": alerts.unacknowledged_for(state)
+        .order_by("created_at")
+        .values_list("pk", flat=True)
+        .first(),
     }
+
+
+def _triggered_tripwires() -> list:
+    """Triggered tripwires, those whose trigger awaits acknowledgement first, each group newest first."""
+    triggered = list(regression.states().filter(triggered=True).order_by("-triggered_at"))
+    awaiting = alerts.unacknowledged_by_object(type(triggered[0])) if triggered else {}
+    for state in triggered:
+        alert = awaiting.get(str(state.pk))
+        state.unacknowledged_alert_id = alert.pk if alert else None
+    return sorted(triggered, key=lambda state: state.unacknowledged_alert_id is None)  # stable
 
 
 def _tripwire_row(state) -> dict:
@@ -117,6 +132,7 @@ def _tripwire_row(state) -> dict:
         "kind": policy.kind,
         "action": policy.action,
         "action_taken": state.action_taken,
+        "would_have_taken": state.would_have_taken,
         "baseline_rate": state.baseline_rate,
         "current_rate": state.current_rate,
         "drop_fraction": state.drop_fraction,
@@ -129,7 +145,9 @@ def _tripwire_row(state) -> dict:
 def _action_in_force(row: dict, *, go_live: dict, risk_enabled: dict[str, bool]) -> dict:
     """Whether a triggered tripwire's action still holds: THROTTLE while the domain's risk policy
     is disabled, KILL_SWITCH while the switch is engaged; if not, who lifted it and when (the audit
-    event that re-enabled the policy or released the switch after the trigger)."""
+    event that re-enabled the policy or released the switch after the trigger). A dry run took none."""
+    if not row["action_taken"]:
+        return {**row, "action_in_force": False, "lifted_by": None, "lifted_at": None}
     if row["action_taken"] == "THROTTLE":
         in_force = not risk_enabled.get(row["domain"], False)
         lifts = AuditEvent.objects.filter(
@@ -392,9 +410,15 @@ def control_plane_review(*, period: Period | None = None) -> dict:
         "go_live": go_live,
         "risk_ledger": risk.ledger_between(since=period.since, until=period.until),
         "triggered_tripwires": [
-            _action_in_force(_tripwire_row(state), go_live=go_live, risk_enabled=risk_enabled)
-            for state in regression.states().filter(triggered=True).order_by("-triggered_at")
+            {
+                **_action_in_force(_tripwire_row(state), go_live=go_live, risk_enabled=risk_enabled),
+                "unacknowledged_alert_id": state.unacknowledged_alert_id,
+            }
+            for state in _triggered_tripwires()
         ],
+        "unacknowledged_alerts": list(
+            alerts.unacknowledged().order_by("created_at").values("id", "created_at", "severity", "title", "reason")
+        ),
         "drifting_tripwires": drifting_tripwires(),
         "heimdall_scorecard": [
             {**dataclasses.asdict(row), "dropped": row.dropped} for row in heimdall.scorecard(day=period.until)

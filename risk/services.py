@@ -19,6 +19,7 @@ from governance_site import roles
 from governance_site.audit import services as audit
 from governance_site.audit.models import Lever
 from governance_site.business_day import business_date
+from governance_site.changes import Loosens
 from governance_site.errors import Conflict, Forbidden, InvalidInput, NotFound, ServiceError, Unprocessable
 from governance_site.formatting import money
 from governance_site.identifiers import DOMAIN
@@ -65,6 +66,13 @@ POLICY = PolicyContract(
     fields=("enabled", *CAPS, "max_action_amount", "reservation_ttl_seconds"),
     check=_check_caps,
     annotate=_note_throttle_lift,
+    loosening={
+        "enabled": Loosens.TURN_ON,  # re-enabling a throttled domain
+        "max_daily_loss": Loosens.RAISE,
+        "max_open_exposure": Loosens.RAISE,
+        "max_daily_actions": Loosens.RAISE,
+        "max_action_amount": Loosens.RAISE_OR_REMOVE,  # null: no cap at all
+    },
 )
 
 

@@ -7,6 +7,8 @@ from rest_framework.test import APIClient
 
 from golive import services as golive_services
 from governance_site import roles, tokens
+from governance_site.alerts import selectors as alert_selectors
+from governance_site.alerts import services as alert_services
 from governance_site.authentication import credentials
 
 requires_postgres = pytest.mark.skipif(
@@ -19,6 +21,14 @@ requires_postgres = pytest.mark.skipif(
 def _no_remembered_tokens():
     """Each test starts with an empty token cache (a rolled-back test sends no signal)."""
     credentials.clear()
+
+
+def acknowledged(instance, actor="tests/setup"):
+    """`instance` (a tripwire's state, the production state) with its alerts acknowledged, as an
+    operator must before resetting a tripwire."""
+    for alert in alert_selectors.unacknowledged_for(instance):
+        alert_services.acknowledge(alert_id=alert.pk, note="tests: seen", actor=actor)
+    return instance
 
 
 def _user(django_user_model, username, role=None, **extra):

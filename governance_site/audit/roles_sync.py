@@ -12,7 +12,7 @@ from django.apps import apps as global_apps
 
 from governance_site import roles
 
-GOVERNANCE_APPS = ("audit", "golive", "risk", "heimdall", "regression", "review")
+GOVERNANCE_APPS = ("audit", "alerts", "approvals", "golive", "risk", "heimdall", "regression", "review")
 OPERATOR_EXTRA_APPS = ("django_celery_beat",)
 
 

@@ -41,11 +41,13 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "governance_site.audit",
+    "governance_site.alerts",
     "golive",
     "risk",
     "heimdall",
     "regression",
     "review",
+    "approvals",
 ]
 
 MIDDLEWARE = [
@@ -182,6 +184,9 @@ SPECTACULAR_SETTINGS = {
         "TripwireStatusEnum": "regression.models.TripwireStatus",
         "ReservationStatusEnum": "risk.models.Status",
         "ReserveAnswerReasonEnum": "risk.reasons.ANSWER_REASONS",
+        # Two are called "kind": each named after what it is.
+        "ChangeKindEnum": "approvals.models.Kind",
+        "PolicyKindEnum": "regression.models.PolicyKind",
     },
     "SERVE_INCLUDE_SCHEMA": False,
 }
@@ -212,6 +217,33 @@ CELERY_TASK_ACKS_LATE = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
+
+# Alerts (governance_site/alerts): where they go is configured in the admin; how they are sent, here.
+# A dedicated Celery queue for deliveries (empty: the default queue), the HTTP timeout of one
+# webhook call, attempts before a delivery is `failed`, the exponential backoff (base × 2^(n−1),
+# capped), how often an unacknowledged critical alert is sent again, and the admin's public URL
+# for links in alerts (empty: no links).
+ALERTS_QUEUE = env.str("ALERTS_QUEUE", default="")
+ALERTS_HTTP_TIMEOUT_SECONDS = env.float("ALERTS_HTTP_TIMEOUT_SECONDS", default=5.0)
+ALERTS_MAX_ATTEMPTS = env.int("ALERTS_MAX_ATTEMPTS", default=8)
+ALERTS_RETRY_BASE_SECONDS = env.float("ALERTS_RETRY_BASE_SECONDS", default=30.0)
+ALERTS_RETRY_MAX_SECONDS = env.float("ALERTS_RETRY_MAX_SECONDS", default=3600.0)
+ALERTS_RESEND_INTERVAL_SECONDS = env.int("ALERTS_RESEND_INTERVAL_SECONDS", default=900)
+ALERTS_SITE_URL = env.str("ALERTS_SITE_URL", default="")
+# Email alerts go through Django's mail backend: EMAIL_URL=smtp+tls://user:password@host:587
+# (django-environ's form). Default: printed to the console.
+vars().update(env.email_url("EMAIL_URL", default="consolemail://"))
+DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="governance@localhost")
+EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT", default=10)
+
+# Four-eyes approvals of loosening changes (approvals app). Off by default: one operator may do
+# everything, as in the spec. On: releasing the kill switch, enabling go-live, raising or removing a
+# cap, lowering a Heimdall gate, raising a tripwire's threshold or disabling it, re-enabling a
+# throttled policy and resetting a KILL_SWITCH tripwire need a change request approved by this many
+# other operators; a request expires after this many hours.
+GOVERNANCE_APPROVALS_REQUIRED = env.bool("GOVERNANCE_APPROVALS_REQUIRED", default=False)
+GOVERNANCE_APPROVALS_COUNT = env.int("GOVERNANCE_APPROVALS_COUNT", default=1)
+GOVERNANCE_APPROVALS_EXPIRE_HOURS = env.float("GOVERNANCE_APPROVALS_EXPIRE_HOURS", default=24.0)
 
 # Production hardening: active whenever DEBUG is off (`check --deploy` passes with real values).
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")

@@ -27,7 +27,7 @@ def test_review__after_the_demo__triggered_tripwires_kill_switch_and_denials(bro
     browser.screenshot("control-plane-review")
 
 
-def test_tripwire__chart_then_reset_with_a_reason__status_changes(browser, demo):
+def test_tripwire__chart_acknowledge_then_reset_with_a_reason__status_changes(browser, demo):
     browser.login("op", "pw-op")
     browser.find(f"#review-tripwires a[href$='/{demo.pk}/change/']").click()
     browser.screenshot("tripwire-chart")
@@ -35,6 +35,16 @@ def test_tripwire__chart_then_reset_with_a_reason__status_changes(browser, demo)
     for label in ("baseline 95.0%", "window 75.0%", "threshold 76.0%", "triggered "):
         assert label in chart
     assert "Triggered" in browser.find("#tripwire-summary").text
+
+    browser.open("/admin/")  # the review: acknowledge the trigger first (a reset needs it)
+    link = browser.find(f"#review-tripwires a[href$='/{demo.pk}/change/']")
+    link.find_element("xpath", "ancestor::tr").find_element("css selector", "a[href*='/acknowledge/']").click()
+    note = browser.find("textarea[name=note]")
+    assert "Tripwire WHOLESALE.contract_rate triggered" in browser.find("#alerts-to-acknowledge").text
+    note.send_keys("e2e: looking at the contract flow")
+    browser.screenshot("acknowledge")
+    browser.find("input[name=apply]").click()
+    assert "Acknowledged: #" in browser.find(".messagelist").text
 
     browser.open("/admin/regression/regressionstate/")
     browser.find(f"input[name=_selected_action][value='{demo.pk}']").click()

@@ -2,10 +2,13 @@
 
 import datetime as dt
 
+import numpy as np
 import pytest
 from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
 from django.utils import timezone
 
+from governance_site.alerts import selectors as alerts_selectors
+from governance_site.alerts import services as alerts
 from governance_site.audit.models import AuditEvent
 from governance_site.policies import version_of
 from regression import services
@@ -22,7 +25,8 @@ EVENTS = "/admin/regression/kpievent/"
 def policy_form(**changes):
     return {
         "enabled": "on", "kind": "SUCCESS_RATE", "window_events": 50, "baseline_events": 200,
-        "lookback_days": 30, "max_drop_fraction": 0.2, "action": "THROTTLE", "reason": "tuning", **changes,
+        "lookback_days": 30, "max_drop_fraction": 0.2, "action": "THROTTLE", "detector": "sequential",
+        "mode": "enforce", "false_alarm_events": 50_000, "stale_after_hours": 48, "reason": "tuning", **changes,
     }  # fmt: skip
 
 
@@ -122,6 +126,10 @@ def test_reset__asks_for_a_reason_then_resets_and_audits(client, operator, trigg
     without_reason = client.post(STATES, {**selected, "apply": "1", "reason": ""})
     assert b"This field is required" in without_reason.content
     assert wholesale_state().triggered
+    unacknowledged = client.post(STATES, {**selected, "apply": "1", "reason": "retrained"}, follow=True)
+    assert b"has an unacknowledged alert" in unacknowledged.content and wholesale_state().triggered
+    [alert] = alerts_selectors.unacknowledged_for(triggered)
+    alerts.acknowledge(alert_id=alert.pk, note="looking into it", actor=operator)
     done = client.post(STATES, {**selected, "apply": "1", "reason": "retrained"}, follow=True)
     assert b"Reset: WHOLESALE.contract_rate." in done.content
     assert not wholesale_state().triggered
@@ -164,3 +172,45 @@ def test_kpi_events__operator__cannot_change_or_delete(client, operator, feed):
     assert client.post(f"{EVENTS}{event.pk}/delete/", {"post": "yes"}).status_code == 403
     assert client.post(f"{EVENTS}{event.pk}/change/", {"success": "false"}).status_code == 403
     assert KpiEvent.objects.get().success is True
+
+
+def test_policy_page__backtest_button__chart_trips_and_false_trip_estimate(client, operator, tripwire, feed):
+    policy = tripwire()
+    rng = np.random.default_rng(20261130)
+    feed((rng.random(1400) < np.repeat([0.95, 0.6, 0.95], [800, 200, 400])).tolist())
+    client.force_login(operator)
+    page = client.get(f"/admin/regression/regressionpolicy/{policy.pk}/change/").content.decode()
+    url = f"/admin/regression/regressionpolicy/{policy.pk}/backtest/"
+    assert f'href="{url}"' in page
+    audited = AuditEvent.objects.count()
+    backtest = client.get(url).content.decode()
+    assert '<strong id="backtest-trips">1 trip</strong>' in backtest
+    assert 'class="gov-chart"' in backtest and "trip 1" in backtest
+    assert "of 200 simulated streams of 5000 events tripped (seed 20261130)" in backtest
+    assert AuditEvent.objects.count() == audited
+
+
+def test_state_page__sequential_verdict__statistic_interval_evidence_reference(client, viewer, triggered):
+    client.force_login(viewer)
+    page = client.get(f"{STATES}{triggered.pk}/change/").content.decode()
+    summary = page[page.index('id="tripwire-summary"') :]
+    assert f"{triggered.statistic:.2f} / {triggered.threshold:.2f}" in summary
+    assert "0.0% of 50" in summary and "100.0% of 200" in summary  # evidence and reference
+    assert "Late events</th><td>0" in summary
+
+
+@pytest.mark.parametrize(("action", "audited"), [
+    ("rebaseline_last_week", "tripwire.rebaseline"), ("undo_rebaseline", "tripwire.rebaseline_undo"),
+])  # fmt: skip
+def test_rebaseline_actions__ask_for_a_reason_then_audited(client, operator, tripwire, feed, action, audited):
+    tripwire()
+    feed(outcomes(300, 300))
+    state = wholesale_state()
+    if action == "undo_rebaseline":
+        services.rebaseline(domain="WHOLESALE", metric="contract_rate", reason="setup", actor="tests/setup")
+    client.force_login(operator)
+    selected = {"action": action, ACTION_CHECKBOX_NAME: [state.pk]}
+    confirm = client.post(STATES, selected)
+    assert b'name="reason"' in confirm.content and not AuditEvent.objects.filter(action=audited, actor="op").exists()
+    client.post(STATES, {**selected, "apply": "1", "reason": "a good week"}, follow=True)
+    assert AuditEvent.objects.get(action=audited, actor="op").reason == "a good week"

@@ -3,6 +3,7 @@
 import datetime as dt
 import json
 
+import numpy as np
 import pytest
 from django.core.serializers.json import DjangoJSONEncoder
 from django.utils import timezone
@@ -68,7 +69,7 @@ def test_kill_switch__capital_roi_negative__prod_exec_refused_423(api, operator,
     production = api(operator).get("/api/governance/go-live/state").json()
     assert production["kill_switch_engaged"] is True and production["go_live_enabled"] is False
     assert production["changed_by"] == "engine-bot"
-    assert production["reason"] == "Regression: CAPITAL.roi_event dropped 108% (> 30%)"
+    assert production["reason"].startswith("Regression: CAPITAL.roi_event dropped 108% (> 30%); CUSUM ")
     refused = client.post("/engine/place-offer")
     assert (refused.status_code, refused.json()) == (423, {"ok": False, "reason": "kill_switch"})
 
@@ -310,11 +311,18 @@ def test_reset__via_api__released_and_audited(api, operator, tripwire, feed):
     tripwire()
     feed(outcomes(200, 200) + outcomes(0, 50))
     post_json(api(operator), EVALUATE, KEY)
+    unacknowledged = post_json(api(operator), RESET, {**KEY, "reason": "retrained the model"})
+    assert (unacknowledged.status_code, unacknowledged.json()["reason"]) == (409, "not_acknowledged")
+    [alert] = api(operator).get("/api/governance/alerts?unacknowledged=true").json()["results"]
+    assert alert["event"] == "tripwire.trigger"
+    acknowledged = post_json(api(operator), f"/api/governance/alerts/{alert['id']}/acknowledge", {"note": "on it"})
+    assert (acknowledged.status_code, acknowledged.json()["acknowledged_by"]) == (200, "op")
     response = post_json(api(operator), RESET, {**KEY, "reason": "retrained the model"})
     assert response.status_code == 200
     body = response.json()
     assert (body["status"], body["triggered"]) == ("breaching", False)  # the window still shows the drop
     assert body["warning"].startswith("WHOLESALE.contract_rate still breaches: its last evaluation showed a drop")
+    assert body["epoch"] == 2  # a new epoch: it relearns from events after the reset
     event = AuditEvent.objects.get(action="tripwire.reset")
     assert (event.actor, event.reason) == ("op", "retrained the model")
     again = post_json(api(operator), RESET, {**KEY, "reason": "again"})
@@ -374,3 +382,65 @@ def test_batch__actor_per_item__kept_as_reported_by_and_actor_is_the_principal(a
     items = [{**KEY, "success": True, "actor": "op"}, {**KEY, "success": False}]
     assert post_json(api(engine), BATCH, items).status_code == 201
     assert sorted(KpiEvent.objects.values_list("actor", "reported_by")) == [("engine-bot", ""), ("engine-bot", "op")]
+
+
+BACKTEST, REBASELINE = f"{BASE}/backtest", f"{BASE}/rebaseline"
+
+
+def test_backtest__saved_policy_and_a_draft__trips_with_times_and_nothing_written(api, operator, feed):
+    rng = np.random.default_rng(20261130)
+    feed((rng.random(1400) < np.repeat([0.95, 0.6, 0.95], [800, 200, 400])).tolist())
+    ops = api(operator)
+    audited = AuditEvent.objects.count()
+    saved = post_json(ops, BACKTEST, KEY)
+    assert saved.status_code == 200, saved.json()
+    body = saved.json()
+    assert (body["events"], body["trips"], body["policy"]["detector"]) == (1400, 1, "sequential")
+    [episode] = body["episodes"]
+    assert episode["change_at"] <= episode["tripped_at"] < episode["reset_at"] and episode["drop"] > 0.2
+    assert body["false_trips"]["seed"] == 20261130 and body["false_trips"]["streams"] == 200
+    draft = post_json(ops, BACKTEST, {**KEY, "draft": {"detector": "window_drop", "max_drop_fraction": 0.1}})
+    assert draft.json()["policy"]["detector"] == "window_drop" and draft.json()["trips"] >= 1
+    assert AuditEvent.objects.count() == audited
+    assert RegressionPolicy.objects.get(**KEY).detector == "sequential"
+
+
+@pytest.mark.parametrize(("body", "field"), [
+    ({**KEY, "draft": {"window_events": 0}}, "draft.window_events"),
+    ({**KEY, "draft": {"detector": "magic"}}, "draft.detector"),
+    ({**KEY, "start": "2026-01-02T00:00:00Z", "end": "2026-01-01T00:00:00Z"}, "start"),
+    ({"domain": "WHOLESALE"}, "metric"),
+])  # fmt: skip
+def test_backtest__bad_input__400_naming_the_field(api, operator, body, field):
+    response = post_json(api(operator), BACKTEST, body)
+    assert (response.status_code, response.json()["field"]) == (400, field)
+
+
+def test_backtest__viewer__refused(api, viewer):
+    assert post_json(api(viewer), BACKTEST, KEY).status_code == 403
+
+
+def test_rebaseline__and_undo_via_api__audited_and_409_when_nothing_to_undo(api, operator, tripwire, feed):
+    tripwire()
+    feed(outcomes(300, 300))
+    ops = api(operator)
+    pinned = post_json(ops, REBASELINE, {**KEY, "reason": "Friday: a good week"})
+    assert pinned.status_code == 200, pinned.json()
+    assert (pinned.json()["epoch"], pinned.json()["explanation"]["reference_pinned"]) == (2, True)
+    undone = post_json(ops, f"{REBASELINE}/undo", {**KEY, "reason": "wrong week"})
+    assert undone.status_code == 200 and undone.json()["epoch"] == 1
+    again = post_json(ops, f"{REBASELINE}/undo", {**KEY, "reason": "again"})
+    assert (again.status_code, again.json()["reason"]) == (409, "no_rebaseline")
+    actions = list(
+        AuditEvent.objects.filter(lever="regression", actor="op").order_by("id").values_list("action", flat=True)
+    )
+    assert actions == ["tripwire.rebaseline", "tripwire.rebaseline_undo"]
+
+
+def test_policy_upsert__new_fields__saved_and_validated(api, operator):
+    ops = api(operator)
+    body = {**KEY, "mode": "dry_run", "detector": "window_drop", "false_alarm_events": 200_000, "stale_after_hours": 6}
+    saved = post_json(ops, UPSERT, body).json()
+    assert {name: saved[name] for name in body} == body
+    refused = post_json(ops, UPSERT, {**KEY, "false_alarm_events": 10})
+    assert (refused.status_code, refused.json()["field"]) == (400, "false_alarm_events")

@@ -24,7 +24,10 @@ def spec_example(tripwire, feed, **changes):
     """The spec's worked example: 200 baseline events at 95%, then a window at 75%. 75% of 50 events
     is not a whole number of events, so the window is 60 (45 successes)."""
     policy = tripwire(window_events=60, **changes)
-    feed(outcomes(0, 40))  # older than window + baseline: never read
+    clock = feed.clock
+    feed.clock -= dt.timedelta(days=policy.lookback_days)
+    feed(outcomes(0, 40))  # older than the lookback: never read
+    feed.clock = clock
     feed(outcomes(190, 200) + outcomes(45, 60))
     return policy
 

@@ -71,3 +71,23 @@ def test_racing_batches__same_event_ids__stored_once_counted_once_conflicts_refu
             assert isinstance(result, Unprocessable) and result.reason == "event_id_reused"
     created = [r.created for r in results if not isinstance(r, Unprocessable)]
     assert sum(created) == 300 and sorted(created)[-1] == 300
+
+
+def test_evaluations_racing_ingest__every_event_judged_exactly_once(tripwire, feed):
+    """Batches arrive while evaluations run: the detector's state, locked with its policy, has seen
+    each event once, in order (its epoch count equals the events stored before the last evaluation)."""
+    tripwire()
+    feed(outcomes(250, 250))
+
+    def work(i):
+        if i % 2:
+            feed(outcomes(40, 40))
+            return None
+        return services.evaluate(domain="WHOLESALE", metric="contract_rate", actor=f"engine/{i}").status
+
+    race(work)
+    state = services.evaluate(domain="WHOLESALE", metric="contract_rate", actor="tests/final")
+    stored = KpiEvent.objects.filter(metric="contract_rate").count()
+    assert stored == 250 + 40 * (THREADS // 2)
+    assert state.explanation["epoch_events"] + state.late_events == stored
+    assert state.status == "ok"

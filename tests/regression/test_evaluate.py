@@ -8,12 +8,15 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from golive import services as golive
+from governance_site.alerts import reasons as alert_reasons
+from governance_site.alerts import selectors as alerts_selectors
+from governance_site.alerts import services as alerts
 from governance_site.audit.models import AuditEvent
 from governance_site.errors import Conflict, InvalidInput, NotFound
 from regression import reasons, selectors, services
 from regression.models import KpiEvent, PolicyAction, PolicyKind, RegressionState, TripwireStatus
 from risk.models import RiskPolicy
-from tests.conftest import requires_postgres
+from tests.conftest import acknowledged, requires_postgres
 
 from .conftest import outcomes
 
@@ -42,7 +45,9 @@ def test_evaluate__worked_example_95_to_75__triggered_and_risk_policy_disabled(t
     assert state.action_taken == PolicyAction.THROTTLE
     assert state.triggered_at == state.evaluated_at
     assert not RiskPolicy.objects.get(domain="WHOLESALE").enabled
-    reason = "Regression: WHOLESALE.contract_rate dropped 21.1% (> 20%)"
+    reason = state.explanation and services.trigger_reason(state)
+    assert reason.startswith("Regression: WHOLESALE.contract_rate dropped 21.1% (> 20%); CUSUM ")
+    assert f"> {state.threshold:.1f} over 0/10 since " in reason and "vs reference 190/200, p = " in reason
     throttle = AuditEvent.objects.get(lever="risk", action="policy.update")
     assert (throttle.actor, throttle.reason, throttle.after["enabled"]) == (OPERATOR, f"Throttle: {reason}", False)
     event = trigger_events().get()
@@ -68,7 +73,8 @@ def test_evaluate__capital_roi_turns_negative__kill_switch_engaged(tripwire, fee
     assert state.action_taken == PolicyAction.KILL_SWITCH
     production = golive.get_state()
     assert production.kill_switch_engaged and not production.go_live_enabled
-    assert production.reason == "Regression: CAPITAL.roi_event dropped 150% (> 30%)"
+    assert production.reason.startswith("Regression: CAPITAL.roi_event dropped 150% (> 30%); CUSUM ")
+    assert "over mean -5 of 50 since " in production.reason and "vs reference mean 10 of 200" in production.reason
     assert golive.may_execute().reason == "kill_switch"
 
 
@@ -143,19 +149,35 @@ def test_evaluate__newest_events_are_the_window__ordered_by_occurred_at_then_id(
     ("kind", "baseline", "window"),
     [
         (PolicyKind.SUCCESS_RATE, outcomes(0, 200), outcomes(0, 50)),
-        (PolicyKind.MEAN_VALUE, [0.0] * 200, [-3.0] * 50),
         (PolicyKind.MEAN_VALUE, [1.0, -1.0] * 100, [-0.001] * 50),
-        (PolicyKind.MEAN_VALUE, [0.1, 0.2, -0.3] * 66 + [0.0, 0.0], [-1.0] * 50),
         # a mean of 5e-06 on noise of ±1: within one standard error of zero, not a scale to drop from
         (PolicyKind.MEAN_VALUE, [1.001, -1.0] + [1.0, -1.0] * 99, [-0.001] * 50),
     ],
 )
-def test_evaluate__zero_baseline__drop_undefined_and_never_triggers(tripwire, feed, kind, baseline, window):
+def test_evaluate__zero_baseline__undecidable_never_ok_and_no_trip_on_noise(tripwire, feed, kind, baseline, window):
     tripwire(kind=kind)
     feed(baseline + window)
     state = evaluate()
-    assert (state.status, state.triggered, state.drop_fraction) == ("ok", False, None)
+    assert (state.status, state.triggered, state.drop_fraction) == ("undecidable", False, None)
     assert state.baseline_rate == pytest.approx(0.0, abs=1e-5)
+    assert state.explanation["decidable"] is False
+
+
+@pytest.mark.parametrize(
+    ("baseline", "window"),
+    [
+        ([0.0] * 200, [-3.0] * 50),
+        ([0.1, 0.2, -0.3] * 66 + [0.0, 0.0], [-1.0] * 50),  # a noisy ROI about zero, then all -1.0
+    ],
+)
+def test_evaluate__zero_baseline_then_clearly_negative__kill_switch_engaged(tripwire, feed, live, baseline, window):
+    tripwire("CAPITAL", "roi_event", kind=PolicyKind.MEAN_VALUE, action=PolicyAction.KILL_SWITCH,
+             max_drop_fraction=0.30)  # fmt: skip
+    feed(baseline + window, "CAPITAL", "roi_event")
+    state = evaluate("CAPITAL", "roi_event")
+    assert (state.status, state.action_taken, state.drop_fraction) == ("triggered", "KILL_SWITCH", None)
+    assert "half a reference deviation" in services.trigger_reason(state)
+    assert golive.get_state().kill_switch_engaged
 
 
 def test_evaluate__disabled_policy__numbers_but_never_acts(tripwire, feed, wholesale_risk):
@@ -187,29 +209,42 @@ def test_latch__later_evaluations_keep_numbers_fresh_and_do_not_act_again(tripwi
 def test_reset__triggered__latch_released_audited_and_next_drop_acts_again(tripwire, feed, wholesale_risk):
     tripwire()
     feed(outcomes(200, 200) + outcomes(0, 50))
-    evaluate()
+    triggered = evaluate()
+    with pytest.raises(Conflict) as refusal:
+        services.reset(domain="WHOLESALE", metric="contract_rate", reason="model retrained", actor=OPERATOR)
+    assert refusal.value.reason == alert_reasons.NOT_ACKNOWLEDGED
+    for alert in alerts_selectors.unacknowledged_for(triggered):
+        alerts.acknowledge(alert_id=alert.pk, note="seen", actor=OPERATOR)
     state = services.reset(domain="WHOLESALE", metric="contract_rate", reason="model retrained", actor=OPERATOR)
     # The window still shows the drop: "breaching", never "ok" next to a drop past the threshold.
     assert (state.status, state.triggered, state.action_taken, state.triggered_at) == ("breaching", False, "", None)
     assert "still breaches" in services.reset_warning(state)
+    assert (state.epoch, state.explanation["reference_n"]) == (2, 0)
     event = AuditEvent.objects.get(action="tripwire.reset")
     assert (event.actor, event.reason, event.lever) == (OPERATOR, "model retrained", "regression")
     assert event.before["triggered"] is True and event.after["triggered"] is False
     assert event.before["triggered_at"] is not None and event.after["triggered_at"] is None
     # The reset does not undo the throttle: re-enabling the risk policy is a separate step.
     assert not RiskPolicy.objects.get(domain="WHOLESALE").enabled
+    # A new epoch: the bad events before the reset are not its reference; it relearns from new ones.
+    assert evaluate().status == TripwireStatus.RELEARNING
+    feed.clock = timezone.now()
+    feed(outcomes(200, 200))
+    assert evaluate().status == TripwireStatus.RELEARNING  # a reference, not yet a window judged
+    feed(outcomes(0, 50))
     assert evaluate().status == TripwireStatus.TRIGGERED
     assert trigger_events().count() == 2
 
 
-def test_reset__window_recovered__ok_and_no_warning(tripwire, feed, wholesale_risk):
+def test_reset__window_recovered__relearning_and_no_warning(tripwire, feed, wholesale_risk):
     tripwire()
     feed(outcomes(200, 200) + outcomes(0, 50))
     evaluate()
     feed(outcomes(50, 50))  # the window recovers before the reset; the last evaluation saw it
-    assert evaluate().status == TripwireStatus.TRIGGERED  # latched, numbers refreshed
+    assert acknowledged(evaluate()).status == TripwireStatus.TRIGGERED  # latched, numbers refreshed
     state = services.reset(domain="WHOLESALE", metric="contract_rate", reason="recovered", actor=OPERATOR)
-    assert state.status == TripwireStatus.OK and services.reset_warning(state) is None
+    # A new epoch learns its reference from events after the reset: relearning, not yet ok.
+    assert state.status == TripwireStatus.RELEARNING and services.reset_warning(state) is None
 
 
 def test_reset__not_triggered__conflict_and_nothing_written(tripwire):

@@ -114,3 +114,26 @@ def test_beat_task__real_worker_on_the_broker__triggers_and_acts(tripwire, feed,
     state = wholesale_state()
     assert (state.status, state.evaluated_by, state.action_taken) == ("triggered", reasons.BEAT_ACTOR, "THROTTLE")
     assert not RiskPolicy.objects.get(domain="WHOLESALE").enabled
+
+
+@pytest.mark.skipif(
+    not BROKER_IS_A_SERVER,
+    reason=f"needs a Redis or RabbitMQ broker: CELERY_BROKER_URL is {settings.CELERY_BROKER_URL!r} "
+    "(CI sets redis://127.0.0.1:6379/0)",
+)
+@pytest.mark.django_db(transaction=True)
+def test_ingest__real_worker__evaluation_enqueued_after_commit_triggers(tripwire, feed, wholesale_risk, monkeypatch):
+    from celery.contrib.testing.worker import start_worker
+
+    tripwire()
+    queue = f"regression-test-{uuid.uuid4().hex}"
+    send = tasks.evaluate_tripwire.apply_async
+    monkeypatch.setattr(tasks.evaluate_tripwire, "delay", lambda state_id: send((state_id,), queue=queue))
+    with start_worker(app, perform_ping_check=False, queues=[queue], shutdown_timeout=30):
+        feed(outcomes(200, 200) + outcomes(0, 50))  # committed: the evaluation is enqueued after it
+        deadline = time.monotonic() + 30
+        while wholesale_state().evaluated_at is None and time.monotonic() < deadline:
+            time.sleep(0.1)
+    state = wholesale_state()
+    assert (state.status, state.evaluated_by, state.evaluation_queued) == ("triggered", reasons.INGEST_ACTOR, False)
+    assert not RiskPolicy.objects.get(domain="WHOLESALE").enabled

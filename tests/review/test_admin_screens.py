@@ -9,6 +9,7 @@ from django.core.management import call_command
 from golive import services as golive
 from governance_site.audit.models import AuditEvent
 from regression.models import RegressionState
+from tests.conftest import acknowledged
 
 pytestmark = pytest.mark.django_db
 
@@ -65,6 +66,7 @@ def test_tripwire_page__evaluate_now_and_reset_buttons_for_operators(client, ope
     client.force_login(operator)
     response = client.post(f"/admin/regression/regressionstate/{demo.pk}/evaluate/", follow=True)
     assert "Evaluated: WHOLESALE.contract_rate." in response.content.decode()
+    acknowledged(demo)  # a reset needs the trigger acknowledged (tests/alerts)
     confirm = client.get(f"/admin/regression/regressionstate/{demo.pk}/reset/").content.decode()
     assert "Reset tripwires?" in confirm
     response = client.post(

@@ -23,6 +23,8 @@ from django.db.models import Max
 from django.utils import timezone
 
 from golive import services as golive
+from governance_site.alerts import selectors as alert_selectors
+from governance_site.alerts import services as alerts
 from heimdall import services as heimdall
 from regression import services as regression
 from regression.models import KpiEvent, RegressionState
@@ -87,12 +89,14 @@ class Command(BaseCommand):
 
     def record(self, domain: str, metric: str, samples: list) -> None:
         """Store `samples` as KPI events a millisecond apart, ending now, and always newer than the
-        events of an earlier run (so each run's window and baseline are its own)."""
+        events of an earlier run and its reset (so each run's window, baseline and epoch are its own)."""
         field = "success" if isinstance(samples[0], bool) else "value"
         latest = KpiEvent.objects.filter(domain=domain, metric=metric).aggregate(Max("occurred_at"))["occurred_at__max"]
         start = timezone.now() - dt.timedelta(milliseconds=len(samples))
         if latest is not None:
             start = max(start, latest + dt.timedelta(milliseconds=1))
+        # After a reset the tripwire learns from events that occur after it: place them after it.
+        start = max(start, self.started_over)
         events = [
             {"domain": domain, "metric": metric, field: sample, "occurred_at": start + dt.timedelta(milliseconds=i)}
             for i, sample in enumerate(samples)
@@ -113,10 +117,14 @@ class Command(BaseCommand):
         call_command("create_demo_operator", stdout=self.stdout)
 
     def start_over(self) -> None:
+        self.started_over = dt.datetime.min.replace(tzinfo=dt.UTC)
         for state in RegressionState.objects.filter(triggered=True).select_related("policy"):
+            for alert in alert_selectors.unacknowledged_for(state):
+                alerts.acknowledge(alert_id=alert.pk, note="Demo: start over", actor=ACTOR)
             regression.reset(
                 domain=state.policy.domain, metric=state.policy.metric, reason="Demo: start over", actor=ACTOR
             )
+            self.started_over = timezone.now()
         if golive.get_state().kill_switch_engaged:
             golive.set_kill_switch(engaged=False, reason="Demo: start over", actor=ACTOR)
 

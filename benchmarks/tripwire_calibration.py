@@ -1,0 +1,167 @@
+"""Regression Tripwire calibration: false trips, detections and delays of the default detector
+(`sequential`) next to the spec's `window_drop` rule, on the same simulated streams.
+
+Rows: success rates 0.3 … 0.97 and noisy means (mean 1, standard deviation 0.5 … 3 × the mean),
+each with the seeded thresholds 0.15 / 0.20 / 0.25 / 0.30 and the default policy numbers (window
+50, baseline 200, the default false-alarm budget of 50,000 events). Per row, STREAMS stable streams of 5,000
+events (false trip: any trip at all) and STREAMS streams whose KPI drops by twice the threshold at
+event 2,500 (detected: a trip within HORIZON events of the change; delay: events from the change
+to the trip; "bound": Lorden's lower bound on the mean delay of any detector with the same
+false-alarm budget, ln(budget) / KL, the information one event carries about the drop: a row whose
+bound exceeds HORIZON cannot meet the detection bar at that budget). The sequential detector is
+scanned once over each stream: a trip before the change counts as a miss. `window_drop` is
+evaluated after every event and after every 50 (its trips before the change are ignored for
+detection, which favours it). The sequential detector's trips
+do not depend on how it is fed: the first CHECKED streams of every row are fed again in pieces
+of 50 events and must trip at the same event ("same" column).
+
+Bars (issue 10): the default detector false-trips on at most 5% of stable streams and detects at
+least 95% of drops within HORIZON events. With STREAMS streams a rate's standard error is about
+√(p(1-p)/STREAMS): ±1.1 points at 5% for 400 streams.
+
+Pure simulation: no database. `python benchmarks/tripwire_calibration.py [STREAMS] [SEED]`.
+"""
+
+import statistics
+import sys
+import time
+
+import _common  # noqa: F401  (puts the project on sys.path)
+import numpy as np
+
+from regression import detectors
+
+STREAMS = int(sys.argv[1]) if len(sys.argv) > 1 else 400
+SEED = int(sys.argv[2]) if len(sys.argv) > 2 else 20261130
+EVENTS, CHANGE, HORIZON, EARLY = 5_000, 2_500, 1_000, 500
+CHECKED, PIECE, EVERY = 5, 50, 50
+RATES = [0.3, 0.5, 0.6, 0.8, 0.95, 0.97]
+SPREADS = [0.5, 1.0, 2.0, 2.5, 3.0]  # standard deviation / mean
+THRESHOLDS = [0.15, 0.20, 0.25, 0.30]
+FALSE_TRIP_BAR, DETECTION_BAR = 0.05, 0.95
+
+
+def streams(rng, kind: str, level: float, drop: float | None) -> np.ndarray:
+    """STREAMS × EVENTS values: success flags at rate `level`, or normal values of mean 1 and
+    deviation `level`; from CHANGE on, the KPI is `drop` lower (relative), when given."""
+    after = 1 - (drop or 0.0)
+    if kind == "rate":
+        rates = np.where(np.arange(EVENTS) >= CHANGE, level * after, level) if drop else level
+        return (rng.random((STREAMS, EVENTS)) < rates).astype(float)
+    means = np.where(np.arange(EVENTS) >= CHANGE, after, 1.0) if drop else 1.0
+    return rng.normal(means, level, (STREAMS, EVENTS))
+
+
+def sequential_trips(values: np.ndarray, settings) -> list[int | None]:
+    trips = []
+    for stream in values:
+        _, trip = detectors.scan(stream, settings)
+        trips.append(None if trip is None else trip.index)
+    return trips
+
+
+def pieces_agree(values: np.ndarray, settings, trips) -> int:
+    """How many of the first CHECKED streams trip at the same event when fed PIECE events at a time."""
+    same = 0
+    for stream, whole in zip(values[:CHECKED], trips[:CHECKED], strict=True):
+        carry, found = None, None
+        for start in range(0, EVENTS, PIECE):
+            carry, trip = detectors.scan(stream[start : start + PIECE], settings, carry)
+            if trip is not None:
+                found = start + trip.index
+                break
+        same += found == whole
+    return same
+
+
+def window_trips(values: np.ndarray, settings, every: int, after: int = 0) -> list[int | None]:
+    """The first event at or after `after` where the window rule, evaluated after every `every`
+    events, trips."""
+    trips = []
+    for stream in values:
+        drops = detectors.window_drops(stream, settings.window, settings.baseline).drop
+        looks = np.arange(every - 1, EVENTS, every)
+        looks = looks[looks >= after]
+        hits = looks[detectors.breached(np.nan_to_num(drops[looks], nan=-np.inf), settings.max_drop)]
+        trips.append(int(hits[0]) if len(hits) else None)
+    return trips
+
+
+def false_rate(trips) -> float:
+    return sum(trip is not None for trip in trips) / len(trips)
+
+
+def detection(trips, horizon=HORIZON) -> tuple[float, float | None, float | None]:
+    """Share detected within `horizon` of the change, median and 95th percentile delay of those."""
+    delays = [trip - CHANGE for trip in trips if trip is not None and CHANGE <= trip < CHANGE + horizon]
+    if not delays:
+        return 0.0, None, None
+    return len(delays) / len(trips), statistics.median(delays), float(np.percentile(delays, 95))
+
+
+def delay_bound(kind: str, level: float, threshold: float, budget: int) -> float:
+    """Lorden's lower bound on the mean delay of any detector with this false-alarm budget:
+    ln(budget) / KL(after ‖ before), the information one event carries about the drop."""
+    if kind == "rate":
+        after = level * (1 - 2 * threshold)
+        information = after * np.log(after / level) + (1 - after) * np.log((1 - after) / (1 - level))
+    else:
+        information = (2 * threshold / level) ** 2 / 2
+    return float(np.log(budget) / information)
+
+
+def number(value) -> str:
+    return "-" if value is None else f"{value:.0f}"
+
+
+def main() -> None:
+    started = time.perf_counter()
+    print(f"{STREAMS} stable + {STREAMS} drop streams per row, {EVENTS} events, drop of 2× the threshold at event "
+          f"{CHANGE}, detection within {HORIZON} events; seed of row i = {SEED} + i")  # fmt: skip
+    header = (
+        f"{'row':<26}{'seed':>10} | {'seq false':>9} {'det≤' + str(EARLY):>8} {'det≤' + str(HORIZON):>9} "
+        f"{'median':>6} {'p95':>5} {'bound':>5} {'same':>5} | {'win/1 false':>11} {'win/50 false':>12} "
+        f"{'win/50 det':>10} {'median':>6} | bars"
+    )
+    print(header)
+    print("-" * len(header))
+    false_misses, detection_misses, row = [], [], 0
+    for kind, levels in (("rate", RATES), ("mean", SPREADS)):
+        for level in levels:
+            for threshold in THRESHOLDS:
+                seed = SEED + row
+                row += 1
+                rng = np.random.default_rng(seed)
+                settings = detectors.Settings(rate=kind == "rate", max_drop=threshold)
+                window = detectors.Settings(detector=detectors.WINDOW_DROP, rate=kind == "rate", max_drop=threshold)
+                stable, dropped = streams(rng, kind, level, None), streams(rng, kind, level, 2 * threshold)
+                stable_trips, drop_trips = sequential_trips(stable, settings), sequential_trips(dropped, settings)
+                false_trips = false_rate(stable_trips)
+                early, _, _ = detection(drop_trips, EARLY)
+                detected, median, p95 = detection(drop_trips)
+                same = pieces_agree(stable, settings, stable_trips) + pieces_agree(dropped, settings, drop_trips)
+                win_false_1 = false_rate(window_trips(stable, window, 1))
+                win_false_50 = false_rate(window_trips(stable, window, EVERY))
+                win_detected, win_median, _ = detection(window_trips(dropped, window, EVERY, after=CHANGE))
+                bound = delay_bound(kind, level, threshold, settings.false_alarm_events)
+                meets = false_trips <= FALSE_TRIP_BAR and detected >= DETECTION_BAR
+                label = f"{kind} {'p' if kind == 'rate' else 'sd/mean'}={level} thr={threshold}"
+                if false_trips > FALSE_TRIP_BAR:
+                    false_misses.append(label)
+                if detected < DETECTION_BAR:
+                    detection_misses.append(f"{label} (bound {bound:.0f})")
+                print(
+                    f"{label:<26}{seed:>10} | {false_trips:>9.1%} {early:>8.1%} {detected:>9.1%} {number(median):>6} "
+                    f"{number(p95):>5} {number(bound):>5} {same:>3}/{2 * CHECKED} | {win_false_1:>11.1%} "
+                    f"{win_false_50:>12.1%} {win_detected:>10.1%} {number(win_median):>6} | "
+                    f"{'meets' if meets else 'MISSES'}",
+                    flush=True,
+                )
+    print(f"{row} rows in {time.perf_counter() - started:.0f} s")
+    print(f"rows above the {FALSE_TRIP_BAR:.0%} false-trip bar: {false_misses or 'none'}")
+    print(f"rows under the {DETECTION_BAR:.0%} detection bar within {HORIZON} events, with Lorden's bound on the "
+          f"mean delay of any detector at this budget: {detection_misses or 'none'}")  # fmt: skip
+
+
+if __name__ == "__main__":
+    main()

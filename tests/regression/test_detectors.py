@@ -1,0 +1,200 @@
+"""The tripwire's detectors on seeded simulated streams (small and fast; the calibration benchmark
+measures the same claims on many more): pure functions, no database."""
+
+import json
+import math
+
+import numpy as np
+import pytest
+
+from regression import detectors
+from regression.detectors import Carry, Settings
+
+SEEDS = range(20261130, 20261130 + 40)
+
+
+def flags(rng, rate: float, count: int) -> np.ndarray:
+    return (rng.random(count) < rate).astype(float)
+
+
+def spec_history(window_successes: int, *, shuffle_seed: int | None = None) -> np.ndarray:
+    """The spec's example: 200 events at 95%, then 50 with `window_successes` successes (ordered
+    successes first, or shuffled with a seed)."""
+    baseline, window = np.zeros(200), np.zeros(50)
+    baseline[:190], window[:window_successes] = 1.0, 1.0
+    if shuffle_seed is not None:
+        rng = np.random.default_rng(shuffle_seed)
+        rng.shuffle(baseline)
+        rng.shuffle(window)
+    return np.concatenate([baseline, window])
+
+
+def first_trip(values, pieces: int | None = None) -> int | None:
+    carry, step = None, pieces or len(values)
+    for start in range(0, len(values), step):
+        carry, trip = detectors.scan(values[start : start + step], Settings(), carry)
+        if trip is not None:
+            return start + trip.index
+    return None
+
+
+@pytest.mark.parametrize("shuffle_seed", [None, *range(10)])
+def test_scan__spec_example_95_to_74__trips_within_the_first_250_events(shuffle_seed):
+    values = spec_history(37, shuffle_seed=shuffle_seed)  # 74%: a 22.1% drop
+    _, trip = detectors.scan(values, Settings())
+    assert trip is not None and trip.index == 249  # judged once a window follows the baseline
+    assert trip.drop > 0.20 and trip.statistic > trip.threshold and trip.p_value < detectors.CONFIRM_ALPHA
+    assert trip.reference_n == 200 and trip.reference_mean == 0.95
+
+
+@pytest.mark.parametrize("shuffle_seed", [None, *range(10)])
+def test_scan__spec_example_95_to_78__below_threshold_never_trips(shuffle_seed):
+    _, trip = detectors.scan(spec_history(39, shuffle_seed=shuffle_seed), Settings())  # 78%: 17.9%
+    assert trip is None
+
+
+def test_scan__fewer_than_window_plus_baseline_events__never_trips():
+    values = np.concatenate([np.ones(200), np.zeros(49)])
+    carry, trip = detectors.scan(values, Settings())
+    assert trip is None and carry.judged == 49 and carry.reference.n == 200
+
+
+@pytest.mark.parametrize("pieces", [1, 7, 50])
+def test_scan__fed_in_pieces_of_any_size__trips_at_the_same_event(pieces):
+    for seed in SEEDS[:8]:
+        rng = np.random.default_rng(seed)
+        values = np.concatenate([flags(rng, 0.6, 1200), flags(rng, 0.6 * 0.6, 400)])
+        whole = first_trip(values)
+        assert whole is not None and whole >= 1200
+        assert first_trip(values, pieces=pieces) == whole
+
+
+def test_carry__json_round_trip__continues_exactly():
+    rng = np.random.default_rng(7)
+    values = flags(rng, 0.8, 3000)
+    carry, _ = detectors.scan(values[:1700], Settings())
+    stored = Carry.from_json(json.loads(json.dumps(carry.to_json())))
+    assert detectors.scan(values[1700:], Settings(), stored)[0] == detectors.scan(values[1700:], Settings(), carry)[0]
+
+
+def test_scan__stable_rates_with_200_event_references__false_trips_rare():
+    """Reference error alone (±3.5 points at 50% from 200 events) must not trip: 40 seeded stable
+    streams of 3,000 events at each of three rates, threshold 15%."""
+    trips = 0
+    for rate in (0.3, 0.5, 0.8):
+        for seed in SEEDS:
+            _, trip = detectors.scan(flags(np.random.default_rng(seed), rate, 3000), Settings(max_drop=0.15))
+            trips += trip is not None
+    assert trips <= 6  # 5% of 120 streams; the benchmark measures 0-4% per row on 400 streams
+
+
+def test_scan__drop_of_twice_the_threshold__caught_within_a_few_hundred_events():
+    delays = []
+    for seed in SEEDS:
+        rng = np.random.default_rng(seed)
+        values = np.concatenate([flags(rng, 0.5, 1500), flags(rng, 0.5 * 0.6, 1000)])
+        _, trip = detectors.scan(values, Settings(max_drop=0.20))
+        delays.append(None if trip is None else trip.index - 1500)
+    caught = [delay for delay in delays if delay is not None and 0 <= delay < 500]
+    assert len(caught) >= 38  # 95% of 40
+    assert np.median(caught) < 250
+
+
+def test_scan__every_trip_estimates_a_drop_above_the_threshold():
+    """A 15% drop under a 20% threshold: the evidence may grow, but the size gate holds."""
+    for seed in SEEDS[:20]:
+        rng = np.random.default_rng(seed)
+        values = np.concatenate([flags(rng, 0.9, 1000), flags(rng, 0.9 * 0.85, 3000)])
+        _, trip = detectors.scan(values, Settings(max_drop=0.20))
+        assert trip is None or trip.drop > 0.20
+
+
+def test_scan__reference_grows_to_eight_baselines_then_is_pinned():
+    rng = np.random.default_rng(11)
+    carry, trip = detectors.scan(flags(rng, 0.7, 6000), Settings())
+    assert trip is None and carry.reference.n >= detectors.REFERENCE_GROWTH * 200
+    pinned = carry.reference
+    carry, _ = detectors.scan(flags(rng, 0.7, 2000), Settings(), carry)
+    assert carry.reference == pinned
+
+
+def test_scan__pinned_reference__does_not_grow():
+    rng = np.random.default_rng(12)
+    carry = Carry(reference=detectors.Stats.of(flags(rng, 0.7, 300)), pinned=True)
+    carry.epoch = carry.reference
+    carry, _ = detectors.scan(flags(rng, 0.7, 3000), Settings(), carry)
+    assert carry.reference.n == 300
+
+
+def test_reference__mean_indistinguishable_from_zero__undecidable():
+    rng = np.random.default_rng(3)
+    noisy_zero = detectors.Reference(detectors.Stats.of(rng.normal(0.0, 0.3, 200)), rate=False)
+    roi = detectors.Reference(detectors.Stats.of(rng.normal(0.04, 0.10, 200)), rate=False)
+    never = detectors.Reference(detectors.Stats.of(np.zeros(200)), rate=True)
+    assert not noisy_zero.decidable and roi.decidable and not never.decidable
+
+
+def test_scan__all_minus_one_after_a_near_zero_noisy_baseline__trips():
+    baseline = np.array([0.1, 0.2, -0.3] * 66 + [0.0, 0.0])
+    _, trip = detectors.scan(np.concatenate([baseline, -np.ones(50)]), Settings(rate=False, max_drop=0.30))
+    assert trip is not None and trip.drop is None  # undecidable: judged in deviations, not percent
+    assert trip.absolute_drop > trip.required_drop == pytest.approx(0.5 * baseline.std(ddof=1))
+
+
+def test_scan__tiny_move_after_a_near_zero_noisy_baseline__never_trips():
+    values = np.concatenate([[1.001, -1.0], np.tile([1.0, -1.0], 99), np.full(500, -0.001)])
+    assert detectors.scan(values, Settings(rate=False, max_drop=0.30))[1] is None
+
+
+def test_scan__noisy_roi_turning_negative__trips():
+    rng = np.random.default_rng(5)
+    values = np.concatenate([rng.normal(0.04, 0.10, 1000), rng.normal(-0.05, 0.10, 300)])
+    _, trip = detectors.scan(values, Settings(rate=False, max_drop=0.30))
+    assert trip is not None and 1000 <= trip.index < 1300 and trip.drop > 1
+
+
+def test_decision_interval__is_log_of_the_budget():
+    assert detectors.decision_interval(100_000) == pytest.approx(math.log(100_000))
+
+
+def test_window_drops__the_spec_rule_at_every_event():
+    values = spec_history(37)
+    rule = detectors.window_drops(values, 50, 200)
+    assert np.isnan(rule.drop[:249]).all()
+    assert (rule.baseline_rate[-1], rule.current_rate[-1]) == (0.95, 0.74)
+    assert rule.drop[-1] == pytest.approx(0.21 / 0.95)
+
+
+@pytest.mark.parametrize(
+    "baseline", [np.zeros(200), np.tile([1.0, -1.0], 100), np.array([1.001, -1.0] + [1.0, -1.0] * 99)]
+)
+def test_window_drops__baseline_indistinguishable_from_zero__drop_undefined(baseline):
+    rule = detectors.window_drops(np.concatenate([baseline, np.full(50, -0.5)]), 50, 200)
+    assert np.isnan(rule.drop[-1])
+
+
+def two_episodes(seed: int) -> tuple[np.ndarray, list[int]]:
+    """8,000 events at 90%, with drops to 60% at 2,000-2,600 and 5,000-5,400."""
+    rng = np.random.default_rng(seed)
+    values = flags(rng, 0.9, 8000)
+    for start, end in ((2000, 2600), (5000, 5400)):
+        values[start:end] = flags(rng, 0.6, end - start)
+    return values, [2000, 5000]
+
+
+@pytest.mark.parametrize("seed", SEEDS[:10])
+def test_backtest__two_drift_episodes__both_found_with_their_start_and_reset(seed):
+    values, starts = two_episodes(seed)
+    episodes = detectors.backtest(values, Settings())
+    assert [episode.change_at for episode in episodes] == pytest.approx(starts, abs=60)
+    for episode, start, end in zip(episodes, starts, (2600, 5400), strict=True):
+        assert start <= episode.tripped_at < start + 150
+        assert end <= episode.reset_at < end + 400  # a baseline's worth of healthy events after
+        assert episode.drop > 0.2 and episode.statistic > episode.threshold
+
+
+def test_backtest__window_rule__trips_on_noise_the_sequential_detector_ignores():
+    rng = np.random.default_rng(21)
+    values = flags(rng, 0.5, 20_000)
+    assert detectors.backtest(values, Settings(max_drop=0.15)) == []
+    assert len(detectors.backtest(values, Settings(detector=detectors.WINDOW_DROP, max_drop=0.15))) > 10
