@@ -1,4 +1,3 @@
-from django.db import DatabaseError
 from drf_spectacular.utils import OpenApiResponse
 from rest_framework import serializers
 from rest_framework.response import Response
@@ -71,6 +70,8 @@ class RefusalBody(serializers.Serializer):
 class GoLiveCheckApi(APIView):
     """204 while production may execute, else 423 {"ok": false, "reason": ...} (nginx auth_request)."""
 
+    throttle_classes = []  # the gate keeps answering under any flood
+
     @document(
         responses={204: None, 423: OpenApiResponse(RefusalBody, "Production may not execute now.")},
         summary="May production execute now?",
@@ -81,9 +82,7 @@ class GoLiveCheckApi(APIView):
         decision = services.may_execute()
         return Response(status=204) if decision.ok else refusal(decision.reason)
 
-    def handle_exception(self, exc):
+    def state_unavailable_answer(self):
         # Authenticating the token needs the database too: when it is down, answer as the gate
-        # does (fail closed), not with a 500 a proxy might not treat as "no".
-        if isinstance(exc, DatabaseError):
-            return refusal(reasons.STATE_UNAVAILABLE)
-        return super().handle_exception(exc)
+        # does (fail closed), not with a 503 a proxy might not treat as "no".
+        return refusal(reasons.STATE_UNAVAILABLE)

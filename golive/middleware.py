@@ -1,6 +1,7 @@
 """ExecutionClassMiddleware: refuses every PROD_EXEC request while production may not execute."""
 
 from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
 from django.http import JsonResponse
 
 from . import services
@@ -15,6 +16,13 @@ def refusal(reason: str) -> JsonResponse:
 
 class ExecutionClassMiddleware:
     def __init__(self, get_response):
+        # Loaded when the server starts (runserver, gunicorn, uvicorn): a declaration this
+        # middleware could not see stops it there, even where `manage.py check` was never run.
+        from .checks import check_execution_classes
+
+        errors = check_execution_classes(None)
+        if errors:
+            raise ImproperlyConfigured("\n".join(str(error) for error in errors))
         self.get_response = get_response
 
     def __call__(self, request):
@@ -31,7 +39,7 @@ class ExecutionClassMiddleware:
                 return JsonResponse({"detail": f"{HEADER} must be one of {allowed}.", "field": HEADER}, status=400)
         if request.path.startswith(tuple(settings.GOVERNANCE_UNGATED_PATH_PREFIXES)):
             return None  # the admin and the governance API stay reachable so operators can recover
-        request.execution_class = effective_class(declared_class(view_func), header)
+        request.execution_class = effective_class(declared_class(view_func, request.method), header)
         if request.execution_class != ExecutionClass.PROD_EXEC:
             return None
         decision = services.may_execute()

@@ -28,9 +28,9 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.db.models.signals import m2m_changed, post_delete, post_save
-from knox.auth import TokenAuthentication
 
 from . import roles
+from .throttles import AddressThrottledTokenAuthentication
 
 
 class _Credentials:
@@ -100,8 +100,9 @@ class CachedCredentials:
         return user, token
 
 
-class CachedTokenAuthentication(CachedCredentials, TokenAuthentication):
-    """`Authorization: Token <key>`, knox's hashed, expiring tokens, through the cache."""
+class CachedTokenAuthentication(CachedCredentials, AddressThrottledTokenAuthentication):
+    """`Authorization: Token <key>`, knox's hashed, expiring tokens (the address throttle first),
+    through the cache."""
 
 
 def _forget_all(sender, **kwargs) -> None:

@@ -12,12 +12,6 @@ from rest_framework import serializers
 LEVER_APPS = ("golive", "risk", "heimdall", "regression")
 
 
-class CachedKnoxTokenScheme(KnoxTokenScheme):
-    """The token cache (governance_site.authentication) takes the same header as knox: same scheme."""
-
-    target_class = "governance_site.authentication.CachedTokenAuthentication"
-
-
 class AutoSchema(openapi.AutoSchema):
     """Names components so that the levers' serializers never collide: a view's nested serializer
     after the view (`KillSwitchApi.InputSerializer` → `KillSwitchInput`), and each lever's after
@@ -43,6 +37,13 @@ class AutoSchema(openapi.AutoSchema):
         return name
 
 
+class AddressThrottledKnoxScheme(KnoxTokenScheme):
+    """The API's token authentication is knox's behind the address throttle: the same scheme."""
+
+    target_class = "governance_site.throttles.AddressThrottledTokenAuthentication"
+    match_subclasses = True  # the token cache (governance_site.authentication): the same header
+
+
 class ErrorBody(serializers.Serializer):
     detail = serializers.CharField(help_text="What went wrong, naming the input at fault.")
     field = serializers.CharField(allow_null=True, help_text="The input at fault, or null.")
@@ -56,13 +57,15 @@ ERROR_DESCRIPTIONS = {
     404: "No such object.",
     409: "The change conflicts with the current state (the reason says which).",
     422: "The idempotency key was used before with other values.",
+    429: "Too many requests from this token or address; see Retry-After (reason `throttled`).",
+    503: "The control plane's state cannot be read now (reason `state_unavailable`); see Retry-After.",
 }
 
 
 def error_responses(*codes: int) -> dict:
-    return {code: OpenApiResponse(ErrorBody, ERROR_DESCRIPTIONS[code]) for code in (401, *codes)}
+    return {code: OpenApiResponse(ErrorBody, ERROR_DESCRIPTIONS[code]) for code in (401, *codes, 429, 503)}
 
 
 def document(*, responses: dict, errors: tuple[int, ...] = (), **kwargs):
-    """extend_schema with the shared error responses: 401 always, then each code in `errors`."""
+    """extend_schema with the shared error responses: 401, 429 and 503 always, then each in `errors`."""
     return extend_schema(responses={**responses, **error_responses(403, *errors)}, **kwargs)

@@ -49,7 +49,7 @@ def views(contract: PolicyContract, input_serializer: type[PolicyInput]) -> tupl
         queryset = contract.model.objects.all()
         serializer_class = output
 
-        @document(responses={200: output(many=True)}, summary=f"Every {contract.title}")
+        @document(responses={200: output(many=True)}, errors=(400,), summary=f"Every {contract.title}")
         def get(self, request, *args, **kwargs):
             return super().get(request, *args, **kwargs)
 

@@ -2,8 +2,9 @@ from django.contrib import admin
 from django.contrib.auth.views import redirect_to_login
 from django.http import JsonResponse
 from django.urls import include, path, re_path
+from django.views.decorators.csrf import csrf_exempt
 from django.views.generic import RedirectView
-from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
 from approvals.apis import ChangeListApi
 from governance_site.alerts.apis import AlertListApi
@@ -11,6 +12,7 @@ from governance_site.audit.apis import AuditListApi
 from review.apis import ReviewApi, SignOffApi, SignOffListApi
 
 
+@csrf_exempt  # a POST to an unknown path is a JSON 404, not Django's HTML page for a missing CSRF cookie
 def api_not_found(request, *args, **kwargs):
     """Every unknown path under /api/ answers JSON, like every other API error. Endpoints have no
     trailing slash: a path that matches one once the slash is gone says so."""
@@ -25,7 +27,9 @@ def api_docs(request, *args, **kwargs):
     reads the schema, which needs a session or a token); a client sending a token gets the page."""
     if not request.user.is_authenticated and "HTTP_AUTHORIZATION" not in request.META:
         return redirect_to_login(request.get_full_path())
-    return SpectacularSwaggerView.as_view(url_name="api-schema")(request, *args, **kwargs)
+    # The split view serves its script from a URL (?script): the Content-Security-Policy allows
+    # no inline script.
+    return SpectacularSwaggerSplitView.as_view(url_name="api-schema")(request, *args, **kwargs)
 
 
 api_patterns = [

@@ -2,6 +2,7 @@ from rest_framework import serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from golive.reasons import STATE_UNAVAILABLE
 from governance_site import policy_apis
 from governance_site.fields import BusinessDayQuery, FractionField, validated
 from governance_site.identifiers import DomainField
@@ -65,6 +66,7 @@ class CheckApi(APIView):
     """200 with {prod_eligible, reason, trials, success_rate}: a "no" is an answer, not an error."""
 
     permission_classes = [IsEngineOrOperator]
+    throttle_classes = []  # the gate keeps answering under any flood
 
     class InputSerializer(serializers.Serializer):
         domain = DomainField()
@@ -87,6 +89,10 @@ class CheckApi(APIView):
     def post(self, request):
         data = validated(self.InputSerializer, request.data)
         return Response(self.OutputSerializer(services.check_prod_eligible(**data)).data)
+
+    def state_unavailable_answer(self):
+        """The database cannot be read: not eligible (fail closed)."""
+        return Response({"prod_eligible": False, "reason": STATE_UNAVAILABLE, "trials": None, "success_rate": None})
 
 
 class ScorecardRowOutput(serializers.Serializer):

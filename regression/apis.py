@@ -230,6 +230,7 @@ class StateListApi(ListAPIView):
 
     @document(
         responses={200: StateOutput(many=True)},
+        errors=(400,),
         summary="Every tripwire's state: status, baseline vs current vs drop, the action taken",
     )
     def get(self, request, *args, **kwargs):

@@ -165,7 +165,7 @@ def record_kpi(
         if stored is None:
             raise
         return _replayed(stored, event), False
-    transaction.on_commit(partial(queue_evaluations, {(event.domain, event.metric)}))
+    transaction.on_commit(partial(queue_evaluations, {(event.domain, event.metric)}), robust=True)
     return event, True
 
 
@@ -183,7 +183,8 @@ def record_kpi_batch(*, events: list[dict], actor) -> BatchResult:
     authenticated principal), each with its own `reported_by` label. Events whose event_id is
     already stored are skipped and reported by index (a different event under a stored event_id
     is a 422); an event_id repeated inside the batch is a 400. A concurrent request storing the
-    same event_id first wins; this batch then skips it at insert time.
+    same event_id first wins; this batch then skips it at insert time
+    (ON CONFLICT DO NOTHING, rows inserted in event_id order).
     """
     built = []
     for index, fields in enumerate(events):
@@ -207,7 +208,9 @@ def record_kpi_batch(*, events: list[dict], actor) -> BatchResult:
         if event.event_id in stored:
             _replayed(stored[event.event_id], event, index=index)
             duplicates.append(index)
-    new = [event for event in built if event.event_id not in stored]
+    # Inserted in event_id order: racing batches sharing event_ids then wait on one another's
+    # uncommitted rows in the same order, and never each on the other's (a deadlock).
+    new = sorted((event for event in built if event.event_id not in stored), key=lambda event: event.event_id or "")
     _insert(new, skip_conflicts=bool(ids))
     if ids:
         # A racing request may have stored some of these event_ids between the look-up and the
@@ -219,7 +222,7 @@ def record_kpi_batch(*, events: list[dict], actor) -> BatchResult:
             if winner is not None and event.event_id not in stored and winner.created_at != event.created_at:
                 _replayed(winner, event, index=index)
                 duplicates.append(index)
-    transaction.on_commit(partial(queue_evaluations, {(event.domain, event.metric) for event in new}))
+    transaction.on_commit(partial(queue_evaluations, {(event.domain, event.metric) for event in new}), robust=True)
     return BatchResult(created=len(built) - len(duplicates), duplicates=sorted(duplicates))
 
 
@@ -702,8 +705,13 @@ def queue_evaluations(pairs: set[tuple[str, str]]) -> int:
         )
         ids = list(waiting.values_list("id", flat=True))
         RegressionState.objects.filter(id__in=ids).update(evaluation_queued=True)
-    for state_id in ids:
-        evaluate_tripwire.delay(state_id)
+    for sent, state_id in enumerate(ids):
+        try:
+            evaluate_tripwire.delay(state_id)
+        except Exception:  # the broker is down: the events are stored, and beat evaluates them later
+            logger.warning("Tripwire evaluation on ingest not queued (broker unavailable)", exc_info=True)
+            RegressionState.objects.filter(id__in=ids[sent:]).update(evaluation_queued=False)
+            return sent
     return len(ids)
 
 

@@ -152,6 +152,9 @@ class GovernanceAdminSite(admin.AdminSite):
         return app_list
 
     def index(self, request, extra_context=None):
+        # The same rule as the review API: only a governance role (or a superuser) may read it.
+        if not roles.has_role(request.user, *roles.ALL_ROLES):
+            return super().index(request, {**(extra_context or {}), "review": None})
         query = PeriodQuery(data=request.GET)
         try:
             query.is_valid(raise_exception=True)

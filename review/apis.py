@@ -227,7 +227,7 @@ class SignOffApi(APIView):
 class SignOffListApi(ListAPIView):
     serializer_class = SignOffOutput
 
-    @document(responses={200: SignOffOutput(many=True)}, summary="The completed reviews, newest first")
+    @document(responses={200: SignOffOutput(many=True)}, errors=(400,), summary="The completed reviews, newest first")
     def get(self, request, *args, **kwargs):
         return super().get(request, *args, **kwargs)
 

@@ -52,6 +52,7 @@ PolicyListApi, PolicyUpsertApi = policy_apis.views(services.POLICY, PolicyInput)
 
 class ReserveApi(APIView):
     permission_classes = [IsEngineOrOperator]
+    throttle_classes = []  # the gate keeps answering under any flood
 
     class InputSerializer(serializers.Serializer):
         domain = DomainField()
@@ -60,7 +61,9 @@ class ReserveApi(APIView):
         ref = serializers.CharField(required=False, allow_null=True, max_length=255)
 
     class OutputSerializer(serializers.ModelSerializer):
-        reservation_id = serializers.IntegerField(source="pk")
+        reservation_id = serializers.IntegerField(
+            source="pk", allow_null=True, help_text="Null only when the state cannot be read (`state_unavailable`)."
+        )
         reason = serializers.SerializerMethodField()
 
         class Meta:
@@ -88,6 +91,10 @@ class ReserveApi(APIView):
     def post(self, request):
         entry = services.reserve(actor=request.user, **validated(self.InputSerializer, request.data))
         return Response(self.OutputSerializer(entry).data)
+
+    def state_unavailable_answer(self):
+        """The database cannot be read: a denial (fail closed), with no reservation."""
+        return Response({"ok": False, "reason": reasons.STATE_UNAVAILABLE, "reservation_id": None, "expires_at": None})
 
 
 class SettleApi(APIView):

@@ -2,6 +2,7 @@
 
 import pytest
 from django.contrib.auth.models import Group
+from django.core.cache import cache
 from django.db import connection
 from rest_framework.test import APIClient
 
@@ -21,6 +22,14 @@ requires_postgres = pytest.mark.skipif(
 def _no_remembered_tokens():
     """Each test starts with an empty token cache (a rolled-back test sends no signal)."""
     credentials.clear()
+
+
+@pytest.fixture(autouse=True)
+def fresh_throttle_counters():
+    """Each test starts with no request counted against the API and login throttles."""
+    cache.clear()
+    yield
+    cache.clear()
 
 
 def acknowledged(instance, actor="tests/setup"):

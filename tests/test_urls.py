@@ -1,6 +1,7 @@
 """Unknown API paths and trailing slashes answer JSON 404; the API docs send a browser to the login."""
 
 import pytest
+from django.test import Client
 
 pytestmark = pytest.mark.django_db
 
@@ -30,3 +31,16 @@ def test_api_docs__no_session__redirected_to_the_admin_login_and_back(client, op
 
 def test_api_docs__token__the_page(api, viewer):
     assert api(viewer).get("/api/docs/").status_code == 200
+
+
+def test_unknown_api_path__post_without_a_csrf_cookie__json_404_not_the_csrf_page(db):
+    response = Client(enforce_csrf_checks=True).post("/api/governance/changes/x/approve", {})
+    assert (response.status_code, response["Content-Type"]) == (404, "application/json")
+
+
+@pytest.mark.parametrize("page", ["-3", "0", "x", "999"])
+@pytest.mark.parametrize("path", ["/api/governance/regression/policies", "/api/governance/audit"])
+def test_list__page_that_does_not_exist__400_naming_page(api, viewer, path, page):
+    response = api(viewer).get(path, {"page": page})
+    assert response.status_code == 400
+    assert response.json()["field"] == "page"

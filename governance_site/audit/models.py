@@ -24,11 +24,22 @@ def _refuse(model: type[models.Model], verb: str):
 
 
 class AppendOnlyQuerySet(models.QuerySet):
+    """The ORM's guard. On PostgreSQL a trigger (migration audit 0006) also refuses UPDATE and
+    DELETE of these tables, whatever bypasses this queryset (the base manager, raw SQL)."""
+
     def update(self, **kwargs):
         _refuse(self.model, "changed")
 
     def delete(self):
         _refuse(self.model, "deleted")
+
+    def _raw_delete(self, using):
+        _refuse(self.model, "deleted")
+
+    def bulk_create(self, objs, *args, update_conflicts=False, **kwargs):
+        if update_conflicts:  # INSERT … ON CONFLICT DO UPDATE rewrites the stored row
+            _refuse(self.model, "changed")
+        return super().bulk_create(objs, *args, **kwargs)
 
 
 class AppendOnlyModel(models.Model):
@@ -52,8 +63,16 @@ class AuditEvent(AppendOnlyModel):
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
     # The actor's name: a username, or a named system actor such as "tripwire/beat".
     actor = models.CharField(max_length=150, db_index=True)
+    # The user, while they exist. Deleting a user leaves the event untouched (DO_NOTHING, no
+    # database constraint): SET_NULL would rewrite an append-only row, CASCADE erase the trail;
+    # the name stays in `actor`, the id here (a deleted user's id is never reused).
     actor_user = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.DO_NOTHING,
+        db_constraint=False,
+        related_name="+",
     )
     lever = models.CharField(max_length=16, choices=Lever.choices)
     object_type = models.CharField(max_length=64)

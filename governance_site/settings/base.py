@@ -8,6 +8,7 @@ import datetime as dt
 from pathlib import Path
 
 import environ
+from csp.constants import NONE, SELF, UNSAFE_INLINE
 from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
@@ -30,6 +31,7 @@ CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 INSTALLED_APPS = [
     "review.apps.GovernanceAdminConfig",  # django.contrib.admin with the control-plane review as its index
     "django.contrib.auth",
+    "axes",  # admin login throttling (see LOGIN_* below)
     "django.contrib.contenttypes",
     "django.contrib.sessions",
     "django.contrib.messages",
@@ -52,6 +54,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "governance_site.middleware.HostileInputMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -59,7 +62,9 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "csp.middleware.CSPMiddleware",
     "golive.middleware.ExecutionClassMiddleware",
+    "axes.middleware.AxesMiddleware",  # last, as django-axes requires
 ]
 
 ROOT_URLCONF = "governance_site.urls"
@@ -88,6 +93,23 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # Web, worker and beat share one file: wait for the write lock instead of failing, and take it
     # at the start of each transaction so read-then-write services serialise.
     DATABASES["default"].setdefault("OPTIONS", {}).update({"timeout": 30, "transaction_mode": "IMMEDIATE"})
+# Bounded waits, so that the gate answers `state_unavailable` instead of hanging (PostgreSQL):
+# seconds to open a connection, and milliseconds one statement may run / wait for a lock. A lock
+# held elsewhere (one stuck tripwire, a long admin transaction) fails that one request or that one
+# tripwire's evaluation after DATABASE_LOCK_TIMEOUT_MS; the rest go on. 0 turns a limit off.
+DATABASE_CONNECT_TIMEOUT = env.int("DATABASE_CONNECT_TIMEOUT", default=5)
+DATABASE_STATEMENT_TIMEOUT_MS = env.int("DATABASE_STATEMENT_TIMEOUT_MS", default=10000)
+DATABASE_LOCK_TIMEOUT_MS = env.int("DATABASE_LOCK_TIMEOUT_MS", default=5000)
+if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+    _options = DATABASES["default"].setdefault("OPTIONS", {})
+    _options.setdefault("connect_timeout", DATABASE_CONNECT_TIMEOUT)
+    _options["options"] = " ".join(
+        [
+            _options.get("options", ""),
+            f"-c statement_timeout={DATABASE_STATEMENT_TIMEOUT_MS}",
+            f"-c lock_timeout={DATABASE_LOCK_TIMEOUT_MS}",
+        ]
+    ).strip()
 DATABASES["default"]["ATOMIC_REQUESTS"] = False  # each service owns its transaction
 # Keep connections between requests (seconds; 0 closes after each), checked before reuse.
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("DATABASE_CONN_MAX_AGE", default=60)
@@ -140,17 +162,74 @@ LOGIN_URL = "admin:login"
 GOVERNANCE_TOKEN_CACHE_SECONDS = env.float("GOVERNANCE_TOKEN_CACHE_SECONDS", default=5.0)
 GOVERNANCE_TOKEN_CACHE_SIZE = env.int("GOVERNANCE_TOKEN_CACHE_SIZE", default=1024)  # keys per process
 
+# Content-Security-Policy (django-csp) on every answer: scripts, styles, images and requests only
+# from this site; no plugins, no framing, forms post here. Inline style attributes stay allowed:
+# the admin and the tripwire charts (inline SVG) use them. No page needs an inline script (the API
+# docs load theirs from a URL), checked in tests/test_csp.py.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF],
+        "style-src": [SELF, UNSAFE_INLINE],
+        "img-src": [SELF, "data:"],
+        "font-src": [SELF],
+        "connect-src": [SELF],
+        "object-src": [NONE],
+        "base-uri": [SELF],
+        "form-action": [SELF],
+        "frame-ancestors": [NONE],
+    }
+}
+
+# The largest request body read (bytes; larger: a JSON 413). Sized for the documented batch of
+# 10,000 KPI events: about 2.5 MB as engines send them, 6 MB indented with every text field at its
+# longest (measured in tests/test_hostile_input.py). Default 8 MiB.
+DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("DATA_UPLOAD_MAX_MEMORY_SIZE", default=8 * 1024 * 1024)
+
+# Admin login throttling (django-axes: failures kept in the database, so every worker and a
+# restart see them; locked-out logins are refused before the password is hashed, so a flood of
+# them does not eat the CPU the gate needs). LOGIN_FAILURE_LIMIT failures lock out the client
+# address and the username (each on its own) for LOGIN_COOLOFF_MINUTES; a success resets them.
+# `manage.py axes_reset` (or the admin's Axes pages) unlocks early.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_FAILURE_LIMIT = env.int("LOGIN_FAILURE_LIMIT", default=5)
+AXES_COOLOFF_TIME = dt.timedelta(minutes=env.int("LOGIN_COOLOFF_MINUTES", default=15))
+AXES_LOCKOUT_PARAMETERS = env.list("LOGIN_LOCKOUT_PARAMETERS", default=["ip_address", "username"])
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_CALLABLE = "governance_site.throttles.login_locked_out"
+
+# Shared state of the throttles. Default: each process's memory; production with several workers:
+# redis://127.0.0.1:6379/2 (Django's Redis cache), so that the limits hold across workers.
+CACHES = {"default": env.cache("CACHE_URL", default="locmemcache://")}
+
 REST_FRAMEWORK = {
-    # Token first so that a request without credentials is answered 401 (with WWW-Authenticate).
+    # Token first so that a request without credentials is answered 401 (with WWW-Authenticate);
+    # the address throttle runs before the token look-up, so guessed tokens are throttled too.
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "governance_site.authentication.CachedTokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
+    # 429 with Retry-After past either rate; the gate (go-live check, reserve, Heimdall check)
+    # is exempt. Engines post KPI events in batches (kpi/batch) rather than one request each.
+    "DEFAULT_THROTTLE_CLASSES": [
+        "governance_site.throttles.TokenThrottle",
+        "governance_site.throttles.AddressThrottle",
+    ],
+    "DEFAULT_THROTTLE_RATES": {
+        "token": env.str("API_THROTTLE_RATE_PER_TOKEN", default="3000/minute"),
+        "address": env.str("API_THROTTLE_RATE_PER_ADDRESS", default="6000/minute"),
+    },
+    # Proxies in front that append to X-Forwarded-For (0: the client is REMOTE_ADDR; a client's
+    # own X-Forwarded-For is then ignored, so it cannot pick its address).
+    "NUM_PROXIES": env.int("API_THROTTLE_NUM_PROXIES", default=0),
     "DEFAULT_PERMISSION_CLASSES": ["governance_site.permissions.IsGovernanceReader"],
     # JSON bodies only (a form that leaves out a boolean reads it as false); views that must also
     # take form-encoded bodies say so. Bare NaN/Infinity parse, so validation names the field.
     "DEFAULT_PARSER_CLASSES": ["governance_site.parsers.NonStrictJSONParser"],
-    "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
+    "DEFAULT_PAGINATION_CLASS": "governance_site.pagination.PageNumberPagination",
     "PAGE_SIZE": 50,
     "EXCEPTION_HANDLER": "governance_site.errors.exception_handler",
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",

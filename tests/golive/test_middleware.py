@@ -1,9 +1,7 @@
-import contextlib
-
 import pytest
-from django.db import connection
 
 from golive import services
+from tests.faults import unreachable_database
 
 pytestmark = [pytest.mark.django_db, pytest.mark.urls("tests.golive.urls")]
 
@@ -20,6 +18,30 @@ def test_prod_exec_view__kill_switch_engaged__refused_on_next_request(client, op
 def test_prod_exec_drf_view__go_live_disabled__423(client, path):
     response = client.post(path)
     assert (response.status_code, response.json()["reason"]) == (423, "go_live_disabled")
+
+
+PROD_EXEC_METHODS = [
+    "/engine/offer-view",  # @execution_class on a class-based view's method
+    "/engine/bid-view",  # method_decorator(execution_class(...), name="post") on the class
+    "/engine/route",  # method_decorator on an APIView's method
+    "/engine/capital/allocate",  # above a ViewSet's @action
+    "/engine/capital/rebalance",  # below a ViewSet's @action
+    "/engine/capital",  # on a ViewSet's create
+]
+
+
+@pytest.mark.parametrize("path", PROD_EXEC_METHODS)
+def test_prod_exec_on_a_method__kill_switch_engaged__423(client, operator, live, path):
+    assert client.post(path).status_code in (200, 201)
+    services.set_kill_switch(engaged=True, reason="drill", actor=operator)
+    response = client.post(path)
+    assert (response.status_code, response.json()) == (423, {"ok": False, "reason": "kill_switch"})
+
+
+@pytest.mark.parametrize("path", ["/engine/offer-view", "/engine/capital"])
+def test_prod_exec_on_one_method__other_methods__served_while_production_off(client, path):
+    assert client.get(path).status_code == 200
+    assert client.post(path).status_code == 423
 
 
 def test_prod_exec_under_api_view__live__served(client, live):
@@ -62,23 +84,6 @@ def test_admin_and_governance_api__prod_exec_header__never_blocked(api, operator
     assert response.status_code == 200
     client.force_login(operator)
     assert client.get("/admin/", HTTP_X_EXECUTION_CLASS="PROD_EXEC").status_code == 200
-
-
-@contextlib.contextmanager
-def unreachable_database():
-    """The default connection pointed at a database that cannot be reached, then restored."""
-    settings_dict = connection.settings_dict
-    saved = {key: settings_dict[key] for key in ("NAME", "PORT", "HOST")}
-    connection.close()
-    if connection.vendor == "sqlite":
-        settings_dict["NAME"] = "/nonexistent-dir/unreachable.sqlite3"
-    else:
-        settings_dict.update(HOST="127.0.0.1", PORT="1")
-    try:
-        yield
-    finally:
-        connection.close()
-        settings_dict.update(saved)
 
 
 @pytest.mark.django_db(transaction=True)

@@ -73,6 +73,23 @@ def test_racing_batches__same_event_ids__stored_once_counted_once_conflicts_refu
     assert sum(created) == 300 and sorted(created)[-1] == 300
 
 
+@pytest.mark.parametrize("attempt", range(5))
+def test_racing_batches__same_events_in_opposite_orders__both_succeed_stored_once(attempt):
+    """Batches of the same 2,000 events, half of them reversed, posted at once (a deadlock before)."""
+    events = [
+        {"domain": "WHOLESALE", "metric": "contract_rate", "success": n % 3 == 0, "event_id": f"ev-{attempt}-{n}"}
+        for n in range(2000)
+    ]
+
+    def batch(i):
+        return services.record_kpi_batch(events=events if i % 2 else events[::-1], actor=f"engine/{i}")
+
+    results = race(batch, threads=6)
+    assert KpiEvent.objects.filter(event_id__startswith=f"ev-{attempt}-").count() == 2000
+    assert sum(result.created for result in results) == 2000
+    assert [len(result.duplicates) + result.created for result in results] == [2000] * 6
+
+
 def test_evaluations_racing_ingest__every_event_judged_exactly_once(tripwire, feed):
     """Batches arrive while evaluations run: the detector's state, locked with its policy, has seen
     each event once, in order (its epoch count equals the events stored before the last evaluation)."""

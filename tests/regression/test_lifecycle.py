@@ -6,6 +6,7 @@ import datetime as dt
 import numpy as np
 import pytest
 from django.utils import timezone
+from kombu.exceptions import OperationalError
 
 from golive import services as golive
 from governance_site.audit.models import AuditEvent
@@ -164,6 +165,24 @@ def test_ingest__enqueues_one_evaluation_per_policy_after_commit(tripwire, feed,
     assert tasks.evaluate_tripwire(state.pk) == "triggered"
     state.refresh_from_db()
     assert (state.evaluated_by, state.evaluation_queued) == (reasons.INGEST_ACTOR, False)
+
+
+def test_ingest__broker_down__event_stored_answered_and_left_to_beat(tripwire, api, engine, monkeypatch,
+                                                                   django_capture_on_commit_callbacks):  # fmt: skip
+    """The broker refusing the on-ingest evaluation is no reason to fail an event already stored."""
+    tripwire()
+
+    def broker_down(state_id):
+        raise OperationalError("Error 111 connecting to 127.0.0.1:6379. Connection refused.")
+
+    monkeypatch.setattr(tasks.evaluate_tripwire, "delay", broker_down)
+    with django_capture_on_commit_callbacks(execute=True) as callbacks:
+        response = api(engine).post("/api/governance/regression/kpi", {**KEY, "success": True}, format="json")
+    assert len(callbacks) == 1  # the on-ingest evaluation was asked for, and its failure swallowed
+    assert response.status_code == 201, response.content
+    assert KpiEvent.objects.filter(pk=response.json()["id"]).exists()
+    # Not left marked as queued: the next ingest tries again, and beat evaluates meanwhile.
+    assert RegressionState.objects.get(policy__metric="contract_rate").evaluation_queued is False
 
 
 def test_ingest__other_or_disabled_policies__nothing_enqueued(tripwire, feed, monkeypatch,

@@ -113,3 +113,14 @@ def test_business_day_query__after_today_or_ancient_or_impossible__400_naming_da
 def test_scorecard_admin_page__bad_date__today_not_500(client, operator, date):
     client.force_login(operator)
     assert client.get("/admin/heimdall/heimdallpolicy/scorecard/", {"date": date}).status_code == 200
+
+
+def test_admin_landing_page__staff_without_a_governance_role__no_review(client, django_user_model, walkthrough):
+    staff = django_user_model.objects.create_user(username="staff-only", password="pw", is_staff=True)
+    client.force_login(staff)
+    response = client.get("/admin/")
+    page = response.content.decode()
+    assert response.status_code == 200
+    assert 'id="control-plane-review"' not in page
+    assert "KILL SWITCH" not in page and "WHOLESALE" not in page
+    assert "no governance role" in page
