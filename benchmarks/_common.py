@@ -12,6 +12,9 @@ def start_django(default_database_url: str) -> None:
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "governance_site.settings.test")
     os.environ.setdefault("DATABASE_URL", default_database_url)
     os.environ.setdefault("DEBUG", "false")  # DEBUG keeps every query in memory
+    # Loading millions of rows and rebuilding their indexes takes minutes: no statement timeout
+    # for the benchmarks' own work (the service they start keeps the configured one).
+    os.environ.setdefault("DATABASE_STATEMENT_TIMEOUT_MS", "0")
     import django
 
     django.setup()

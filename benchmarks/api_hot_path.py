@@ -103,6 +103,7 @@ def start_server(port: int) -> tuple[subprocess.Popen, str]:
         # be set to, so the throttles count (their cost is measured) but never refuse.
         "API_THROTTLE_RATE_PER_TOKEN": "1000000/minute",
         "API_THROTTLE_RATE_PER_ADDRESS": "1000000/minute",
+        "DATABASE_STATEMENT_TIMEOUT_MS": "10000",  # the production default, not the bench's own
     }
     command = [sys.executable, "-m", "gunicorn", *how, "--bind", f"127.0.0.1:{port}", "governance_site.wsgi"]
     server = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
