@@ -28,6 +28,17 @@ def server() -> dict:
     return {"host": db["HOST"], "port": db["PORT"] or 5432, "user": db["USER"], "password": db["PASSWORD"]}
 
 
+def delete_own_rows(table: str, where: str, params: list) -> None:
+    """Delete a benchmark's own rows from an append-only table, whose trigger refuses DELETE: in
+    one transaction with triggers off (session_replication_role = replica, which needs the bench
+    database's superuser; the service never does this)."""
+    from django.db import connection, transaction
+
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute("SET LOCAL session_replication_role = replica")
+        cursor.execute(f"DELETE FROM {table} WHERE {where}", params)
+
+
 def unlimited_risk_policy() -> dict:
     """Changes that make a risk policy approve every reserve a benchmark makes in a day."""
     from decimal import Decimal

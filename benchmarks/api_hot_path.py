@@ -225,8 +225,7 @@ def kpi_rows(count: int) -> tuple[list[dict], list[tuple]]:
 
 
 def clear_kpi() -> None:
-    with connection.cursor() as cursor:
-        cursor.execute("DELETE FROM regression_kpievent WHERE domain = %s", [KPI_DOMAIN])
+    common.delete_own_rows("regression_kpievent", "domain = %s", [KPI_DOMAIN])
 
 
 def timed_batch(run) -> float:

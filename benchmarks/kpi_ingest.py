@@ -64,8 +64,7 @@ def rows(bodies: list[dict]) -> list[tuple]:
 
 
 def clear() -> None:
-    with connection.cursor() as cursor:
-        cursor.execute("DELETE FROM regression_kpievent WHERE domain = %s", [DOMAIN])
+    common.delete_own_rows("regression_kpievent", "domain = %s", [DOMAIN])
 
 
 def engine_client() -> APIClient:
