@@ -3,13 +3,14 @@
 #              (make run PORT=8001 HOST=0.0.0.0 to serve elsewhere)
 #   make test  set up and run the whole test suite
 #   make demo  start the local database over and replay the spec's walkthrough (then make run to look)
+#   make drills  hostile input, load and faults on a PostgreSQL and Redis of their own (< 10 min)
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test demo lint format bench migrate port-free
+.PHONY: run test demo lint format bench migrate port-free drills drills-short drill-services
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -63,3 +64,17 @@ bench: $(VENV)/.installed
 		BENCH_RESULTS=$$results DATABASE_URL=$(BENCH_DATABASE_URL) $(BIN)/python $$script || failed=1; \
 	done; \
 	$(BIN)/python benchmarks/_table.py $$results || failed=1; rm -f $$results; exit $$failed
+
+# Drills: hostile input (schemathesis), load and faults, on a PostgreSQL cluster (initdb into a
+# temporary folder) and a Redis they start on free ports of their own, never the shared services.
+# One table at the end; exit 1 if anything was lost. drills-short: the CI form (~1 minute).
+drill-services:
+	@ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 && command -v redis-server >/dev/null || { \
+		echo "drills: installing postgresql and redis-server"; \
+		apt-get update -qq && apt-get install -y -qq postgresql redis-server >/dev/null; }
+
+drills: $(VENV)/.installed drill-services
+	$(BIN)/python -m drills $(DRILL_ARGS)
+
+drills-short: $(VENV)/.installed drill-services
+	$(BIN)/python -m drills --short $(DRILL_ARGS)

@@ -8,12 +8,14 @@ from dataclasses import dataclass
 from django.core.serializers.json import DjangoJSONEncoder
 
 from golive import services as golive
+from golive.models import KillScope
 from governance_site.audit import services as audit
 from governance_site.audit.models import Lever
 from governance_site.errors import InvalidInput, NotFound
 from governance_site.identifiers import DOMAIN, METRIC
 from governance_site.policies import PolicyContract, version_of
 from heimdall import services as heimdall
+from regression import cascade as regression_cascade
 from regression import selectors as regression_selectors
 from regression import services as regression
 from regression.models import PolicyAction
@@ -21,8 +23,12 @@ from risk import services as risk
 
 from .models import Kind
 
-CONTRACTS: dict[str, PolicyContract] = {contract.lever: contract for contract in (risk.POLICY, heimdall.POLICY,
-                                                                                   regression.POLICY)}  # fmt: skip
+CONTRACTS: dict[str, PolicyContract] = {
+    **{contract.lever: contract for contract in (risk.POLICY, heimdall.POLICY, regression.POLICY)},
+    # The one-row policies: named apart from their lever's per-domain policy.
+    "risk.firm": risk.FIRM_POLICY,
+    "regression.cascade": regression_cascade.CASCADE,
+}
 
 
 @dataclass(frozen=True)
@@ -69,6 +75,33 @@ def _production(field: str, to: bool) -> Callable[[dict], Inspection]:
     return inspect
 
 
+def _kill_params(params: dict) -> dict:
+    """{} for the global kill switch, or {"scope": "domain" | "engine" | "model_version", "target": ...}."""
+    _only(params, ("scope", "target"))
+    scope = params.get("scope") or KillScope.GLOBAL
+    if scope not in KillScope.values:
+        raise _invalid("scope", f"one of {', '.join(KillScope.values)}.")
+    if scope == KillScope.GLOBAL:
+        if params.get("target"):
+            raise _invalid("target", "the global kill switch has no target.")
+        return {}
+    try:
+        kill = golive.scoped_kill(scope=scope, target=params.get("target"))
+    except InvalidInput as exc:
+        raise _invalid("target", exc.detail.removeprefix("target: ")) from exc
+    return {"scope": scope, "target": kill.target}
+
+
+def _kill(params: dict) -> Inspection:
+    if not params:
+        return _production("kill_switch_engaged", False)(params)
+    kill = golive.scoped_kill(scope=params["scope"], target=params["target"])
+    return Inspection(
+        lever=Lever.GOLIVE, target=str(kill), diff={"engaged": [True, False]}, seen={"engaged": kill.engaged},
+        loosens=True, nothing_to_do="" if kill.engaged else f"the {kill} kill switch is already released.",
+    )  # fmt: skip
+
+
 def _tripwire_params(params: dict) -> dict:
     _only(params, ("domain", "metric"))
     cleaned = {}
@@ -109,7 +142,8 @@ def _policy_params(params: dict) -> dict:
     if not isinstance(changes, dict) or not changes:
         raise _invalid("changes", "an object with the fields to change.")
     try:
-        return {"lever": contract.lever, "key": contract.clean_key(key), "changes": contract.clean_changes(changes)}
+        name = params["lever"]  # the contract's name in CONTRACTS (a lever, or "risk.firm", "regression.cascade")
+        return {"lever": name, "key": contract.clean_key(key), "changes": contract.clean_changes(changes)}
     except InvalidInput as exc:
         raise InvalidInput(f"params.{exc.detail}", field=f"params.{exc.field}") from exc
 
@@ -128,7 +162,7 @@ def _policy(params: dict) -> Inspection:
     diff = {name: [_json(start.get(name)), _json(getattr(after, name))] for name in params["changes"]}
     return Inspection(
         lever=contract.lever,
-        target=f"{contract.title} {' '.join(params['key'].values())}",
+        target=f"{contract.title} {' '.join(params['key'].values())}".strip(),
         diff={name: values for name, values in diff.items() if values[0] != values[1]},
         seen={"version": current and version_of(current)},
         loosens=bool(contract.loosened(before, after)),
@@ -145,8 +179,7 @@ def _apply_policy(params: dict, *, actor, reason: str):
 
 KINDS: dict[str, KindSpec] = {
     Kind.KILL_SWITCH_RELEASE: KindSpec(
-        _no_params, _production("kill_switch_engaged", False),
-        lambda params, **kw: golive.set_kill_switch(engaged=False, **kw),
+        _kill_params, _kill, lambda params, **kw: golive.set_kill_switch(engaged=False, **params, **kw),
     ),
     Kind.GO_LIVE_ENABLE: KindSpec(
         _no_params, _production("go_live_enabled", True), lambda params, **kw: golive.set_go_live(enabled=True, **kw),

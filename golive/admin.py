@@ -1,18 +1,21 @@
-"""The production state on one page, with confirm-with-a-reason actions that call the services."""
+"""The production state on one page, the scoped kill switches and the engines' heartbeats, with
+confirm-with-a-reason actions that call the services."""
 
+from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
+from django.utils import timezone
 from django.utils.html import format_html
 
 from governance_site import changes, roles
-from governance_site.admin_tools import ReasonForm
+from governance_site.admin_tools import AppendOnlyAdminMixin, ReasonForm, apply_to_selection, confirm_with_reason
 from governance_site.errors import ServiceError
 
 from . import services
-from .models import GoLiveState
+from .models import EngineHeartbeat, GoLiveState, ScopedKill
 
 # action slug -> (title, service, keyword arguments, button style)
 SWITCH_ACTIONS = {
@@ -131,3 +134,105 @@ class GoLiveStateAdmin(admin.ModelAdmin):
             "action_style": style,
         }
         return TemplateResponse(request, "admin/golive/golivestate/confirm_switch.html", context)
+
+
+class EngageForm(forms.ModelForm):
+    """Engage a scoped kill switch: the scope, its target and why."""
+
+    reason = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 3, "cols": 80}),
+        max_length=2000,
+        help_text="Recorded in the audit trail with your name, and named in every refusal.",
+    )
+
+    class Meta:
+        model = ScopedKill
+        fields = ["scope", "target"]
+
+    def validate_unique(self):
+        pass  # engaging a released switch again is the same row: the service finds it
+
+
+@admin.register(ScopedKill)
+class ScopedKillAdmin(admin.ModelAdmin):
+    """Domain, engine and model-version kill switches. Add engages one; the actions release or
+    re-engage the selected ones, each with a reason. Releasing never touches the global switch."""
+
+    form = EngageForm
+    list_display = ["__str__", "engaged_label", "reason", "changed_by", "updated_at"]
+    list_filter = ["engaged", "scope"]
+    search_fields = ["target", "reason", "changed_by"]
+    actions = ["release_kills", "engage_kills"]
+
+    @admin.display(description="Engaged", ordering="engaged")
+    def engaged_label(self, kill):
+        colour, label = ("#b00020", "ENGAGED") if kill.engaged else ("#2e7d32", "released")
+        return format_html('<strong style="color:{}">{}</strong>', colour, label)
+
+    def has_add_permission(self, request):
+        return roles.is_operator(request.user)
+
+    def has_change_permission(self, request, obj=None):
+        return obj is None and roles.is_operator(request.user)  # the changelist's actions only
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def save_model(self, request, obj, form, change):
+        kill = services.set_kill_switch(
+            engaged=True, scope=obj.scope, target=obj.target, reason=form.cleaned_data["reason"], actor=request.user
+        )
+        obj.pk = kill.pk
+        obj.refresh_from_db()
+
+    def add_view(self, request, form_url="", extra_context=None):
+        try:
+            return super().add_view(request, form_url, extra_context)
+        except ServiceError as exc:
+            self.message_user(request, f"Nothing was engaged: {exc.detail}", messages.ERROR)
+            return redirect(request.get_full_path())
+
+    @admin.action(description="Release the selected kill switches…", permissions=["change"])
+    def release_kills(self, request, queryset):
+        return self._confirm(request, queryset, engaged=False)
+
+    @admin.action(description="Engage the selected kill switches…", permissions=["change"])
+    def engage_kills(self, request, queryset):
+        return self._confirm(request, queryset, engaged=True)
+
+    def _confirm(self, request, queryset, *, engaged: bool):
+        title = "Engage" if engaged else "Release"
+
+        def apply(reason: str) -> None:
+            apply_to_selection(
+                self, request, queryset, done=f"{title}d",
+                call=lambda kill: services.set_kill_switch(
+                    engaged=engaged, scope=kill.scope, target=kill.target, reason=reason, actor=request.user
+                ),
+            )  # fmt: skip
+
+        consequence = (
+            "Every production request, reserve and Heimdall check these scopes cover is refused (kill_switch, "
+            "naming the scope and you), and their open reservations are cancelled."
+            if engaged
+            else "These scopes may execute again, unless a wider switch (the global one, a domain) is still "
+            "engaged: releasing one scope never releases another."
+        )
+        return confirm_with_reason(
+            self, request, queryset, apply, title=title, what="the kill switch of", consequence=consequence,
+            danger=engaged,
+        )  # fmt: skip
+
+
+@admin.register(EngineHeartbeat)
+class EngineHeartbeatAdmin(AppendOnlyAdminMixin, admin.ModelAdmin):
+    """Engines' heartbeats: written by the engines' beats and the cancel-on-disconnect task only."""
+
+    list_display = ["engine", "connection", "max_silence_seconds", "last_beat_at", "lapsed_at"]
+    search_fields = ["engine"]
+
+    @admin.display(description="Connection")
+    def connection(self, heartbeat):
+        silent = heartbeat.silent_at(timezone.now())
+        colour, label = ("#b00020", "SILENT: refused") if silent else ("#2e7d32", "beating")
+        return format_html('<strong style="color:{}">{}</strong>', colour, label)

@@ -8,10 +8,26 @@ from . import services
 from .execution import HEADER, declared_class, effective_class
 from .models import ExecutionClass
 
+DOMAIN_HEADER = "X-Governance-Domain"
+MODEL_VERSION_HEADER = "X-Model-Version"
 
-def refusal(reason: str) -> JsonResponse:
-    """The 423 answer given to a production-execution request that is not allowed now."""
-    return JsonResponse({"ok": False, "reason": reason}, status=423)
+
+def refusal(decision: services.Decision) -> JsonResponse:
+    """The 423 answer given to a production-execution request that is not allowed now: the reason,
+    the refusing scope and who engaged it."""
+    return JsonResponse(decision.as_dict(), status=423)
+
+
+def _scope_of(request, view_kwargs) -> dict:
+    """The domain, engine and model version a request acts for: the view's `domain` argument or the
+    X-Governance-Domain header, the authenticated user, the X-Model-Version header. They can only
+    add refusals (a kill of that scope), never lift one."""
+    user = getattr(request, "user", None)
+    return {
+        "domain": (view_kwargs.get("domain") or request.headers.get(DOMAIN_HEADER) or "").strip().upper() or None,
+        "engine": user.get_username() if user is not None and user.is_authenticated else None,
+        "model_version": (request.headers.get(MODEL_VERSION_HEADER) or "").strip() or None,
+    }
 
 
 class ExecutionClassMiddleware:
@@ -42,5 +58,5 @@ class ExecutionClassMiddleware:
         request.execution_class = effective_class(declared_class(view_func, request.method), header)
         if request.execution_class != ExecutionClass.PROD_EXEC:
             return None
-        decision = services.may_execute()
-        return None if decision.ok else refusal(decision.reason)
+        decision = services.may_execute(**_scope_of(request, view_kwargs))
+        return None if decision.ok else refusal(decision)

@@ -104,12 +104,12 @@ class PolicyForm(forms.ModelForm):
             if identifier.name in self.fields:
                 self.fields[identifier.name] = identifier.form_field()
         self.fields["reason"].required = self.contract.reason_required
-        if self.instance.pk:
+        if not self.instance._state.adding:  # a saved policy (a singleton's pk is set before it is)
             self.fields["version"].initial = version_of(self.instance)
 
     def clean(self):
         cleaned = super().clean()
-        if self.instance.pk and cleaned.get("version") != version_of(self.instance):
+        if not self.instance._state.adding and cleaned.get("version") != version_of(self.instance):
             raise forms.ValidationError(
                 f"This policy was changed by {self.instance.changed_by or 'someone'} since you opened it: "
                 "nothing was saved. Reload the page to see the current values, then make your change again.",

@@ -34,6 +34,7 @@ class Loosens(enum.Enum):
     RAISE = "raise"  # a higher number allows more (a cap, a threshold of drop)
     RAISE_OR_REMOVE = "raise_or_remove"  # higher, or null (no cap at all)
     LOWER = "lower"  # a lower number allows more (a minimum confidence, trials, success rate)
+    LOWER_OR_REMOVE = "lower_or_remove"  # lower, or null (a duplicate window: shorter or none)
     TURN_ON = "turn_on"  # enabling allows more (a risk or Heimdall policy)
     TURN_OFF = "turn_off"  # disabling allows more (a tripwire)
 
@@ -44,7 +45,7 @@ class Loosens(enum.Enum):
             return bool(after) and not before
         if self is Loosens.TURN_OFF:
             return bool(before) and not after
-        if self is Loosens.RAISE_OR_REMOVE and after is None:
+        if self in (Loosens.RAISE_OR_REMOVE, Loosens.LOWER_OR_REMOVE) and after is None:
             return True
         if before is None or after is None:
             return False  # from no value (no cap: already loosest) or to none where that is not looser

@@ -43,7 +43,8 @@ def views(contract: PolicyContract, input_serializer: type[PolicyInput]) -> tupl
     module = input_serializer.__module__
     meta = type("Meta", (), {"model": contract.model, "fields": [*contract.key_names, *contract.fields, "changed_by",
                                                                     "updated_at"]})  # fmt: skip
-    output = type("PolicyOutput", (serializers.ModelSerializer,), {"Meta": meta, "__module__": module})
+    name = input_serializer.__name__.removesuffix("Input") + "Output"  # PolicyInput → PolicyOutput
+    output = type(name, (serializers.ModelSerializer,), {"Meta": meta, "__module__": module})
 
     class PolicyListApi(ListAPIView):
         queryset = contract.model.objects.all()

@@ -14,7 +14,7 @@ from governance_site.charts import Series, multi_series_chart
 from governance_site.fields import BusinessDayQuery
 
 from . import selectors, services
-from .models import HeimdallPolicy, SandboxTrial
+from .models import HeimdallPolicy, ModelDemotion, SandboxTrial
 
 CHART_DAYS = 14  # business days of success rates drawn above the scorecard
 
@@ -116,3 +116,13 @@ class SandboxTrialAdmin(AppendOnlyAdminMixin, admin.ModelAdmin):
     @admin.display(description="Outcome", ordering="success")
     def outcome(self, obj):
         return _status(obj.success, "SUCCESS" if obj.success else "FAILURE")
+
+
+@admin.register(ModelDemotion)
+class ModelDemotionAdmin(AppendOnlyAdminMixin, admin.ModelAdmin):
+    """Model versions a tripwire demoted: written by the Regression Tripwire only. A version is
+    eligible again once sandbox trials made after `demoted_at` pass the domain's gates."""
+
+    list_display = ["domain", "model_version", "demoted_at", "demoted_by", "reason"]
+    list_filter = [DomainFilter]
+    search_fields = ["model_version"]

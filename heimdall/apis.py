@@ -78,17 +78,22 @@ class CheckApi(APIView):
         reason = eligibility_reason()
         trials = serializers.IntegerField(allow_null=True, help_text="In the policy window; null without one.")
         success_rate = serializers.FloatField(allow_null=True, help_text="0–1; null without trials.")
+        detail = serializers.CharField(
+            allow_null=True, help_text="A kill switch's scope and who engaged it, or the demotion; else null."
+        )
 
     @document(
         responses={200: OutputSerializer},
         errors=(400,),
         summary="May this recommendation reach production? (engines and operators)",
         description="A no is a 200 with prod_eligible false and the reason. With model_version, only "
-        "that version's sandbox trials count.",
+        "that version's sandbox trials count (after its demotion, for a version a tripwire demoted). Kill "
+        "switches of the domain, of the calling engine and of the model version refuse too.",
     )
     def post(self, request):
         data = validated(self.InputSerializer, request.data)
-        return Response(self.OutputSerializer(services.check_prod_eligible(**data)).data)
+        eligibility = services.check_prod_eligible(engine=request.user.get_username(), **data)
+        return Response(self.OutputSerializer(eligibility).data)
 
     def state_unavailable_answer(self):
         """The database cannot be read: not eligible (fail closed)."""

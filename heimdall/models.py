@@ -116,3 +116,24 @@ class SandboxTrial(AppendOnlyModel, DomainModel):
     def __str__(self):
         version = f" {self.model_version}" if self.model_version else ""
         return f"{self.domain}{version} trial {'succeeded' if self.success else 'failed'}"
+
+
+class ModelDemotion(DomainModel):
+    """A model version the Regression Tripwire demoted: back to the sandbox, eligible again only on
+    sandbox trials made after `demoted_at`. Other versions of the domain are not touched."""
+
+    model_version = models.CharField(max_length=64)
+    demoted_at = models.DateTimeField()
+    demoted_by = models.CharField(max_length=150)
+    reason = models.TextField(blank=True)
+    changed_by = models.CharField(max_length=150, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-demoted_at"]
+        constraints = [
+            models.UniqueConstraint(fields=["domain", "model_version"], name="heimdall_demotion_domain_version")
+        ]
+
+    def __str__(self):
+        return f"{self.domain} {self.model_version} demoted"

@@ -10,6 +10,9 @@ from golive.reasons import REFUSALS
 NO_POLICY = "no_policy"  # fail closed: a domain without a policy is never eligible
 POLICY_DISABLED = "policy_disabled"
 CONFIDENCE_BELOW_MIN = "confidence_below_min"
+# The version was demoted by a tripwire and has not yet earned production again with enough
+# successful sandbox trials made after the demotion.
+DEMOTED_BY_TRIPWIRE = "demoted_by_tripwire"
 INSUFFICIENT_TRIALS = "insufficient_trials"
 SUCCESS_RATE_BELOW_MIN = "success_rate_below_min"
 
@@ -18,6 +21,7 @@ ELIGIBILITY_REASONS = (
     NO_POLICY,
     POLICY_DISABLED,
     CONFIDENCE_BELOW_MIN,
+    DEMOTED_BY_TRIPWIRE,
     INSUFFICIENT_TRIALS,
     SUCCESS_RATE_BELOW_MIN,
 )

@@ -11,20 +11,21 @@ import datetime as dt
 from dataclasses import dataclass
 
 from django.core.exceptions import ValidationError
+from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 from rest_framework import status
 
 from golive import services as golive
 from governance_site.audit.models import Lever
-from governance_site.audit.services import actor_name
+from governance_site.audit.services import actor_name, record, snapshot
 from governance_site.changes import Loosens
 from governance_site.errors import InvalidInput, ServiceError
 from governance_site.identifiers import DOMAIN
-from governance_site.policies import PolicyContract, first_error
+from governance_site.policies import PolicyContract, first_error, required_reason
 
 from . import reasons
-from .models import HeimdallPolicy, SandboxTrial, validate_fraction
+from .models import HeimdallPolicy, ModelDemotion, SandboxTrial, validate_fraction
 
 RATE_DECIMALS = 4
 
@@ -77,6 +78,7 @@ class Eligibility:
     reason: str | None
     trials: int | None
     success_rate: float | None
+    detail: str | None = None  # a Go-Live refusal in words (the kill switch's scope and who), or a demotion
 
 
 class NotProdEligible(ServiceError):
@@ -109,29 +111,38 @@ def decide(
     policy: HeimdallPolicy | None,
     record: TrialRecord | None,
     confidence: float | None = None,
+    demotion: ModelDemotion | None = None,
 ) -> Eligibility:
     """The rule, with the first reason that applies.
 
-    `gate` is Go-Live's `may_execute()`, `record` the domain's trials over the policy window, and
-    `confidence` the recommendation's (None: at the policy's minimum).
+    `gate` is Go-Live's `may_execute()`, `record` the domain's trials over the policy window (for a
+    demoted version: only those after its demotion), and `confidence` the recommendation's (None:
+    at the policy's minimum). A demoted version short of trials or success rate is
+    `demoted_by_tripwire`.
     """
 
-    def answer(reason: str | None) -> Eligibility:
+    def answer(reason: str | None, detail: str | None = None) -> Eligibility:
         return Eligibility(
             prod_eligible=reason is None,
             reason=reason,
             trials=record.trials if record else None,
             success_rate=record.reported_rate if record else None,
+            detail=detail,
         )
 
     if not gate.ok:
-        return answer(gate.reason)
+        return answer(gate.reason, gate.detail)
     if policy is None:
         return answer(reasons.NO_POLICY)
     if not policy.enabled:
         return answer(reasons.POLICY_DISABLED)
     if confidence is not None and confidence < policy.min_confidence_prod:
         return answer(reasons.CONFIDENCE_BELOW_MIN)
+    if demotion is not None and (
+        record.trials < policy.min_sandbox_trials or record.success_rate < policy.min_success_rate
+    ):
+        why = f"{demotion.model_version} demoted at {demotion.demoted_at.isoformat()} by {demotion.demoted_by}"
+        return answer(reasons.DEMOTED_BY_TRIPWIRE, f"{why}: {demotion.reason}")
     if record.trials < policy.min_sandbox_trials:
         return answer(reasons.INSUFFICIENT_TRIALS)
     if record.success_rate < policy.min_success_rate:
@@ -140,30 +151,42 @@ def decide(
 
 
 def check_prod_eligible(
-    *, domain: str, confidence: float, model_version: str | None = None, now: dt.datetime | None = None
+    *,
+    domain: str,
+    confidence: float,
+    model_version: str | None = None,
+    engine: str | None = None,
+    now: dt.datetime | None = None,
 ) -> Eligibility:
     """May a recommendation of `domain` with `confidence` reach production now?
 
     Only trials within the policy's window count; with `model_version`, only that version's (a
-    retrained model earns its own eligibility). A "no" is an answer, not an error; bad input is
-    an `InvalidInput` naming the field.
+    retrained model earns its own eligibility), and for a version a tripwire demoted only those
+    made after the demotion. Every kill switch covering the domain, the `engine` or the version
+    refuses. A "no" is an answer, not an error; bad input is an `InvalidInput` naming the field.
     """
     domain = DOMAIN.clean(domain)
     confidence = _confidence(confidence)
     now = now or timezone.now()
     policy = HeimdallPolicy.objects.filter(domain=domain).first()
-    record = None
+    record = demotion = None
     if policy is not None:
         trials = SandboxTrial.objects.filter(in_window(policy, until=now))
         if model_version:
             trials = trials.filter(model_version=model_version)
+            demotion = ModelDemotion.objects.filter(domain=domain, model_version=model_version).first()
+            if demotion is not None:
+                trials = trials.filter(created_at__gt=demotion.demoted_at)
         record = TrialRecord(**trials.tally())
-    return decide(gate=golive.may_execute(), policy=policy, record=record, confidence=confidence)
+    gate = golive.may_execute(domain=domain, engine=engine, model_version=model_version)
+    return decide(gate=gate, policy=policy, record=record, confidence=confidence, demotion=demotion)
 
 
-def require_prod_eligible(*, domain: str, confidence: float, model_version: str | None = None) -> Eligibility:
+def require_prod_eligible(
+    *, domain: str, confidence: float, model_version: str | None = None, engine: str | None = None
+) -> Eligibility:
     """`check_prod_eligible`, raising `NotProdEligible` (carrying the reason) on a "no"."""
-    eligibility = check_prod_eligible(domain=domain, confidence=confidence, model_version=model_version)
+    eligibility = check_prod_eligible(domain=domain, confidence=confidence, model_version=model_version, engine=engine)
     if not eligibility.prod_eligible:
         raise NotProdEligible(eligibility)
     return eligibility
@@ -203,3 +226,26 @@ def upsert_policy(
     Returns (policy, created).
     """
     return POLICY.upsert(key={"domain": domain}, changes=changes, actor=actor, reason=reason, version=version)
+
+
+@transaction.atomic
+def demote_model_version(*, domain: str, model_version: str, reason: str, actor) -> ModelDemotion:
+    """Take `model_version` of `domain` out of production: it is `demoted_by_tripwire` until sandbox
+    trials made from now on earn it back. Other versions keep their eligibility. Audited
+    `model_version.demote`; demoting again restarts the count."""
+    reason = required_reason(reason, what="demote a model version")
+    domain = DOMAIN.clean(domain)
+    if not isinstance(model_version, str) or not model_version.strip() or len(model_version.strip()) > 64:
+        raise InvalidInput("model_version: a non-empty string of at most 64 characters.", field="model_version")
+    model_version = model_version.strip()
+    ModelDemotion.objects.get_or_create(
+        domain=domain, model_version=model_version, defaults={"demoted_at": timezone.now(), "demoted_by": ""}
+    )
+    demotion = ModelDemotion.objects.select_for_update().get(domain=domain, model_version=model_version)
+    before = snapshot(demotion) if demotion.demoted_by else None
+    demotion.demoted_at, demotion.reason = timezone.now(), reason
+    demotion.demoted_by = demotion.changed_by = actor_name(actor)
+    demotion.save()
+    record(actor=actor, lever=Lever.HEIMDALL, instance=demotion, action="model_version.demote", before=before,
+           reason=reason)  # fmt: skip
+    return demotion

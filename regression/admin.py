@@ -20,8 +20,8 @@ from governance_site.changes import APPROVAL_REQUIRED, request_url
 from governance_site.errors import ServiceError
 from governance_site.formatting import when
 
-from . import charts, selectors, services
-from .models import KpiEvent, RegressionPolicy, RegressionState, TripwireStatus
+from . import cascade, charts, selectors, services
+from .models import CascadePolicy, KpiEvent, RegressionPolicy, RegressionState, TripwireStatus
 
 STATUS_COLOURS = {
     TripwireStatus.OK: "#1b7f3b",
@@ -49,7 +49,7 @@ class RegressionPolicyAdmin(PolicyAdminMixin, admin.ModelAdmin):
     contract = services.POLICY
     # The key columns first: on a 1366 px screen they show without scrolling sideways.
     list_display = ["__str__", "enabled", "max_drop_fraction", "action", "mode", "detector", "kind", "window_events",
-                    "baseline_events", "lookback_days", "changed_by", "updated_at"]  # fmt: skip
+                    "baseline_events", "lookback_days", "heimdall_link", "changed_by", "updated_at"]  # fmt: skip
     list_filter = ["enabled", "mode", "detector", "kind", "action", "domain"]
     search_fields = ["domain", "metric"]
 
@@ -82,7 +82,7 @@ class RegressionStateAdmin(OperateActionsMixin, AppendOnlyAdminMixin, admin.Mode
                     "window_count", "baseline_count", "evaluated_by"]  # fmt: skip
     list_filter = ["status", "triggered", "policy__enabled", "policy__action"]
     search_fields = ["policy__domain", "policy__metric"]
-    actions = ["evaluate_now", "reset_tripwires", "rebaseline_last_week", "undo_rebaseline"]
+    actions = ["evaluate_now", "reset_tripwires", "acknowledge_throttles", "rebaseline_last_week", "undo_rebaseline"]
     fields = ["policy", "window_count", "baseline_count"]  # the rest is in the summary next to the chart
 
     def get_queryset(self, request):
@@ -209,6 +209,16 @@ class RegressionStateAdmin(OperateActionsMixin, AppendOnlyAdminMixin, admin.Mode
             return None
         return self._confirmation(request, queryset, form, **confirmation)
 
+    @admin.action(description="Acknowledge the throttle (asks for a reason)", permissions=["operate"])
+    def acknowledge_throttles(self, request, queryset):
+        return self._with_reason(
+            request, queryset, services.acknowledge, action="acknowledge_throttles", title="Acknowledge throttles?",
+            done="Acknowledged",
+            explanation="Acknowledging says you have seen these throttles. They stay in force, but no longer count "
+            "against the cascade's blast radius: automation may throttle other domains again without escalating "
+            "to the kill switch.",
+        )  # fmt: skip
+
     @admin.action(description="Reset (asks for a reason)", permissions=["operate"])
     def reset_tripwires(self, request, queryset):
         return self._with_reason(
@@ -268,3 +278,15 @@ class KpiEventAdmin(AppendOnlyAdminMixin, admin.ModelAdmin):
     ordering = ["-id"]  # the primary key's index: the newest first without sorting the table
     show_full_result_count = False
     paginator = EstimatedCountPaginator
+
+
+@admin.register(CascadePolicy)
+class CascadePolicyAdmin(PolicyAdminMixin, admin.ModelAdmin):
+    """How tripwire actions escalate (one row); each rule off while empty."""
+
+    contract = cascade.CASCADE
+    list_display = ["__str__", "max_throttled_domains", "stabilisation_seconds", "blast_radius", "changed_by",
+                    "updated_at"]  # fmt: skip
+
+    def has_add_permission(self, request):
+        return super().has_add_permission(request) and not CascadePolicy.objects.exists()

@@ -17,13 +17,13 @@ from governance_site.openapi import document
 from governance_site.parsers import NonStrictJSONParser
 from governance_site.permissions import IsEngineOrOperator, IsOperator
 
-from . import reasons, selectors, services
+from . import cascade, reasons, selectors, services
 from .models import (
+    CHOSEN_ACTIONS,
     MAX_EVENTS,
     MAX_FALSE_ALARM_EVENTS,
     MIN_FALSE_ALARM_EVENTS,
     Detector,
-    PolicyAction,
     PolicyKind,
     PolicyMode,
     RegressionState,
@@ -48,7 +48,9 @@ class StateOutput(serializers.ModelSerializer):
     max_drop_fraction = serializers.FloatField(source="policy.max_drop_fraction")
     detector = serializers.CharField(source="policy.detector")
     mode = serializers.CharField(source="policy.mode")
-    action_taken = serializers.CharField(help_text="THROTTLE or KILL_SWITCH while triggered, else empty.")
+    action_taken = serializers.CharField(
+        help_text="While triggered: THROTTLE, KILL_DOMAIN, KILL_SWITCH or DEMOTE (the cascade's last step); else empty."
+    )
     would_have_taken = serializers.CharField(help_text="Dry run: the action a trip would have taken, else empty.")
     statistic = serializers.FloatField(allow_null=True, help_text="The sequential detector's CUSUM (now or at a trip).")
     threshold = serializers.FloatField(allow_null=True, help_text="Its decision interval: ln(false_alarm_events).")
@@ -64,6 +66,7 @@ class StateOutput(serializers.ModelSerializer):
             "triggered", "baseline_rate", "current_rate", "drop_fraction", "window_count", "baseline_count",
             "action_taken", "would_have_taken", "triggered_at", "evaluated_at", "evaluated_by", "epoch",
             "epoch_started_at", "statistic", "threshold", "late_events", "explanation",
+            "escalated_at", "chain", "acknowledged_by",
         ]  # fmt: skip
 
 
@@ -79,6 +82,7 @@ class KpiOutput(serializers.Serializer):
     actor = serializers.CharField(help_text="Who recorded it: the authenticated principal.")
     reported_by = serializers.CharField(help_text="The engine's own label (the `actor` it sent), unverified.")
     event_id = serializers.CharField(allow_null=True)
+    model_version = serializers.CharField()
     occurred_at = serializers.DateTimeField()
     created_at = serializers.DateTimeField()
 
@@ -99,6 +103,7 @@ class KpiInput(PolicyKeyInput):
         "`actor` is always the authenticated principal.",
     )
     event_id = serializers.CharField(max_length=128, required=False)
+    model_version = serializers.CharField(max_length=64, required=False, help_text="The model that acted, if any.")
     occurred_at = DateTimeField(required=False)
 
     def validate_occurred_at(self, value):
@@ -209,7 +214,8 @@ class PolicyFields(serializers.Serializer):
     baseline_events = serializers.IntegerField(min_value=1, max_value=MAX_EVENTS, required=False)
     lookback_days = serializers.IntegerField(min_value=1, max_value=3650, required=False)
     max_drop_fraction = FractionField(required=False)
-    action = serializers.ChoiceField(choices=PolicyAction.choices, required=False)
+    action = serializers.ChoiceField(choices=CHOSEN_ACTIONS, required=False)
+    heimdall_link = serializers.BooleanField(required=False)
     detector = serializers.ChoiceField(choices=Detector.choices, required=False)
     mode = serializers.ChoiceField(choices=PolicyMode.choices, required=False)
     false_alarm_events = serializers.IntegerField(
@@ -223,6 +229,19 @@ class PolicyInput(PolicyKeyInput, PolicyFields, policy_apis.PolicyInput):
 
 
 PolicyListApi, PolicyUpsertApi = policy_apis.views(services.POLICY, PolicyInput)
+
+
+class CascadeInput(policy_apis.PolicyInput):
+    """Each rule off while null."""
+
+    max_throttled_domains = serializers.IntegerField(required=False, allow_null=True, min_value=1, max_value=10_000)
+    stabilisation_seconds = serializers.IntegerField(
+        required=False, allow_null=True, min_value=1, max_value=30 * 24 * 3600
+    )
+    blast_radius = serializers.IntegerField(required=False, allow_null=True, min_value=1, max_value=10_000)
+
+
+CascadeListApi, CascadeUpsertApi = policy_apis.views(cascade.CASCADE, CascadeInput)
 
 
 class StateListApi(ListAPIView):
@@ -366,6 +385,12 @@ RebaselineUndoApi = _state_change_api(
     "RebaselineUndoApi", services.undo_rebaseline, ReasonInput, errors=(400, 404, 409),
     summary="Undo the last rebaseline (operators); audited",
     description=f"409 `{reasons.NO_REBASELINE}` when there is none to undo.",
+)  # fmt: skip
+AcknowledgeApi = _state_change_api(
+    "AcknowledgeApi", services.acknowledge, ReasonInput, errors=(400, 404, 409),
+    summary="Acknowledge a tripwire's throttle, with a reason (operators); audited",
+    description="An acknowledged throttle no longer counts against the cascade's `blast_radius`. "
+    f"409 `{reasons.NOT_TRIGGERED}` unless the tripwire holds a throttle.",
 )  # fmt: skip
 
 

@@ -19,7 +19,13 @@ class PolicyKind(models.TextChoices):
 
 class PolicyAction(models.TextChoices):
     THROTTLE = "THROTTLE", "Throttle (disable the domain's risk policy)"
+    KILL_DOMAIN = "KILL_DOMAIN", "Kill the domain (its kill switch; cancels its open reservations)"
     KILL_SWITCH = "KILL_SWITCH", "Kill switch (stop all production)"
+    DEMOTE = "DEMOTE", "Demote the model version (Heimdall link)"  # taken, never chosen: see heimdall_link
+
+
+# The actions a policy may choose (DEMOTE is taken through heimdall_link, never chosen).
+CHOSEN_ACTIONS = [choice for choice in PolicyAction.choices if choice[0] != PolicyAction.DEMOTE]
 
 
 class Detector(models.TextChoices):
@@ -62,6 +68,7 @@ class KpiEvent(AppendOnlyModel):
     )
     # The engine's idempotency key: the same event_id again returns the stored event.
     event_id = models.CharField(max_length=128, null=True, blank=True, unique=True)
+    model_version = models.CharField(max_length=64, blank=True, default="", help_text="The model that acted, if given.")
     occurred_at = models.DateTimeField(default=timezone.now)
     created_at = models.DateTimeField(auto_now_add=True)
 
@@ -107,7 +114,16 @@ class RegressionPolicy(models.Model):
     )
     lookback_days = models.PositiveIntegerField(default=30, validators=[MinValueValidator(1), MaxValueValidator(3650)])
     max_drop_fraction = models.FloatField(default=0.20, validators=[MinValueValidator(0.0), MaxValueValidator(1.0)])
-    action = models.CharField(max_length=16, choices=PolicyAction.choices, default=PolicyAction.THROTTLE)
+    action = models.CharField(
+        max_length=16,
+        choices=CHOSEN_ACTIONS,
+        default=PolicyAction.THROTTLE,
+    )
+    heimdall_link = models.BooleanField(
+        default=False,
+        help_text="When the window's events carry model_version: demote the versions whose own window dropped "
+        "past the threshold (Heimdall), instead of the action; the domain and its other versions keep running.",
+    )
     detector = models.CharField(max_length=16, choices=Detector.choices, default=Detector.SEQUENTIAL)
     mode = models.CharField(max_length=16, choices=PolicyMode.choices, default=PolicyMode.ENFORCE)
     false_alarm_events = models.PositiveIntegerField(
@@ -157,6 +173,11 @@ class RegressionState(models.Model):
     baseline_count = models.PositiveIntegerField(default=0)
     action_taken = models.CharField(max_length=16, choices=PolicyAction.choices, blank=True)
     triggered_at = models.DateTimeField(null=True, blank=True)
+    escalated_at = models.DateTimeField(null=True, blank=True, help_text="When the cascade last escalated it.")
+    chain = models.TextField(blank=True, help_text="What automation did, in order (trigger, escalations).")
+    acknowledged_by = models.CharField(
+        max_length=150, blank=True, help_text="The operator who acknowledged its throttle (blast-radius cap)."
+    )
     evaluated_at = models.DateTimeField(null=True, blank=True)
     evaluated_by = models.CharField(max_length=150, blank=True)
     # The sequential detector, kept between evaluations: it sees every event of the epoch once.
@@ -181,3 +202,33 @@ class RegressionState(models.Model):
 
     def __str__(self):
         return f"{self.policy} {self.status}"
+
+
+class CascadePolicy(models.Model):
+    """How tripwire actions escalate (one row; each rule off while empty).
+
+    `max_throttled_domains`: that many domains throttled at once engages the global kill switch.
+    `stabilisation_seconds`: a throttled domain whose tripwire still breaches, on new events, that
+    long after its throttle is killed (KILL_DOMAIN); a killed domain still breaching that long after
+    its kill engages the global kill switch. `blast_radius`: automation may throttle at most that
+    many domains without an operator's acknowledgement; beyond it, it engages the kill switch
+    instead of throttling one more.
+    """
+
+    id = models.PositiveSmallIntegerField(primary_key=True, default=1, editable=False)
+    max_throttled_domains = models.PositiveIntegerField(null=True, blank=True, validators=[MinValueValidator(1)])
+    stabilisation_seconds = models.PositiveIntegerField(
+        null=True, blank=True, validators=[MinValueValidator(1), MaxValueValidator(30 * 24 * 3600)]
+    )
+    blast_radius = models.PositiveIntegerField(null=True, blank=True, validators=[MinValueValidator(1)])
+    changed_by = models.CharField(max_length=150, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = "tripwire cascade"
+        verbose_name_plural = "tripwire cascade"
+        ordering = ["id"]
+        constraints = [models.CheckConstraint(condition=Q(id=1), name="regression_cascade_singleton")]
+
+    def __str__(self):
+        return "Tripwire cascade"

@@ -98,6 +98,17 @@ def tripwire_history(policy: RegressionPolicy, *, now: dt.datetime | None = None
     )
 
 
+def window_by_version(policy: RegressionPolicy, *, now: dt.datetime) -> dict[str, list[float]]:
+    """The policy's window values (as `kpi_window` reads them) grouped by the events' model_version;
+    events without one are left out."""
+    rows = list(_latest(policy, "model_version", now=now))[: policy.window_events]
+    by_version: dict[str, list[float]] = {}
+    for value, version in rows:
+        if version:
+            by_version.setdefault(version, []).append(float(value))
+    return by_version
+
+
 def _of_kind(policy: RegressionPolicy) -> QuerySet[KpiEvent]:
     field = KIND_FIELD[policy.kind]
     return KpiEvent.objects.filter(domain=policy.domain, metric=policy.metric, **{f"{field}__isnull": False})

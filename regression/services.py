@@ -6,19 +6,18 @@ latch and the action commit together or not at all.
 """
 
 import datetime as dt
+import hashlib
 import logging
 import math
-from contextlib import nullcontext
 from dataclasses import dataclass
 from functools import partial
 
 import numpy as np
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from golive import services as golive
 from governance_site.alerts import services as alerts
 from governance_site.audit import services as audit
 from governance_site.audit.models import Lever
@@ -26,9 +25,8 @@ from governance_site.changes import Becomes, Loosens, require_approval
 from governance_site.errors import Conflict, InvalidInput, NotFound, Unprocessable
 from governance_site.identifiers import DOMAIN, METRIC
 from governance_site.policies import PolicyContract, required_reason
-from risk import services as risk
 
-from . import detectors, reasons, selectors
+from . import cascade, detectors, reasons, selectors
 from .models import (
     Detector,
     KpiEvent,
@@ -44,9 +42,10 @@ logger = logging.getLogger(__name__)
 
 BULK_INSERT_ROWS = 5000
 LOOKUP_CHUNK = 900  # event_ids per IN (...) query: under SQLite's oldest parameter limit
-REPLAY_FIELDS = ("domain", "metric", "success", "value")
+REPLAY_FIELDS = ("domain", "metric", "success", "value", "model_version")
 MAX_ABS_VALUE = 1e15  # keeps every mean and drop of the stored values finite
 MAX_EVENT_ID = KpiEvent._meta.get_field("event_id").max_length
+MAX_MODEL_VERSION = KpiEvent._meta.get_field("model_version").max_length
 MAX_REPORTED_BY = KpiEvent._meta.get_field("reported_by").max_length
 
 
@@ -72,6 +71,7 @@ POLICY = PolicyContract(
         "mode",
         "false_alarm_events",
         "stale_after_hours",
+        "heimdall_link",
     ),  # fmt: skip
     after_save=_with_state,
     loosening={
@@ -80,6 +80,8 @@ POLICY = PolicyContract(
         "false_alarm_events": Loosens.RAISE,  # a larger budget: more evidence needed to trip
         "stale_after_hours": Loosens.RAISE,
         "mode": Becomes(PolicyMode.DRY_RUN),  # a trip that no longer acts
+        # heimdall_link on: a trip demotes a model version instead of throttling or killing the domain.
+        "heimdall_link": Loosens.TURN_ON,
     },
 )
 
@@ -87,7 +89,18 @@ POLICY = PolicyContract(
 # --- KPI events --------------------------------------------------------------------------------
 
 
-def _new_event(*, domain, metric, actor, success=None, value=None, event_id=None, occurred_at=None, reported_by=""):
+def _new_event(
+    *,
+    domain,
+    metric,
+    actor,
+    success=None,
+    value=None,
+    event_id=None,
+    occurred_at=None,
+    reported_by="",
+    model_version=None,
+):
     """The event to store, its input checked whatever the caller (the API's serializer or not)."""
     if success is None and value is None:
         raise InvalidInput("success: give success (true or false), value or both.", field="success")
@@ -99,6 +112,10 @@ def _new_event(*, domain, metric, actor, success=None, value=None, event_id=None
         raise InvalidInput(f"value: must be a finite number within ±{MAX_ABS_VALUE:g}.", field="value")
     if event_id is not None and (not isinstance(event_id, str) or len(event_id) > MAX_EVENT_ID):
         raise InvalidInput(f"event_id: must be a string of at most {MAX_EVENT_ID} characters.", field="event_id")
+    if model_version is not None and (not isinstance(model_version, str) or len(model_version) > MAX_MODEL_VERSION):
+        raise InvalidInput(
+            f"model_version: must be a string of at most {MAX_MODEL_VERSION} characters.", field="model_version"
+        )
     if occurred_at is not None and (not isinstance(occurred_at, dt.datetime) or timezone.is_naive(occurred_at)):
         raise InvalidInput("occurred_at: must be a time with its time zone.", field="occurred_at")
     if reported_by is not None and (not isinstance(reported_by, str) or len(reported_by) > MAX_REPORTED_BY):
@@ -113,6 +130,7 @@ def _new_event(*, domain, metric, actor, success=None, value=None, event_id=None
         actor=audit.actor_name(actor),
         reported_by=reported_by or "",
         event_id=event_id or None,
+        model_version=model_version or "",
         occurred_at=occurred_at or timezone.now(),
     )
 
@@ -139,6 +157,7 @@ def record_kpi(
     value: float | None = None,
     event_id: str | None = None,
     occurred_at: dt.datetime | None = None,
+    model_version: str | None = None,
     reported_by: str = "",
 ) -> tuple[KpiEvent, bool]:
     """Store one KPI event; returns (event, created).
@@ -148,17 +167,16 @@ def record_kpi(
 
     `event_id` is the engine's idempotency key: when it is already stored, nothing is written and
     the stored event is returned (created False). The same event_id for another domain, metric,
-    success or value is refused with 422 `event_id_reused`.
+    success, value or model_version is refused with 422 `event_id_reused`. `model_version` (the
+    model that acted) lets a tripwire with a Heimdall link demote the version that regressed.
     """
     event = _new_event(
         domain=domain, metric=metric, actor=actor, success=success, value=value,
-        event_id=event_id, occurred_at=occurred_at, reported_by=reported_by,
+        event_id=event_id, occurred_at=occurred_at, reported_by=reported_by, model_version=model_version,
     )  # fmt: skip
     try:
-        # Outside a transaction the INSERT is atomic on its own and a failed one leaves the
-        # connection usable: no BEGIN and COMMIT round trips. Inside one, a savepoint keeps the
-        # caller's transaction alive after a repeated event_id.
-        with transaction.atomic() if transaction.get_connection().in_atomic_block else nullcontext():
+        with transaction.atomic():
+            _ingest_fence({(event.domain, event.metric)})
             event.save()
     except IntegrityError:
         stored = KpiEvent.objects.filter(event_id=event.event_id).first() if event.event_id else None
@@ -167,6 +185,39 @@ def record_kpi(
         return _replayed(stored, event), False
     transaction.on_commit(partial(queue_evaluations, {(event.domain, event.metric)}), robust=True)
     return event, True
+
+
+def _fence_key(domain: str, metric: str) -> int:
+    """The PostgreSQL advisory-lock key of one (domain, metric)'s ingest: 64 bits of a hash."""
+    return int.from_bytes(
+        hashlib.blake2b(f"kpi:{domain}.{metric}".encode(), digest_size=8).digest(), "big", signed=True
+    )
+
+
+def _ingest_fence(pairs: set[tuple[str, str]]) -> None:
+    """Ingest holds a shared advisory lock on each (domain, metric) it inserts, from before its
+    events get their ids until it commits (see `_wait_for_ingest_in_flight`). SQLite serialises
+    its writers anyway."""
+    if connection.vendor != "postgresql":
+        return
+    with connection.cursor() as cursor:
+        for key in sorted(_fence_key(domain, metric) for domain, metric in pairs):
+            cursor.execute("SELECT pg_advisory_xact_lock_shared(%s)", [key])
+
+
+def _wait_for_ingest_in_flight(policy: RegressionPolicy) -> None:
+    """Wait until every ingest of the policy's KPI that is in flight has committed or rolled back.
+
+    Ids are handed out when rows are inserted, not when they commit: without this, a batch that
+    commits after a later one could land below the detector's `seen_id` and be neither judged
+    nor counted late. Once the exclusive lock is had (and at once released), every id handed out
+    so far is visible, and every id handed out later is higher."""
+    if connection.vendor != "postgresql":
+        return
+    key = _fence_key(policy.domain, policy.metric)
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_advisory_lock(%s)", [key])
+        cursor.execute("SELECT pg_advisory_unlock(%s)", [key])
 
 
 @dataclass(frozen=True)
@@ -211,6 +262,7 @@ def record_kpi_batch(*, events: list[dict], actor) -> BatchResult:
     # Inserted in event_id order: racing batches sharing event_ids then wait on one another's
     # uncommitted rows in the same order, and never each on the other's (a deadlock).
     new = sorted((event for event in built if event.event_id not in stored), key=lambda event: event.event_id or "")
+    _ingest_fence({(event.domain, event.metric) for event in new})
     _insert(new, skip_conflicts=bool(ids))
     if ids:
         # A racing request may have stored some of these event_ids between the look-up and the
@@ -348,13 +400,6 @@ def trigger_reason(state: RegressionState) -> str:
     return f"Regression: {policy} {dropped}; {evidence}"
 
 
-def _take_action(policy: RegressionPolicy, *, reason: str, actor) -> None:
-    if policy.action == PolicyAction.THROTTLE:
-        risk.throttle_domain(domain=policy.domain, reason=reason, actor=actor)
-    else:
-        golive.set_kill_switch(engaged=True, reason=reason, actor=actor)
-
-
 def _window_rule(state: RegressionState, window: list, baseline: list) -> bool:
     """The spec's rule on the evaluation's window and baseline; explains it. True when it trips."""
     policy = state.policy
@@ -385,6 +430,7 @@ def _sequential(state: RegressionState, now: dt.datetime) -> bool:
         # The kind, window or baseline changed: what was learned no longer applies; this epoch is
         # judged again from its start (the lookback's, for the first epoch) with the new settings.
         position, carry = None, detectors.Carry()
+    _wait_for_ingest_in_flight(policy)
     if position is not None:
         late, highest = selectors.late_events(policy, seen_id=state.seen_id, before=position)
         state.late_events += late
@@ -465,8 +511,11 @@ def evaluate(*, domain: str, metric: str, actor) -> RegressionState:
     strictly above `max_drop_fraction` with a full window and baseline.
 
     A trip of an enabled policy latches the state (`triggered`) and, in `enforce` mode, takes the
-    action (THROTTLE: the domain's risk policy is disabled; KILL_SWITCH: the kill switch is
-    engaged) with a reason that names the evidence; in `dry_run` mode it records what it would have
+    action (THROTTLE: the domain's risk policy is disabled; KILL_DOMAIN: the domain's kill switch
+    is engaged; KILL_SWITCH: the kill switch is engaged; with `heimdall_link`, the regressing model
+    versions are demoted instead; the cascade may escalate it, see `cascade.take_action`) with a
+    reason that names the evidence; a triggered one whose window still breaches may be escalated
+    by the cascade (`cascade.escalate`, audited `tripwire.escalate`); in `dry_run` mode it records what it would have
     done (`would_have_taken`, audit `tripwire.dry_run`) and acts on nothing. A latched state keeps
     its status and refreshes the spec's numbers until `reset`. A disabled policy gets its numbers
     and nothing else. The policy and state rows are locked for the whole evaluation, so concurrent
@@ -491,6 +540,12 @@ def evaluate(*, domain: str, metric: str, actor) -> RegressionState:
             _window_rule(state, window, baseline)
         if not state.triggered:
             state.status = _quiet_status(state, now)
+        elif (
+            policy.mode == PolicyMode.ENFORCE
+            and _still_breaches(state)
+            and cascade.escalate(state, actor=actor, now=now)
+        ):
+            action, reason = "tripwire.escalate", state.chain
     else:
         if policy.detector == Detector.WINDOW_DROP:
             tripped = _window_rule(state, window, baseline)
@@ -522,10 +577,9 @@ def _trip(state: RegressionState, *, actor, now: dt.datetime) -> tuple[str, str]
         reason = f"Dry run: would have {verb}. {reason}"
         transaction.on_commit(partial(logger.warning, "%s (nothing done)", reason))
         return "tripwire.dry_run", reason
-    _take_action(policy, reason=reason, actor=actor)
-    state.action_taken = policy.action
+    cascade.take_action(state, reason=reason, actor=actor, now=now)  # sets action_taken and chain
     name = audit.actor_name(actor)
-    transaction.on_commit(partial(logger.warning, "%s; %s taken by %s", reason, policy.action, name))
+    transaction.on_commit(partial(logger.warning, "%s; taken by %s", state.chain, name))
     return "tripwire.trigger", reason
 
 
@@ -603,6 +657,7 @@ def reset(*, domain: str, metric: str, reason: str, actor) -> RegressionState:
     before = audit.snapshot(state)
     now = timezone.now()
     state.triggered, state.triggered_at, state.action_taken, state.would_have_taken = False, None, "", ""
+    state.escalated_at, state.chain, state.acknowledged_by = None, "", ""
     # Every event stored before the reset stays out of the new epoch, even one dated after it.
     position = max((now, 0), selectors.newest_event(state.policy) or (now, 0))
     _new_epoch(state, started_at=now, carry=detectors.Carry(), position=position)
@@ -809,3 +864,18 @@ def _false_trip_estimate(values, settings: detectors.Settings) -> dict:
         "streams": FALSE_TRIP_STREAMS, "events": FALSE_TRIP_EVENTS, "seed": FALSE_TRIP_SEED,
         "tripped": tripped, "rate": tripped / FALSE_TRIP_STREAMS,
     }  # fmt: skip
+
+
+@transaction.atomic
+def acknowledge(*, domain: str, metric: str, reason: str, actor) -> RegressionState:
+    """An operator has seen a tripwire's throttle: it no longer counts against the cascade's blast
+    radius (409 `not_triggered` unless it is a triggered throttle); audited `tripwire.acknowledge`."""
+    reason = required_reason(reason, what="acknowledge a throttle")
+    state = _locked_state(domain, metric)
+    if not state.triggered or state.action_taken != PolicyAction.THROTTLE:
+        raise Conflict(f"{state.policy} holds no throttle to acknowledge.", field=None, reason=reasons.NOT_TRIGGERED)
+    before = audit.snapshot(state)
+    state.acknowledged_by = audit.actor_name(actor)
+    state.save()
+    _audit(state, actor, "tripwire.acknowledge", before, reason)
+    return state

@@ -11,7 +11,7 @@ from governance_site.fields import BusinessDayQuery, FiniteDecimalField
 from governance_site.openapi import document
 from governance_site.permissions import IsOperator
 from heimdall.apis import ScorecardRowOutput as HeimdallScorecardRow
-from regression.models import PolicyAction, PolicyKind
+from regression.models import CHOSEN_ACTIONS, PolicyKind
 from risk.apis import LedgerDomainOutput
 
 from . import selectors, services
@@ -82,7 +82,7 @@ class ReviewApi(APIView):
             domain = serializers.CharField()
             metric = serializers.CharField()
             kind = serializers.ChoiceField(choices=PolicyKind.choices)
-            action = serializers.ChoiceField(choices=PolicyAction.choices)
+            action = serializers.ChoiceField(choices=CHOSEN_ACTIONS)
             action_taken = serializers.CharField()
             would_have_taken = serializers.CharField(help_text="A dry-run tripwire: what it would have done.")
             baseline_rate = serializers.FloatField(allow_null=True)

@@ -16,6 +16,7 @@ from django.db.models.functions import TruncDate
 from django.utils import timezone
 
 from golive import services as golive
+from golive.models import ScopedKill
 from governance_site.alerts import selectors as alerts
 from governance_site.audit.models import AuditEvent
 from governance_site.business_day import business_date, business_tz, day_bounds
@@ -144,11 +145,21 @@ def _tripwire_row(state) -> dict:
 
 def _action_in_force(row: dict, *, go_live: dict, risk_enabled: dict[str, bool]) -> dict:
     """Whether a triggered tripwire's action still holds: THROTTLE while the domain's risk policy
-    is disabled, KILL_SWITCH while the switch is engaged; if not, who lifted it and when (the audit
-    event that re-enabled the policy or released the switch after the trigger). A dry run took none."""
+    is disabled, KILL_DOMAIN while the domain's kill switch is engaged, KILL_SWITCH while the switch
+    is engaged, DEMOTE always (the demoted version earns production back through new trials, not a
+    lift); if not, who lifted it and when (the audit event that re-enabled the policy or released
+    the switch after the trigger). A dry run took none."""
     if not row["action_taken"]:
         return {**row, "action_in_force": False, "lifted_by": None, "lifted_at": None}
-    if row["action_taken"] == "THROTTLE":
+    if row["action_taken"] == "DEMOTE":
+        return {**row, "action_in_force": True, "lifted_by": None, "lifted_at": None}
+    if row["action_taken"] == "KILL_DOMAIN":
+        label = f"domain {row['domain']}"
+        in_force = ScopedKill.objects.filter(scope="domain", target=row["domain"], engaged=True).exists()
+        lifts = AuditEvent.objects.filter(
+            object_type="golive.scopedkill", action="kill_switch.release", object_repr=label
+        )
+    elif row["action_taken"] == "THROTTLE":
         in_force = not risk_enabled.get(row["domain"], False)
         lifts = AuditEvent.objects.filter(
             object_type="risk.riskpolicy", lever="risk", before__enabled=False, after__enabled=True,

@@ -17,7 +17,7 @@ from governance_site.admin_tools import AppendOnlyAdminMixin, EstimatedCountPagi
 from governance_site.formatting import money, when
 
 from . import reasons, selectors, services
-from .models import Reservation, RiskPolicy, Status, net_loss
+from .models import FirmRiskPolicy, Reservation, RiskPolicy, Status, net_loss
 
 STATUS_COLOURS = {
     Status.RESERVED: "#1f5fa8",
@@ -25,6 +25,7 @@ STATUS_COLOURS = {
     Status.RELEASED: "#666",
     Status.EXPIRED: "#8a6d00",
     Status.DENIED: "#b00020",
+    Status.CANCELLED: "#7a1fa2",
 }
 
 
@@ -181,7 +182,7 @@ class ReservationAdmin(AppendOnlyAdminMixin, admin.ModelAdmin):
 
     list_display = [
         "id", "created_at", "domain", "amount_money", "status_label", "reason", "pnl_money", "ref", "actor",
-        "expires_at", "settled_at",
+        "model_version", "expires_at", "settled_at", "settled_after_cancel", "detail",
     ]  # fmt: skip
     # No date_hierarchy: its month links need a DISTINCT over the whole ledger (and MIN/MAX over
     # every search); the business_date filter (today, past 7 days, this month, this year) costs nothing.
@@ -204,3 +205,14 @@ class ReservationAdmin(AppendOnlyAdminMixin, admin.ModelAdmin):
     @admin.display(description="Status", ordering="status")
     def status_label(self, entry):
         return format_html('<strong style="color:{}">{}</strong>', STATUS_COLOURS[entry.status], entry.status)
+
+
+@admin.register(FirmRiskPolicy)
+class FirmRiskPolicyAdmin(PolicyAdminMixin, admin.ModelAdmin):
+    """Caps across all domains together (one row); empty: off."""
+
+    contract = services.FIRM_POLICY
+    list_display = ["__str__", "max_open_exposure", "max_daily_loss", "changed_by", "updated_at"]
+
+    def has_add_permission(self, request):
+        return super().has_add_permission(request) and not FirmRiskPolicy.objects.exists()

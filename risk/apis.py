@@ -12,7 +12,7 @@ from governance_site.openapi import document
 from governance_site.permissions import IsEngineOrOperator
 
 from . import reasons, selectors, services
-from .models import Reservation
+from .models import Reservation, Status
 
 MAX_ID = 2**63 - 1
 
@@ -24,8 +24,9 @@ class EntryOutput(serializers.ModelSerializer):
     class Meta:
         model = Reservation
         fields = [
-            "reservation_id", "domain", "amount", "status", "reason", "realized_pnl", "idempotency_key",
-            "ref", "actor", "business_date", "created_at", "expires_at", "settled_at", "settled_by",
+            "reservation_id", "domain", "amount", "status", "reason", "detail", "realized_pnl", "idempotency_key",
+            "ref", "model_version", "actor", "business_date", "created_at", "expires_at", "settled_at", "settled_by",
+            "settled_after_cancel",
         ]  # fmt: skip
 
 
@@ -45,9 +46,27 @@ class PolicyInput(policy_apis.PolicyInput):
         required=False, allow_null=True, help_text="The one-action (fat-finger) limit; null removes it."
     )
     reservation_ttl_seconds = serializers.IntegerField(required=False, min_value=1, max_value=2**31 - 1)
+    max_actions_per_second = serializers.IntegerField(required=False, allow_null=True, min_value=1, max_value=2**31 - 1)
+    max_actions_per_minute = serializers.IntegerField(required=False, allow_null=True, min_value=1, max_value=2**31 - 1)
+    max_engine_actions_per_minute = serializers.IntegerField(
+        required=False, allow_null=True, min_value=1, max_value=2**31 - 1
+    )
+    duplicate_window_seconds = serializers.IntegerField(required=False, allow_null=True, min_value=1, max_value=86400)
+    amount_collar_factor = FiniteDecimalField(required=False, allow_null=True, help_text="null removes the collar.")
+    amount_collar_sample = serializers.IntegerField(required=False, min_value=1, max_value=1000)
 
 
 PolicyListApi, PolicyUpsertApi = policy_apis.views(services.POLICY, PolicyInput)
+
+
+class FirmPolicyInput(policy_apis.PolicyInput):
+    """Caps across all domains together; null removes one."""
+
+    max_open_exposure = FiniteDecimalField(required=False, allow_null=True)
+    max_daily_loss = FiniteDecimalField(required=False, allow_null=True)
+
+
+FirmPolicyListApi, FirmPolicyUpsertApi = policy_apis.views(services.FIRM_POLICY, FirmPolicyInput)
 
 
 class ReserveApi(APIView):
@@ -59,6 +78,7 @@ class ReserveApi(APIView):
         amount = FiniteDecimalField()
         idempotency_key = serializers.CharField(required=False, allow_null=True, max_length=255)
         ref = serializers.CharField(required=False, allow_null=True, max_length=255)
+        model_version = serializers.CharField(required=False, allow_null=True, max_length=64)
 
     class OutputSerializer(serializers.ModelSerializer):
         reservation_id = serializers.IntegerField(
@@ -68,7 +88,7 @@ class ReserveApi(APIView):
 
         class Meta:
             model = Reservation
-            fields = ["ok", "reason", "reservation_id", "status", "expires_at"]
+            fields = ["ok", "reason", "detail", "reservation_id", "status", "expires_at"]
 
         @extend_schema_field(serializers.ChoiceField(choices=reasons.ANSWER_REASONS, allow_null=True))
         def get_reason(self, entry) -> str | None:
@@ -80,13 +100,14 @@ class ReserveApi(APIView):
         summary="Reserve exposure before a production action (engines, operators)",
         description="A denial is a 200 with `ok: false` and the first reason that applies, in this order: "
         + ", ".join(f"`{reason}`" for reason in reasons.DENIAL_REASONS)
-        + ". `status` is the entry's: `RESERVED` (approved, open until `expires_at`) or `DENIED`. The same "
-        "`(domain, idempotency_key)` answers the same reservation as it is now, never a fresh permission: "
-        "a denial replays its reason; an approval is `ok: true` only while it is still open and production "
-        "may execute, else `ok: false` with `status` (`RESERVED`, `SETTLED`, `RELEASED`, `EXPIRED`) and the "
-        "first reason that applies: "
+        + ". A `kill_switch` denial's `detail` names the scope and who engaged it. `status` is the entry's: "
+        "`RESERVED` (approved, open until `expires_at`) or `DENIED`. The same `(domain, idempotency_key)` answers "
+        "the same reservation as it is now, never a fresh permission: a denial replays its reason; an approval is "
+        "`ok: true` only while it is still open and production may execute, else `ok: false` with `status` "
+        "(`RESERVED`, `SETTLED`, `RELEASED`, `EXPIRED`, `CANCELLED`) and the first reason that applies: "
         + ", ".join(f"`{reason}`" for reason in reasons.REPLAY_REFUSALS)
-        + ". Reused with another amount or ref it is a 422.",
+        + " (a cancelled one: the cancel's reason, `kill_switch` or `heartbeat_missed`, its `detail` naming the "
+        "scope). Reused with another amount or ref it is a 422.",
     )
     def post(self, request):
         entry = services.reserve(actor=request.user, **validated(self.InputSerializer, request.data))
@@ -94,7 +115,10 @@ class ReserveApi(APIView):
 
     def state_unavailable_answer(self):
         """The database cannot be read: a denial (fail closed), with no reservation."""
-        return Response({"ok": False, "reason": reasons.STATE_UNAVAILABLE, "reservation_id": None, "expires_at": None})
+        return Response({
+            "ok": False, "reason": reasons.STATE_UNAVAILABLE, "detail": "The control plane's state cannot be read.",
+            "reservation_id": None, "status": Status.DENIED, "expires_at": None,
+        })  # fmt: skip
 
 
 class SettleApi(APIView):
@@ -109,8 +133,9 @@ class SettleApi(APIView):
         summary="Settle a reservation with its realized pnl (engines, operators)",
         description="Frees the exposure and books the pnl (negative is a loss) on the reservation's business "
         "day. The same settle again returns the same entry; any other change of a closed or expired "
-        f"reservation is a 409 (`{reasons.RESERVATION_CLOSED}`, `{reasons.RESERVATION_EXPIRED}`). Only the "
-        "principal that reserved it, or an operator, may settle it: anyone else is a 403 "
+        f"reservation is a 409 (`{reasons.RESERVATION_CLOSED}`, `{reasons.RESERVATION_EXPIRED}`). A cancelled "
+        "reservation still takes its settle: the pnl is booked and the entry flagged `settled_after_cancel`. Only "
+        "the principal that reserved it, or an operator, may settle it: anyone else is a 403 "
         f"`{reasons.NOT_RESERVATION_OWNER}`.",
     )
     def post(self, request):
@@ -149,6 +174,7 @@ class LedgerDomainOutput(serializers.Serializer):
     settled_count = serializers.IntegerField()
     released_count = serializers.IntegerField()
     expired_count = serializers.IntegerField()
+    cancelled_count = serializers.IntegerField()
     realized_pnl = serializers.DecimalField(max_digits=20, decimal_places=4)
 
 

@@ -62,6 +62,35 @@ class RiskPolicy(models.Model):
     reservation_ttl_seconds = models.PositiveIntegerField(
         default=900, validators=[MinValueValidator(1), MaxValueValidator(7 * 24 * 3600)]
     )
+    # Pre-action checks: each off while empty.
+    max_actions_per_second = models.PositiveIntegerField(
+        null=True, blank=True, validators=[MinValueValidator(1)], help_text="Domain rate limit; empty: none."
+    )
+    max_actions_per_minute = models.PositiveIntegerField(
+        null=True, blank=True, validators=[MinValueValidator(1)], help_text="Domain rate limit; empty: none."
+    )
+    max_engine_actions_per_minute = models.PositiveIntegerField(
+        null=True, blank=True, validators=[MinValueValidator(1)], help_text="Each engine's rate in this domain."
+    )
+    duplicate_window_seconds = models.PositiveIntegerField(
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(1), MaxValueValidator(24 * 3600)],
+        help_text="The same engine, amount and ref again within this many seconds is a duplicate suspect.",
+    )
+    amount_collar_factor = models.DecimalField(
+        max_digits=10,
+        decimal_places=4,
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(Decimal(1))],
+        help_text="Deny an amount above median × this or below median ÷ this; empty: no collar.",
+    )
+    amount_collar_sample = models.PositiveIntegerField(
+        default=50,
+        validators=[MinValueValidator(1), MaxValueValidator(1000)],
+        help_text="The median is of the domain's last this many approved amounts (no collar until there are).",
+    )
     changed_by = models.CharField(max_length=150, blank=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -80,6 +109,7 @@ class Status(models.TextChoices):
     RELEASED = "RELEASED"
     EXPIRED = "EXPIRED"
     DENIED = "DENIED"
+    CANCELLED = "CANCELLED"  # by a kill switch covering it, or its engine's lapsed heartbeat
 
 
 class Reservation(models.Model):
@@ -89,7 +119,17 @@ class Reservation(models.Model):
     amount = models.DecimalField(**MONEY, validators=[validate_positive, validate_within_bound])
     status = models.CharField(max_length=16, choices=Status.choices)
     reason = models.CharField(
-        max_length=32, blank=True, choices=[(r, r) for r in reasons.DENIAL_REASONS], help_text="Why denied."
+        max_length=32,
+        blank=True,
+        choices=[(r, r) for r in reasons.DENIAL_REASONS],
+        help_text="Why denied, or why cancelled.",
+    )
+    detail = models.CharField(
+        max_length=500, blank=True, help_text="A refusal or cancellation in words: the scope and who engaged it."
+    )
+    model_version = models.CharField(max_length=64, blank=True, help_text="The model version acting, if given.")
+    settled_after_cancel = models.BooleanField(
+        default=False, help_text="Settled after it was cancelled: the action happened anyway."
     )
     realized_pnl = models.DecimalField(
         **MONEY, null=True, blank=True, validators=[validate_within_bound], help_text="Negative is a loss."
@@ -129,6 +169,13 @@ class Reservation(models.Model):
             models.Index(
                 fields=["idempotency_key"], condition=models.Q(idempotency_key__isnull=False), name="risk_res_idem_key"
             ),
+            # Pre-action checks: a domain's (and an engine's) approved actions of the last seconds.
+            models.Index(fields=["domain", "created_at"], condition=~models.Q(status="DENIED"), name="risk_res_recent"),
+            models.Index(
+                fields=["domain", "actor", "created_at"],
+                condition=~models.Q(status="DENIED"),
+                name="risk_res_recent_engine",
+            ),
         ]
 
     def __str__(self):
@@ -140,8 +187,9 @@ class Reservation(models.Model):
 
     @property
     def ok(self) -> bool:
-        """The answer to a reserve: approved, and (for a replay) still open while production may execute."""
-        return self.status != Status.DENIED and not self.replay_refusal
+        """The answer to a reserve: approved and not cancelled, and (for a replay) still open while
+        production may execute: a replay of a cancelled reservation is never ok."""
+        return self.status not in (Status.DENIED, Status.CANCELLED) and not self.replay_refusal
 
     @property
     def answer_reason(self) -> str | None:
@@ -181,3 +229,26 @@ class DailyTotals(models.Model):
     @property
     def net_loss(self) -> Decimal:
         return net_loss(self.realized_pnl)
+
+
+class FirmRiskPolicy(models.Model):
+    """Caps across all domains together (one row). Each off while empty."""
+
+    id = models.PositiveSmallIntegerField(primary_key=True, default=1, editable=False)
+    max_open_exposure = models.DecimalField(
+        **MONEY, null=True, blank=True, validators=[validate_not_negative], help_text="All domains' open exposure."
+    )
+    max_daily_loss = models.DecimalField(
+        **MONEY, null=True, blank=True, validators=[validate_not_negative], help_text="All domains' net loss today."
+    )
+    changed_by = models.CharField(max_length=150, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = "firm-wide risk policy"
+        verbose_name_plural = "firm-wide risk policy"
+        ordering = ["id"]
+        constraints = [models.CheckConstraint(condition=models.Q(id=1), name="risk_firm_policy_singleton")]
+
+    def __str__(self):
+        return "Firm-wide caps"

@@ -16,7 +16,7 @@ from .reasons import THROTTLE_PREFIX
 ZERO = Value(Decimal(0), output_field=DecimalField(max_digits=20, decimal_places=4))
 
 
-COUNTS = ("approved_count", "denied_count", "settled_count", "released_count", "expired_count")
+COUNTS = ("approved_count", "denied_count", "settled_count", "released_count", "expired_count", "cancelled_count")
 
 
 def _count(status: Status) -> Count:
@@ -56,6 +56,7 @@ def ledger_between(*, since: dt.date, until: dt.date, domain: str | None = None)
             settled_count=_count(Status.SETTLED),
             released_count=_count(Status.RELEASED),
             expired_count=_count(Status.EXPIRED),
+            cancelled_count=_count(Status.CANCELLED),
         )
         .order_by("domain")
     )

@@ -6,15 +6,18 @@ serialised and caps hold under any concurrency. Reads of the totals under that l
 """
 
 import datetime as dt
+import statistics
 from collections.abc import Mapping
 from decimal import Decimal
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, models, transaction
-from django.db.models import F, Subquery, Sum
+from django.db.models import F, Q, Subquery, Sum
 from django.utils import timezone
 
 from golive import services as golive
+from golive import signals as golive_signals
+from golive.models import KillScope
 from governance_site import roles
 from governance_site.audit import services as audit
 from governance_site.audit.models import Lever
@@ -26,7 +29,7 @@ from governance_site.identifiers import DOMAIN
 from governance_site.policies import PolicyContract, required_reason
 
 from . import reasons, selectors
-from .models import MAX_DAILY_ACTIONS, DailyTotals, Reservation, RiskPolicy, Status
+from .models import MAX_DAILY_ACTIONS, DailyTotals, FirmRiskPolicy, Reservation, RiskPolicy, Status, net_loss
 
 CAPS = ("max_daily_loss", "max_open_exposure", "max_daily_actions")
 
@@ -63,7 +66,19 @@ POLICY = PolicyContract(
     lever=Lever.RISK,
     title="risk policy",
     keys=(DOMAIN,),
-    fields=("enabled", *CAPS, "max_action_amount", "reservation_ttl_seconds"),
+    fields=(
+        "enabled",
+        *CAPS,
+        "max_action_amount",
+        "reservation_ttl_seconds",
+        # Pre-action checks, each off while empty.
+        "max_actions_per_second",
+        "max_actions_per_minute",
+        "max_engine_actions_per_minute",
+        "duplicate_window_seconds",
+        "amount_collar_factor",
+        "amount_collar_sample",
+    ),
     check=_check_caps,
     annotate=_note_throttle_lift,
     loosening={
@@ -72,7 +87,22 @@ POLICY = PolicyContract(
         "max_open_exposure": Loosens.RAISE,
         "max_daily_actions": Loosens.RAISE,
         "max_action_amount": Loosens.RAISE_OR_REMOVE,  # null: no cap at all
+        # Pre-action checks: null turns a check off.
+        "max_actions_per_second": Loosens.RAISE_OR_REMOVE,
+        "max_actions_per_minute": Loosens.RAISE_OR_REMOVE,
+        "max_engine_actions_per_minute": Loosens.RAISE_OR_REMOVE,
+        "duplicate_window_seconds": Loosens.LOWER_OR_REMOVE,
+        "amount_collar_factor": Loosens.RAISE_OR_REMOVE,
     },
+)
+# Caps across all domains (one row, no key): off while empty.
+FIRM_POLICY = PolicyContract(
+    model=FirmRiskPolicy,
+    lever=Lever.RISK,
+    title="firm-wide risk policy",
+    keys=(),
+    fields=("max_open_exposure", "max_daily_loss"),
+    loosening={"max_open_exposure": Loosens.RAISE_OR_REMOVE, "max_daily_loss": Loosens.RAISE_OR_REMOVE},
 )
 
 
@@ -132,6 +162,13 @@ def set_enabled(*, domain: str, enabled: bool, reason: str, actor) -> RiskPolicy
     return policy
 
 
+def upsert_firm_policy(
+    *, changes: Mapping[str, object], actor, reason: str = "", version: str | None = None
+) -> tuple[FirmRiskPolicy, bool]:
+    """Set the firm-wide caps (all domains together); audited. Returns (policy, created)."""
+    return FIRM_POLICY.upsert(key={}, changes=changes, actor=actor, reason=reason, version=version)
+
+
 def throttle_domain(*, domain: str, reason: str, actor) -> RiskPolicy:
     """The tripwire's throttle: disable the domain's risk policy (creating a disabled one if none).
     Its audit reason starts with `reasons.THROTTLE_PREFIX`, which is how the throttle is told from
@@ -149,8 +186,12 @@ def reserve(
     actor,
     idempotency_key: str | None = None,
     ref: str | None = None,
+    model_version: str | None = None,
 ) -> Reservation:
     """Decide whether `domain` may take an action of `amount`; every decision is a ledger entry.
+
+    The engine is `actor` (the authenticated principal); `model_version` the model acting, if any:
+    a kill switch of the domain, the engine or the model version refuses it like the global one.
 
     Returns the entry: `status` RESERVED (approved, `expires_at` set) or DENIED (with `reason`).
     The same (domain, idempotency_key) returns the original entry and makes no second one (see
@@ -162,13 +203,14 @@ def reserve(
         "idempotency_key": _text("idempotency_key", idempotency_key),
         "ref": _text("ref", ref) or "",
     }
+    version = _text("model_version", model_version) or ""
     if request["idempotency_key"] is not None:
         original = _original(**request)
         if original is not None:
             return _replay(original)
     try:
         with transaction.atomic():
-            return _decide(**request, actor=actor)
+            return _decide(**request, model_version=version, actor=actor)
     except IntegrityError:
         # A racing request with the same key was first: answer with its decision.
         original = _original(**request) if request["idempotency_key"] is not None else None
@@ -201,14 +243,19 @@ def _replay(entry: Reservation) -> Reservation:
         entry.refresh_from_db()
     if entry.status == Status.EXPIRED:
         entry.replay_refusal = reasons.RESERVATION_EXPIRED
+    elif entry.status == Status.CANCELLED:
+        entry.replay_refusal = entry.reason  # the cancel's reason; `detail` names the scope and who
     elif entry.status != Status.RESERVED:
         entry.replay_refusal = reasons.RESERVATION_CLOSED
     else:
-        entry.replay_refusal = golive.may_execute().reason or ""
+        decision = golive.may_execute(domain=entry.domain, engine=entry.actor, model_version=entry.model_version)
+        entry.replay_refusal = decision.reason or ""
     return entry
 
 
-def _decide(*, domain: str, amount: Decimal, idempotency_key: str | None, ref: str, actor) -> Reservation:
+def _decide(
+    *, domain: str, amount: Decimal, idempotency_key: str | None, ref: str, model_version: str, actor
+) -> Reservation:
     # The domain's policy row is locked first: it serialises the domain's decisions, and the
     # production state, the time and the totals are read after it, so a reserve that waited for
     # the lock still sees a kill switch engaged meanwhile.
@@ -219,12 +266,14 @@ def _decide(*, domain: str, amount: Decimal, idempotency_key: str | None, ref: s
         amount=amount,
         idempotency_key=idempotency_key,
         ref=ref,
+        model_version=model_version,
         actor=audit.actor_name(actor),
         business_date=business_date(now),
     )
     reason, totals = _first_denial(entry, policy, now)
     if reason:
         entry.status, entry.reason = Status.DENIED, reason
+        entry.detail = entry.detail or reason
         entry.save()
         return entry
     entry.status = Status.RESERVED
@@ -239,16 +288,22 @@ def _decide(*, domain: str, amount: Decimal, idempotency_key: str | None, ref: s
 def _first_denial(
     entry: Reservation, policy: RiskPolicy | None, now: dt.datetime
 ) -> tuple[str | None, DailyTotals | None]:
-    """The first reason to deny `entry` (None: approve), with today's locked totals when read."""
-    decision = golive.may_execute()
+    """The first reason to deny `entry` (None: approve), with today's locked totals when read.
+
+    The order is reasons.DENIAL_REASONS. A kill switch's refusal also names its scope and who
+    engaged it in `entry.detail`.
+    """
+    decision = golive.may_execute(domain=entry.domain, engine=entry.actor, model_version=entry.model_version)
     if not decision.ok:
+        entry.detail = decision.detail[: Reservation._meta.get_field("detail").max_length]
         return decision.reason, None
     if policy is None:
         return reasons.NO_POLICY, None
     if not policy.enabled:
         return reasons.POLICY_DISABLED, None
-    if policy.max_action_amount is not None and entry.amount > policy.max_action_amount:
-        return reasons.MAX_ACTION_AMOUNT, None
+    reason = _pre_action_denial(entry, policy, now)
+    if reason:
+        return reason, None
     totals, _ = DailyTotals.objects.select_for_update().get_or_create(
         domain=entry.domain, business_date=entry.business_date
     )
@@ -259,7 +314,65 @@ def _first_denial(
         return reasons.MAX_OPEN_EXPOSURE, totals
     if totals.net_loss >= policy.max_daily_loss:
         return reasons.MAX_DAILY_LOSS, totals
-    return None, totals
+    return _firm_denial(entry), totals
+
+
+def _pre_action_denial(entry: Reservation, policy: RiskPolicy, now: dt.datetime) -> str | None:
+    """Rate limits, duplicate suspicion, the one-action size and the amount collar, in that order.
+
+    Counted over the domain's approved entries (any status but DENIED) under the domain's policy
+    lock, so they are exact however many engines reserve at once.
+    """
+    approved = Reservation.objects.filter(domain=entry.domain).exclude(status=Status.DENIED)
+    limits = (
+        (policy.max_actions_per_second, 1, approved),
+        (policy.max_actions_per_minute, 60, approved),
+        (policy.max_engine_actions_per_minute, 60, approved.filter(actor=entry.actor)),
+    )
+    for limit, seconds, counted in limits:
+        if limit is not None and counted.filter(created_at__gt=now - dt.timedelta(seconds=seconds)).count() >= limit:
+            return reasons.RATE_LIMITED
+    if (
+        policy.duplicate_window_seconds is not None
+        and approved.filter(
+            actor=entry.actor,
+            amount=entry.amount,
+            ref=entry.ref,
+            created_at__gt=now - dt.timedelta(seconds=policy.duplicate_window_seconds),
+        ).exists()
+    ):
+        return reasons.DUPLICATE_SUSPECT
+    if policy.max_action_amount is not None and entry.amount > policy.max_action_amount:
+        return reasons.MAX_ACTION_AMOUNT
+    if policy.amount_collar_factor is not None:
+        recent = list(approved.order_by("-id").values_list("amount", flat=True)[: policy.amount_collar_sample])
+        if len(recent) == policy.amount_collar_sample:
+            median = statistics.median(recent)
+            factor = policy.amount_collar_factor
+            if entry.amount > median * factor or entry.amount < median / factor:
+                return reasons.AMOUNT_OUTLIER
+    return None
+
+
+def _firm_denial(entry: Reservation) -> str | None:
+    """The firm-wide caps, when set: all domains' open exposure with `entry`, and today's net loss.
+
+    The firm row is locked (after the domain's policy), so approvals across domains are serialised
+    while a firm cap is set; settles, releases and expiries only lower the exposure.
+    """
+    capped = Q(max_open_exposure__isnull=False) | Q(max_daily_loss__isnull=False)
+    firm = FirmRiskPolicy.objects.filter(capped).select_for_update().first()
+    if firm is None:
+        return None
+    if firm.max_open_exposure is not None:
+        open_exposure = DailyTotals.objects.filter(open_exposure__gt=0).aggregate(s=Sum("open_exposure"))["s"]
+        if (open_exposure or Decimal(0)) + entry.amount > firm.max_open_exposure:
+            return reasons.FIRM_EXPOSURE
+    if firm.max_daily_loss is not None:
+        pnl = DailyTotals.objects.filter(business_date=entry.business_date).aggregate(s=Sum("realized_pnl"))["s"]
+        if net_loss(pnl or Decimal(0)) >= firm.max_daily_loss:
+            return reasons.FIRM_DAILY_LOSS
+    return None
 
 
 def _has_room(entry: Reservation, policy: RiskPolicy, now: dt.datetime) -> bool:
@@ -308,6 +421,8 @@ def _close(*, reservation_id: int, status: Status, actor, realized_pnl: Decimal 
     if entry.status == status and entry.realized_pnl == realized_pnl:
         return entry
     now = timezone.now()
+    if entry.status == Status.CANCELLED:
+        return _close_cancelled(entry, status=status, realized_pnl=realized_pnl, now=now)
     if entry.status != Status.RESERVED:
         raise Conflict(
             f"reservation_id: reservation {entry.pk} is {entry.status}, not open.",
@@ -327,16 +442,34 @@ def _close(*, reservation_id: int, status: Status, actor, realized_pnl: Decimal 
     DailyTotals.objects.filter(domain=entry.domain, business_date=entry.business_date).update(
         open_exposure=F("open_exposure") - entry.amount
     )
-    if realized_pnl:
-        # The pnl counts on the business day it was realized (today), whatever day the action was
-        # reserved: a loss settled after midnight counts against today's max_daily_loss.
-        today = {"domain": entry.domain, "business_date": business_date(now)}
-        booked = F("realized_pnl") + realized_pnl
-        if not DailyTotals.objects.filter(**today).update(realized_pnl=booked):  # one statement when the row exists
-            totals, created = DailyTotals.objects.get_or_create(**today, defaults={"realized_pnl": realized_pnl})
-            if not created:
-                DailyTotals.objects.filter(pk=totals.pk).update(realized_pnl=booked)
+    _book_pnl(entry.domain, realized_pnl, now)
     return entry
+
+
+def _close_cancelled(entry: Reservation, *, status: Status, realized_pnl: Decimal | None, now) -> Reservation:
+    """A close of a cancelled entry. Its exposure was freed by the cancellation; a settle still books
+    its pnl (the action may have happened before the kill reached the engine) and flags the entry
+    `settled_after_cancel`; a release changes nothing. The same settle again changes nothing."""
+    if status == Status.RELEASED or (entry.settled_after_cancel and entry.realized_pnl == realized_pnl):
+        return entry
+    if entry.settled_after_cancel:
+        raise Conflict(
+            f"reservation_id: reservation {entry.pk} was cancelled and already settled with another pnl.",
+            field="reservation_id",
+            reason=reasons.RESERVATION_CLOSED,
+        )
+    entry.realized_pnl, entry.settled_after_cancel = realized_pnl, True
+    entry.save(update_fields=["realized_pnl", "settled_after_cancel"])
+    _book_pnl(entry.domain, realized_pnl, now)
+    return entry
+
+
+def _book_pnl(domain: str, realized_pnl: Decimal | None, now: dt.datetime) -> None:
+    """The pnl counts on the business day it was realized (today), whatever day the action was
+    reserved: a loss settled after midnight counts against today's max_daily_loss."""
+    if realized_pnl:
+        today, _ = DailyTotals.objects.get_or_create(domain=domain, business_date=business_date(now))
+        DailyTotals.objects.filter(pk=today.pk).update(realized_pnl=F("realized_pnl") + realized_pnl)
 
 
 def _require_owner(entry: Reservation, actor) -> None:
@@ -368,18 +501,24 @@ def release(*, reservation_id: int, actor) -> Reservation:
     return _close(reservation_id=reservation_id, status=Status.RELEASED, actor=actor)
 
 
-def _expire_domain(domain: str, now: dt.datetime) -> int:
-    """Expire the domain's reservations due by `now`; the caller holds the domain's policy lock."""
-    due = Reservation.objects.filter(domain=domain, status=Status.RESERVED, expires_at__lte=now)
-    freed = list(due.values("business_date").annotate(amount=Sum("amount")))
+def _free(due, **changes) -> int:
+    """Close the open entries of `due` with `changes`, freeing their exposure on the day each was
+    reserved; the caller holds the policy locks of their domains. Returns how many."""
+    freed = list(due.values("domain", "business_date").annotate(amount=Sum("amount")))
     if not freed:
         return 0
-    count = due.update(status=Status.EXPIRED, settled_at=now, settled_by=EXPIRY_ACTOR)
+    count = due.update(**changes)
     for day in freed:
-        DailyTotals.objects.filter(domain=domain, business_date=day["business_date"]).update(
+        DailyTotals.objects.filter(domain=day["domain"], business_date=day["business_date"]).update(
             open_exposure=F("open_exposure") - day["amount"]
         )
     return count
+
+
+def _expire_domain(domain: str, now: dt.datetime) -> int:
+    """Expire the domain's reservations due by `now`; the caller holds the domain's policy lock."""
+    due = Reservation.objects.filter(domain=domain, status=Status.RESERVED, expires_at__lte=now)
+    return _free(due, status=Status.EXPIRED, settled_at=now, settled_by=EXPIRY_ACTOR)
 
 
 def expire_due(*, now: dt.datetime | None = None) -> int:
@@ -396,3 +535,61 @@ def expire_due(*, now: dt.datetime | None = None) -> int:
             RiskPolicy.objects.select_for_update().filter(domain=domain).first()
             expired += _expire_domain(domain, now)
     return expired
+
+
+# Cancel-on-kill and cancel-on-disconnect -------------------------------------------------------
+
+COVER_FIELD = {KillScope.DOMAIN: "domain", KillScope.ENGINE: "actor", KillScope.MODEL_VERSION: "model_version"}
+
+
+def cancel_covered(*, cover: Mapping[str, str], reason_code: str, detail: str, switch, actor) -> int:
+    """Cancel every open reservation matching `cover` (e.g. {"domain": "WHOLESALE"}, {} for all):
+    status CANCELLED, exposure freed, `reason_code` and `detail` in the ledger, one audit event
+    on `switch` (the kill switch or heartbeat that caused it) listing them. Returns how many.
+
+    Runs inside the caller's transaction. Every policy row the cover may touch is locked first
+    (domain order), so a reserve racing the kill either committed before (and is cancelled here)
+    or waits and then sees the kill.
+    """
+    policies = RiskPolicy.objects.select_for_update().order_by("domain")
+    if "domain" in cover:
+        policies = policies.filter(domain=cover["domain"])
+    list(policies.values_list("pk", flat=True))
+    due = Reservation.objects.filter(status=Status.RESERVED, **cover)
+    ids = sorted(due.values_list("pk", flat=True))
+    if not ids:
+        return 0
+    now = timezone.now()
+    count = _free(
+        Reservation.objects.filter(pk__in=ids, status=Status.RESERVED),
+        status=Status.CANCELLED,
+        reason=reason_code,
+        detail=detail[: Reservation._meta.get_field("detail").max_length],
+        settled_at=now,
+        settled_by=audit.actor_name(actor),
+    )
+    shown = ", ".join(f"#{pk}" for pk in ids[:50]) + (f" and {len(ids) - 50} more" if len(ids) > 50 else "")
+    audit.record(
+        actor=actor, lever=Lever.RISK, instance=switch, action="reservations.cancel", before=None,
+        reason=f"{detail}: cancelled {count} open reservation(s): {shown}",
+    )  # fmt: skip
+    return count
+
+
+def _on_kill(*, scope, target, switch, reason, actor, **kwargs) -> None:
+    cover = {} if scope == KillScope.GLOBAL else {COVER_FIELD[scope]: target}
+    label = KillScope.GLOBAL.value if scope == KillScope.GLOBAL else str(switch)
+    detail = f"{reasons.KILL_SWITCH}, scope: {label}, by {audit.actor_name(actor)}: {reason}"
+    cancel_covered(cover=cover, reason_code=reasons.KILL_SWITCH, detail=detail, switch=switch, actor=actor)
+
+
+def _on_disconnect(*, engine, heartbeat, reason, actor, **kwargs) -> None:
+    detail = f"{reasons.HEARTBEAT_MISSED}, scope: engine {engine}: {reason}"
+    cancel_covered(cover={"actor": engine}, reason_code=reasons.HEARTBEAT_MISSED, detail=detail, switch=heartbeat,
+                   actor=actor)  # fmt: skip
+
+
+def connect_signals() -> None:
+    """Called by RiskConfig.ready: a kill or a lapsed heartbeat cancels what it covers."""
+    golive_signals.kill_engaged.connect(_on_kill, dispatch_uid="risk.cancel_on_kill")
+    golive_signals.engine_disconnected.connect(_on_disconnect, dispatch_uid="risk.cancel_on_disconnect")

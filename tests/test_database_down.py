@@ -34,7 +34,8 @@ def test_decision__database_unreachable__fails_closed_state_unavailable(api, eng
     client, body_in = api(engine), {"domain": "WHOLESALE", "amount": "1", "confidence": 0.9}
     with unreachable_database():
         response = getattr(client, method)(path, body_in, format="json")
-    assert (response.status_code, response.json()) == (status, body)
+    assert response.status_code == status
+    assert body.items() <= response.json().items()  # the answer may say more (a detail, the scope)
 
 
 @pytest.mark.parametrize(("method", "path"), OTHERS)

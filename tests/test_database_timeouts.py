@@ -39,7 +39,7 @@ def test_go_live_check__state_table_locked_elsewhere__423_state_unavailable(api,
     with held_elsewhere(lock_table(GoLiveState)) as lock:
         response = client.get("/api/governance/go-live/check")
     assert response.status_code == 423
-    assert response.json() == {"ok": False, "reason": "state_unavailable"}
+    assert {"ok": False, "reason": "state_unavailable"}.items() <= response.json().items()
     assert lock["held_throughout"]  # answered while the lock was still held: it did not wait for it
     assert client.get("/api/governance/go-live/check").status_code == 204
 

@@ -1,9 +1,14 @@
 """The OpenAPI 3 schema: valid, generated without warnings, covering every governance endpoint."""
 
+import re
+from pathlib import Path
+
 import pytest
 from django.core.management import call_command
 from django.urls import URLPattern, URLResolver, get_resolver
 from openapi_spec_validator import validate
+
+from risk.reasons import DENIAL_REASONS
 
 pytestmark = pytest.mark.django_db
 
@@ -77,6 +82,24 @@ def test_schema__reason_codes__enums_from_each_levers_reasons_module(schema):
     check = schema["paths"]["/api/governance/heimdall/check"]["post"]["responses"]["200"]["content"]
     output = check["application/json"]["schema"]["$ref"].rpartition("/")[2]
     assert "EligibilityReasonEnum" in str(components[output]["properties"]["reason"])
+
+
+def test_reserve__reason_order__same_in_reasons_module_schema_and_readme(schema):
+    """The Risk Guard's denial order is documented three times; all three agree with the code's."""
+
+    def order(text: str) -> list[str]:
+        codes = re.findall(r"`([a-z_]+)`", text)
+        seen = [code for code in codes if code in DENIAL_REASONS]
+        return list(dict.fromkeys(seen))
+
+    description = schema["paths"]["/api/governance/risk/reserve"]["post"]["description"]
+    assert order(description) == list(DENIAL_REASONS)
+    enum = schema["components"]["schemas"]["DenialReasonEnum"]["enum"]
+    assert [code for code in enum if code] == list(DENIAL_REASONS)
+    readme = Path(__file__).resolve().parent.parent.joinpath("README.md").read_text()
+    section = readme[readme.index("Reserve's reasons, first that applies") :]
+    section = section[: section.index("The pre-action checks are policy fields")]
+    assert order(section) == list(DENIAL_REASONS)
 
 
 def test_schema__auth_scheme_is_knox_token(schema):

@@ -30,9 +30,27 @@ def _after(field: str, *values) -> Callable[[AuditEvent], bool]:
     return changed
 
 
+def _scoped(event: AuditEvent) -> bool:
+    """A domain, engine or model-version kill switch (not the global one)."""
+    return event.object_type == "golive.scopedkill"
+
+
 RULES: dict[tuple[str | None, str], list[Rule]] = {
-    (Lever.GOLIVE, "kill_switch.engage"): [Rule(Severity.CRITICAL, "Kill switch engaged", requires_ack=True)],
-    (Lever.GOLIVE, "kill_switch.release"): [Rule(Severity.INFO, "Kill switch released")],
+    (Lever.GOLIVE, "kill_switch.engage"): [
+        Rule(Severity.CRITICAL, "Kill switch engaged: {object}", requires_ack=True, when=_scoped),
+        Rule(Severity.CRITICAL, "Kill switch engaged", requires_ack=True),
+    ],
+    (Lever.GOLIVE, "kill_switch.release"): [
+        Rule(Severity.INFO, "Kill switch released: {object}", when=_scoped),
+        Rule(Severity.INFO, "Kill switch released"),
+    ],
+    (Lever.GOLIVE, "heartbeat.lapse"): [
+        Rule(Severity.HIGH, "Engine disconnected, its open reservations cancelled ({object})", requires_ack=True)
+    ],
+    (Lever.RISK, "reservations.cancel"): [Rule(Severity.HIGH, "Open reservations cancelled ({object})")],
+    (Lever.HEIMDALL, "model_version.demote"): [
+        Rule(Severity.HIGH, "Model version demoted to the sandbox: {object}", requires_ack=True)
+    ],
     (Lever.GOLIVE, "go_live.enable"): [Rule(Severity.INFO, "Go-live enabled")],
     (Lever.GOLIVE, "go_live.disable"): [Rule(Severity.INFO, "Go-live disabled")],
     (Lever.RISK, "policy.update"): [

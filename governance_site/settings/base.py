@@ -262,6 +262,7 @@ SPECTACULAR_SETTINGS = {
         # Two choice sets share the field name "status": each keeps its own name.
         "TripwireStatusEnum": "regression.models.TripwireStatus",
         "ReservationStatusEnum": "risk.models.Status",
+        "TripwireActionEnum": "regression.models.CHOSEN_ACTIONS",
         "ReserveAnswerReasonEnum": "risk.reasons.ANSWER_REASONS",
         # Two are called "kind": each named after what it is.
         "ChangeKindEnum": "approvals.models.Kind",

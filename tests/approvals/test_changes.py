@@ -11,7 +11,7 @@ from golive import services as golive
 from governance_site import changes
 from governance_site.alerts.models import Alert
 from governance_site.audit.models import AuditEvent
-from governance_site.errors import Conflict, InvalidInput
+from governance_site.errors import Conflict, InvalidInput, NotFound
 from regression import services as regression
 from tests.regression.conftest import outcomes
 
@@ -176,3 +176,30 @@ def test_not_loosening_or_bad_input__400_naming_the_field(approvals_on, operator
         with pytest.raises(InvalidInput) as refusal:
             services.request_change(actor=operator, **kwargs)
         assert refusal.value.field == field
+
+
+def test_scoped_kill__release_needs_approval__requested_approved_applied(approvals_on, operator, second_operator):
+    golive.set_kill_switch(engaged=True, reason="protect", actor=operator)  # the global one stays engaged
+    golive.set_kill_switch(engaged=True, scope="domain", target="WHOLESALE", reason="offers", actor=operator)
+    refusal = refused(
+        changes.APPROVAL_REQUIRED, golive.set_kill_switch, engaged=False, scope="domain", target="WHOLESALE",
+        reason="x", actor=operator,
+    )  # fmt: skip
+    assert "Releasing a domain kill loosens a control" in refusal.detail
+    params = {"scope": "domain", "target": "wholesale"}
+    change = services.request_change(kind=RELEASE, params=params, reason="offers fixed", actor=operator)
+    assert (change.target, change.diff, change.params) == (
+        "domain WHOLESALE", {"engaged": [True, False]}, {"scope": "domain", "target": "WHOLESALE"},
+    )  # fmt: skip
+    services.approve(change_id=change.pk, actor=second_operator)
+    services.apply(change_id=change.pk, actor=operator)
+    assert golive.may_execute(domain="WHOLESALE").scope == "global"  # released: only the global one refuses
+    assert golive.get_state().kill_switch_engaged
+
+
+def test_scoped_kill__release_request_for_an_unknown_kill__404_and_bad_scope_400(approvals_on, operator):
+    with pytest.raises(NotFound):
+        services.request_change(kind=RELEASE, params={"scope": "engine", "target": "bot"}, reason="x", actor=operator)
+    with pytest.raises(InvalidInput) as caught:
+        services.request_change(kind=RELEASE, params={"scope": "planet", "target": "X"}, reason="x", actor=operator)
+    assert caught.value.field == "params.scope"

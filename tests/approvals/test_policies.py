@@ -5,10 +5,12 @@ from decimal import Decimal
 import pytest
 
 from approvals import reasons, services
+from approvals.kinds import CONTRACTS as CONTRACTS_BY_NAME
 from governance_site.audit.models import AuditEvent
 from governance_site.changes import APPROVAL_REQUIRED, Becomes, Loosens, loosened_fields
 from governance_site.errors import Conflict, InvalidInput
 from heimdall import services as heimdall
+from regression import cascade as regression_cascade
 from regression import services as regression
 from risk import services as risk
 from risk.models import RiskPolicy
@@ -16,10 +18,10 @@ from risk.models import RiskPolicy
 from .conftest import SETUP
 
 pytestmark = pytest.mark.django_db
-CONTRACTS = (risk.POLICY, heimdall.POLICY, regression.POLICY)
+CONTRACTS = (risk.POLICY, heimdall.POLICY, regression.POLICY, risk.FIRM_POLICY, regression_cascade.CASCADE)
 
 
-@pytest.mark.parametrize("contract", CONTRACTS, ids=lambda contract: contract.lever)
+@pytest.mark.parametrize("contract", CONTRACTS, ids=lambda contract: contract.title)
 def test_contract__every_loosening_declaration_names_a_policy_field(contract):
     assert contract.loosening and set(contract.loosening) <= set(contract.fields)
 
@@ -37,6 +39,10 @@ def test_contract__every_loosening_declaration_names_a_policy_field(contract):
         (Loosens.TURN_ON, True, False, False),
         (Loosens.TURN_OFF, True, False, True),
         (Loosens.TURN_OFF, False, False, False),
+        (Loosens.LOWER_OR_REMOVE, 10, 5, True),  # a shorter duplicate window
+        (Loosens.LOWER_OR_REMOVE, 10, None, True),  # no duplicate check at all
+        (Loosens.LOWER_OR_REMOVE, None, 10, False),  # a check where there was none: tighter
+        (Loosens.LOWER_OR_REMOVE, 5, 10, False),
         (Becomes("dry_run"), "enforce", "dry_run", True),  # a tripwire whose trips no longer act
         (Becomes("dry_run"), "dry_run", "enforce", False),
         (Becomes("dry_run"), "dry_run", "dry_run", False),
@@ -134,3 +140,27 @@ def test_api__policy_request_over_http(api, wholesale_risk, approvals_on, operat
     applied = api(operator).post(f"/api/governance/changes/{change_id}/apply", {}, format="json")
     assert applied.status_code == 200
     assert RiskPolicy.objects.get(domain="WHOLESALE").max_action_amount is None
+
+
+@pytest.mark.parametrize(
+    ("name", "upsert", "tight", "loose", "diff"),
+    [
+        ("risk.firm", risk.upsert_firm_policy, {"max_open_exposure": "1000"}, {"max_open_exposure": None},
+         {"max_open_exposure": ["1000.0000", None]}),
+        ("regression.cascade", regression_cascade.upsert_cascade, {"blast_radius": 2}, {"blast_radius": 5},
+         {"blast_radius": [2, 5]}),
+    ],
+)  # fmt: skip
+def test_one_row_policies__loosening_needs_approval_and_goes_through_a_request(
+    approvals_on, operator, second_operator, name, upsert, tight, loose, diff
+):
+    (field,) = loose
+    upsert(changes=tight, actor=operator)  # a cap where there was none: tightening, direct
+    detail = direct(upsert, changes=loose, actor=operator)
+    assert f"({field})" in detail
+    params = {"lever": name, "key": {}, "changes": loose}
+    change = services.request_change(kind="policy.update", params=params, reason="wider", actor=operator)
+    assert change.diff == diff
+    services.approve(change_id=change.pk, actor=second_operator)
+    assert services.apply(change_id=change.pk, actor=operator).state == "applied"
+    assert getattr(CONTRACTS_BY_NAME[name].model.objects.get(), field) == loose[field]

@@ -23,6 +23,8 @@ if not (Path(CHROMIUM).exists() and Path(CHROMEDRIVER).exists()):
 from selenium import webdriver  # noqa: E402
 from selenium.webdriver.chrome.service import Service  # noqa: E402
 from selenium.webdriver.common.by import By  # noqa: E402
+from selenium.webdriver.support import expected_conditions  # noqa: E402
+from selenium.webdriver.support.ui import WebDriverWait  # noqa: E402
 
 
 @pytest.fixture(scope="session")
@@ -70,6 +72,12 @@ class Browser:
 
     def find(self, css: str):
         return self.driver.find_element(By.CSS_SELECTOR, css)
+
+    def click_to_load(self, css: str):
+        """Click what loads a new page and wait for it: reading the old page meanwhile would race."""
+        page = self.driver.find_element(By.TAG_NAME, "html")
+        self.find(css).click()
+        WebDriverWait(self.driver, 15).until(expected_conditions.staleness_of(page))
 
     def scroll_to(self, element):
         self.driver.execute_script("arguments[0].scrollIntoView();", element)

@@ -125,13 +125,13 @@ def test_tripwire_page__reset_while_the_window_still_breaches__warned_not_ok(bro
     browser.open(f"/admin/regression/regressionstate/{state.pk}/change/")
     browser.find("#tripwire-reset").click()
     browser.find("textarea[name=reason]").send_keys("e2e: offer model retrained")
-    browser.find("input[name=apply]").click()
+    browser.click_to_load("input[name=apply]")
     messages = browser.find(".messagelist").text
     assert "Reset: WHOLESALE.contract_rate." in messages
     assert "WHOLESALE.contract_rate still breaches" in messages and "triggers again" in messages
     assert "Breaching" in browser.find("#tripwire-summary").text and "Ok" not in browser.find("#tripwire-summary").text
     browser.screenshot("reset-warning")
-    browser.find("#tripwire-evaluate").click()  # a new epoch: it relearns from events after the reset
+    browser.click_to_load("#tripwire-evaluate")  # a new epoch: it relearns from events after the reset
     assert "Relearning" in browser.find("#tripwire-summary").text
 
 

@@ -53,6 +53,7 @@ def test_golive_state__any_role__200_with_fields(api, request, role):
         "reason": "Fresh install",
         "changed_by": "",
         "updated_at": response.json()["updated_at"],
+        "kills": [],
     }
 
 
@@ -63,7 +64,9 @@ def test_golive_state__user_without_role__403(api, nobody):
 def test_check__fresh_install__423_go_live_disabled(api, engine):
     response = api(engine).get(CHECK)
     assert response.status_code == 423
-    assert response.json() == {"ok": False, "reason": "go_live_disabled"}
+    assert response.json() == {
+        "ok": False, "reason": "go_live_disabled", "scope": None, "engaged_by": None, "detail": "go_live_disabled"
+    }  # fmt: skip
 
 
 def test_check__live__204(api, engine, live):

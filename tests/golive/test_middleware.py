@@ -5,13 +5,24 @@ from tests.faults import unreachable_database
 
 pytestmark = [pytest.mark.django_db, pytest.mark.urls("tests.golive.urls")]
 
+STATE_UNAVAILABLE = {
+    "ok": False,
+    "reason": "state_unavailable",
+    "scope": None,
+    "engaged_by": None,
+    "detail": "state_unavailable",
+}
+
 
 def test_prod_exec_view__kill_switch_engaged__refused_on_next_request(client, operator, live):
     assert client.post("/engine/place-offer").status_code == 200
     services.set_kill_switch(engaged=True, reason="drill", actor=operator)
     response = client.post("/engine/place-offer")
     assert response.status_code == 423
-    assert response.json() == {"ok": False, "reason": "kill_switch"}
+    assert response.json() == {
+        "ok": False, "reason": "kill_switch", "scope": "global", "engaged_by": "op",
+        "detail": "kill_switch, scope: global, by op: drill",
+    }  # fmt: skip
 
 
 @pytest.mark.parametrize("path", ["/engine/route-capital", "/engine/match-buyer"])
@@ -35,7 +46,8 @@ def test_prod_exec_on_a_method__kill_switch_engaged__423(client, operator, live,
     assert client.post(path).status_code in (200, 201)
     services.set_kill_switch(engaged=True, reason="drill", actor=operator)
     response = client.post(path)
-    assert (response.status_code, response.json()) == (423, {"ok": False, "reason": "kill_switch"})
+    assert response.status_code == 423
+    assert response.json() | {"ok": False, "reason": "kill_switch", "scope": "global"} == response.json()
 
 
 @pytest.mark.parametrize("path", ["/engine/offer-view", "/engine/capital"])
@@ -92,7 +104,7 @@ def test_prod_exec__database_unreachable__refused_state_unavailable(client, oper
     with unreachable_database():
         response = client.post("/engine/place-offer")
     assert response.status_code == 423
-    assert response.json() == {"ok": False, "reason": "state_unavailable"}
+    assert response.json() == STATE_UNAVAILABLE
     assert client.post("/engine/place-offer").status_code == 200
 
 
@@ -103,7 +115,7 @@ def test_check_endpoint__database_unreachable__423_state_unavailable_not_500(api
     with unreachable_database():
         response = client.get("/api/governance/go-live/check")
     assert response.status_code == 423
-    assert response.json() == {"ok": False, "reason": "state_unavailable"}
+    assert response.json() == STATE_UNAVAILABLE
 
 
 def test_unknown_header_value__on_the_admin_too__400(client, operator):

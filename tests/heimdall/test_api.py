@@ -92,7 +92,9 @@ def test_check__eligible__200_with_answer(api, engine, live, make_policy, add_tr
     add_trials(successes=3, failures=1, model_version="offer-v3")
     response = api(engine).post(CHECK, {**ASK, "model_version": "offer-v3"}, format="json")
     assert response.status_code == 200
-    assert response.json() == {"prod_eligible": True, "reason": None, "trials": 4, "success_rate": 0.75}
+    assert response.json() == {
+        "prod_eligible": True, "reason": None, "trials": 4, "success_rate": 0.75, "detail": None,
+    }  # fmt: skip
 
 
 def test_check__no__200_with_reason(api, engine, live, make_policy):
@@ -100,7 +102,7 @@ def test_check__no__200_with_reason(api, engine, live, make_policy):
     response = api(engine).post(CHECK, {**ASK, "confidence": 0.5}, format="json")
     assert response.status_code == 200
     assert response.json() == {
-        "prod_eligible": False, "reason": "confidence_below_min", "trials": 0, "success_rate": None,
+        "prod_eligible": False, "reason": "confidence_below_min", "trials": 0, "success_rate": None, "detail": None,
     }  # fmt: skip
 
 

@@ -56,7 +56,7 @@ def test_check__no__still_reports_the_record(make_policy, add_trials):
     make_policy()
     add_trials(successes=2, failures=1)
     assert check() == services.Eligibility(
-        prod_eligible=False, reason="go_live_disabled", trials=3, success_rate=0.6667
+        prod_eligible=False, reason="go_live_disabled", trials=3, success_rate=0.6667, detail="go_live_disabled"
     )
 
 

@@ -71,7 +71,10 @@ def test_kill_switch__capital_roi_negative__prod_exec_refused_423(api, operator,
     assert production["changed_by"] == "engine-bot"
     assert production["reason"].startswith("Regression: CAPITAL.roi_event dropped 108% (> 30%); CUSUM ")
     refused = client.post("/engine/place-offer")
-    assert (refused.status_code, refused.json()) == (423, {"ok": False, "reason": "kill_switch"})
+    assert (refused.status_code, refused.json()["reason"], refused.json()["scope"]) == (423, "kill_switch", "global")
+    assert refused.json()["detail"].startswith(
+        "kill_switch, scope: global, by engine-bot: Regression: CAPITAL.roi_event"
+    )
 
 
 def test_policies__seeded_four_disabled(api, viewer):

@@ -13,7 +13,7 @@ from governance_site.alerts import selectors as alerts_selectors
 from governance_site.alerts import services as alerts
 from governance_site.audit.models import AuditEvent
 from governance_site.errors import Conflict, InvalidInput, NotFound
-from regression import reasons, selectors, services
+from regression import cascade, reasons, selectors, services
 from regression.models import KpiEvent, PolicyAction, PolicyKind, RegressionState, TripwireStatus
 from risk.models import RiskPolicy
 from tests.conftest import acknowledged, requires_postgres
@@ -281,7 +281,7 @@ def test_action_fails__nothing_latched_and_next_evaluation_retries(tripwire, fee
     def broken(**kwargs):
         raise RuntimeError("risk database unreachable")
 
-    monkeypatch.setattr(services.risk, "throttle_domain", broken)
+    monkeypatch.setattr(cascade.risk, "throttle_domain", broken)
     with pytest.raises(RuntimeError):
         evaluate()
     assert not RegressionState.objects.get(policy__metric="contract_rate").triggered
@@ -294,7 +294,7 @@ def test_evaluate_all__one_failure__others_still_evaluated_and_outcomes_logged(t
     tripwire("BUYER_MATCH", "match_success")
     feed(outcomes(200, 200) + outcomes(0, 50))
     feed(outcomes(250, 250), "BUYER_MATCH", "match_success")
-    monkeypatch.setattr(services.risk, "throttle_domain", lambda **kwargs: 1 / 0)
+    monkeypatch.setattr(cascade.risk, "throttle_domain", lambda **kwargs: 1 / 0)
     with caplog.at_level("INFO", logger="regression.services"):
         outcomes_by_policy = services.evaluate_all(actor=reasons.BEAT_ACTOR)
     assert outcomes_by_policy == {"BUYER_MATCH.match_success": "ok", "WHOLESALE.contract_rate": "error"}

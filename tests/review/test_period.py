@@ -272,6 +272,22 @@ def test_review__throttle_lifted_by_an_operator__shown_lifted_not_in_force(api, 
     assert tripwires["roi_event"]["action_in_force"] is True  # the kill switch is still engaged
 
 
+def test_review__domain_kill_by_a_tripwire__in_force_until_released(api, viewer, operator, live):
+    from golive import services as golive
+
+    regression.upsert_policy(
+        domain="WHOLESALE", metric="contract_rate", actor=operator, reason="watch",
+        changes={"enabled": True, "window_events": 10, "baseline_events": 10, "action": "KILL_DOMAIN"},
+    )  # fmt: skip
+    _kpis("WHOLESALE", "contract_rate", [True] * 10 + [False] * 10)
+    regression.evaluate(domain="WHOLESALE", metric="contract_rate", actor="tripwire/beat")
+    (tripwire,) = api(viewer).get(REVIEW).json()["triggered_tripwires"]
+    assert (tripwire["action_taken"], tripwire["action_in_force"]) == ("KILL_DOMAIN", True)
+    golive.set_kill_switch(engaged=False, scope="domain", target="WHOLESALE", reason="fixed", actor=operator)
+    (tripwire,) = api(viewer).get(REVIEW).json()["triggered_tripwires"]
+    assert (tripwire["action_in_force"], tripwire["lifted_by"]) == (False, "op")
+
+
 def test_review__upsert_without_a_reason__listed_as_unexplained(api, viewer, operator):
     api(operator).post(
         "/api/governance/regression/policies/upsert",

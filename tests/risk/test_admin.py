@@ -37,7 +37,7 @@ def test_policy_add__through_the_service__upper_cased_and_audited_with_reason(cl
     body = {
         "domain": "buyer_match", "enabled": "on", "max_daily_loss": "10", "max_open_exposure": "20",
         "max_daily_actions": "3", "max_action_amount": "", "reservation_ttl_seconds": "600",
-        "reason": "new engine",
+        "amount_collar_sample": "50", "reason": "new engine",
     }  # fmt: skip
     response = client.post(f"{POLICIES}add/", body)
     assert response.status_code == 302, response.context["adminform"].form.errors
@@ -57,7 +57,7 @@ def test_policy_change__only_changed_fields__audited(client, operator, make_poli
     client.force_login(operator)
     body = {
         "enabled": "on", "max_daily_loss": "1000", "max_open_exposure": "5000", "max_daily_actions": "7",
-        "max_action_amount": "", "reservation_ttl_seconds": "900", "reason": "more room",
+        "max_action_amount": "", "reservation_ttl_seconds": "900", "amount_collar_sample": "50", "reason": "more room",
         "version": version_of(policy),
     }  # fmt: skip
     assert client.post(f"{POLICIES}{policy.pk}/change/", body).status_code == 302
@@ -68,7 +68,8 @@ def test_policy_change__only_changed_fields__audited(client, operator, make_poli
 def _change_form(policy, **changes):
     return {
         "enabled": "on", "max_daily_loss": "1000", "max_open_exposure": "5000", "max_daily_actions": "5",
-        "max_action_amount": "", "reservation_ttl_seconds": "900", "version": version_of(policy), **changes,
+        "max_action_amount": "", "reservation_ttl_seconds": "900", "amount_collar_sample": "50",
+        "version": version_of(policy), **changes,
     }  # fmt: skip
 
 

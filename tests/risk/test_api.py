@@ -65,6 +65,12 @@ def test_upsert__create_then_subset__policy_and_audit_events(api, operator):
         "max_daily_actions": 10,
         "max_action_amount": None,
         "reservation_ttl_seconds": 900,
+        "max_actions_per_second": None,
+        "max_actions_per_minute": None,
+        "max_engine_actions_per_minute": None,
+        "duplicate_window_seconds": None,
+        "amount_collar_factor": None,
+        "amount_collar_sample": 50,
         "changed_by": "op",
         "updated_at": None,
     }
@@ -119,8 +125,9 @@ def test_reserve__approved__200_with_decision(api, engine, live, make_policy):
     assert response.json() == {
         "ok": True,
         "reason": None,
-        "reservation_id": entry.pk,
+        "detail": "",
         "status": "RESERVED",
+        "reservation_id": entry.pk,
         "expires_at": response.json()["expires_at"],
     }
     assert dt.datetime.fromisoformat(response.json()["expires_at"]) == entry.expires_at
@@ -134,8 +141,9 @@ def test_reserve__denied__200_ok_false_with_reason(api, engine, make_policy):
     assert response.json() == {
         "ok": False,
         "reason": "go_live_disabled",
-        "reservation_id": Reservation.objects.get().pk,
+        "detail": "go_live_disabled",
         "status": "DENIED",
+        "reservation_id": Reservation.objects.get().pk,
         "expires_at": None,
     }
 
@@ -257,6 +265,7 @@ def test_ledger__today_and_by_date__shape(api, viewer, reserved, clock):
                 "settled_count": 0,
                 "released_count": 0,
                 "expired_count": 0,
+                "cancelled_count": 0,
                 "realized_pnl": "0.0000",
             }
         ],
@@ -292,7 +301,7 @@ def test_reserve__amount_only_python_reads__400_naming_amount(api, engine, amoun
     assert response.json()["field"] == "amount"
 
 
-def test_reserve__replay_after_kill_switch__ok_false_with_status_and_reason(api, engine, operator, live, make_policy):
+def test_reserve__replay_after_kill_switch__ok_false_cancelled_with_reason(api, engine, operator, live, make_policy):
     make_policy()
     client = api(engine)
     body = {"domain": "WHOLESALE", "amount": "10", "idempotency_key": "abc"}
@@ -301,7 +310,9 @@ def test_reserve__replay_after_kill_switch__ok_false_with_status_and_reason(api,
     kill = api(operator).post("/api/governance/go-live/kill-switch", {"engaged": True, "reason": "t"}, format="json")
     assert kill.status_code == 200
     again = client.post(RESERVE, body, format="json").json()
-    assert again == {**first, "ok": False, "reason": "kill_switch"}
+    # The kill cancelled the open reservation: the replay answers that truth, never ok.
+    detail = "kill_switch, scope: global, by op: t"
+    assert again == {**first, "ok": False, "reason": "kill_switch", "status": "CANCELLED", "detail": detail}
 
 
 def test_reserve__replay_after_expiry__ok_false_expired(api, engine, live, make_policy, clock):

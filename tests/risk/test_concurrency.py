@@ -85,14 +85,16 @@ def test_concurrent_reserve_settle_release__totals_agree_with_entries(live, make
 def test_reserve_waiting_for_the_domain_lock__kill_switch_engaged_meanwhile__denied(live, make_policy, operator):
     """A reserve queued behind another one on the domain's lock reads the switch after the lock."""
     make_policy()
-    lock_held, kill_committed = threading.Event(), threading.Event()
+    lock_held = threading.Event()
 
     def work(i):
-        if i == 0:  # another reserve in flight: holds the domain's policy row
+        if i == 0:  # another reserve in flight: holds the domain's policy row until the kill commits
             with transaction.atomic():
                 RiskPolicy.objects.select_for_update().get(domain="WHOLESALE")
                 lock_held.set()
-                kill_committed.wait(timeout=10)
+                deadline = time.monotonic() + 10
+                while golive.may_execute().ok and time.monotonic() < deadline:
+                    time.sleep(0.05)  # each read sees what has committed (READ COMMITTED)
             return None
         lock_held.wait(timeout=10)
         return reserve("100")
@@ -100,8 +102,8 @@ def test_reserve_waiting_for_the_domain_lock__kill_switch_engaged_meanwhile__den
     def engage_when_waiting():
         lock_held.wait(timeout=10)
         time.sleep(0.3)  # let the reserve reach the lock
+        # Commits the kill, then cancels the covered reservations (waiting for the domain's lock).
         golive.set_kill_switch(engaged=True, reason="test: stop", actor=operator)
-        kill_committed.set()
 
     engager = threading.Thread(target=engage_when_waiting)
     engager.start()

@@ -56,6 +56,7 @@ def test_ledger__known_data_set__numbers(known_day):
                 "settled_count": 0,
                 "released_count": 0,
                 "expired_count": 0,
+                "cancelled_count": 0,
                 "realized_pnl": Decimal(0),
             },
             {
@@ -68,6 +69,7 @@ def test_ledger__known_data_set__numbers(known_day):
                 "settled_count": 0,
                 "released_count": 0,
                 "expired_count": 0,
+                "cancelled_count": 0,
                 "realized_pnl": Decimal(0),
             },
             {
@@ -80,6 +82,7 @@ def test_ledger__known_data_set__numbers(known_day):
                 "settled_count": 2,
                 "released_count": 1,
                 "expired_count": 1,
+                "cancelled_count": 0,
                 "realized_pnl": Decimal(-20),
             },
         ],
@@ -149,7 +152,7 @@ def test_ledger__domain_with_only_a_settlement_that_day__listed_with_its_pnl(set
     assert selectors.ledger()["domains"] == [
         {
             "domain": "WHOLESALE", "approved_count": 0, "denied_count": 0, "settled_count": 0, "released_count": 0,
-            "expired_count": 0, "open_exposure": Decimal(0), "realized_pnl": Decimal("42.5"),
+            "expired_count": 0, "cancelled_count": 0, "open_exposure": Decimal(0), "realized_pnl": Decimal("42.5"),
             "denial_count_by_reason": {}, "denied_ids": [],
         }
     ]  # fmt: skip

@@ -131,7 +131,7 @@ def test_reserve__daily_loss_reached__denied_until_next_business_day(live, make_
 
 def test_reserve__state_unavailable__denied(make_policy, monkeypatch):
     make_policy()
-    monkeypatch.setattr(golive, "may_execute", lambda: golive.Decision(ok=False, reason="state_unavailable"))
+    monkeypatch.setattr(golive, "may_execute", lambda **scope: golive.Decision(ok=False, reason="state_unavailable"))
     assert reserve().reason == "state_unavailable"
 
 
@@ -201,11 +201,16 @@ def test_replay__open_and_production_on__ok_and_reserved(live, make_policy):
 
 
 @pytest.mark.parametrize(
-    ("switch", "reason"),
-    [("kill_switch", reasons.KILL_SWITCH), ("go_live_off", reasons.GO_LIVE_DISABLED)],
+    ("switch", "reason", "status", "ledger_reason"),
+    [
+        # A kill cancels the open reservation (its ledger entry carries the cancel's reason).
+        ("kill_switch", reasons.KILL_SWITCH, Status.CANCELLED, reasons.KILL_SWITCH),
+        # Go-live off stops new work but cancels nothing: the entry stays open.
+        ("go_live_off", reasons.GO_LIVE_DISABLED, Status.RESERVED, ""),
+    ],
 )
-def test_replay__production_stopped_since__not_ok_with_reason_and_still_open(
-    live, operator, make_policy, switch, reason
+def test_replay__production_stopped_since__not_ok_with_reason(
+    live, operator, make_policy, switch, reason, status, ledger_reason
 ):
     make_policy()
     first = reserve(idempotency_key="k-1")
@@ -214,11 +219,11 @@ def test_replay__production_stopped_since__not_ok_with_reason_and_still_open(
     else:
         golive.set_go_live(enabled=False, reason="t", actor=operator)
     again = reserve(idempotency_key="k-1")
-    assert (again.pk, again.ok, again.status, again.answer_reason) == (first.pk, False, Status.RESERVED, reason)
+    assert (again.pk, again.ok, again.status, again.answer_reason) == (first.pk, False, status, reason)
     with pytest.raises(services.RiskDenied) as raised:
         services.reserve_or_raise(domain="WHOLESALE", amount="100", actor="engine/test", idempotency_key="k-1")
     assert raised.value.reason == reason
-    assert Reservation.objects.get().reason == ""  # the ledger keeps the first decision
+    assert Reservation.objects.get().reason == ledger_reason
 
 
 def test_replay__past_expiry__expired_with_reason_and_exposure_freed(live, make_policy, clock):
