@@ -72,8 +72,9 @@ BATCHES = 4  # per round and way
 LATENCY_REQUESTS = 400  # per round, for the p50s
 MIDDLEWARE_REQUESTS = 1_500  # per handler
 PGBENCH_SCHEMA = "api_pgbench"
-KPI_COLUMNS = ("domain", "metric", "success", "value", "actor", "occurred_at", "created_at")
-KPI_INSERT = f"INSERT INTO regression_kpievent ({', '.join(KPI_COLUMNS)}) VALUES ({', '.join(['%s'] * 7)})"
+KPI_COLUMNS = ("domain", "metric", "success", "value", "actor", "occurred_at", "created_at", "model_version")
+KPI_PLACES = ", ".join(["%s"] * len(KPI_COLUMNS))
+KPI_INSERT = f"INSERT INTO regression_kpievent ({', '.join(KPI_COLUMNS)}) VALUES ({KPI_PLACES})"
 KPI_COPY = f"COPY regression_kpievent ({', '.join(KPI_COLUMNS)}) FROM STDIN"
 
 
@@ -182,7 +183,7 @@ def insert_worker(dbname: str, index: int, start_at: float, seconds: float):
         count, stop_at = 0, start_at + seconds
         while time.time() < stop_at:
             now = dt.datetime.now(dt.UTC)
-            conn.execute(KPI_INSERT, (KPI_DOMAIN, f"m{index}", True, None, "bench", now, now))
+            conn.execute(KPI_INSERT, (KPI_DOMAIN, f"m{index}", True, None, "bench", now, now, ""))
             count += 1
     return [count]
 
@@ -220,7 +221,7 @@ def kpi_rows(count: int) -> tuple[list[dict], list[tuple]]:
         }
         for i in range(count)
     ]
-    rows = [(b["domain"], b["metric"], b["success"], None, "bench", b["occurred_at"], now) for b in bodies]
+    rows = [(b["domain"], b["metric"], b["success"], None, "bench", b["occurred_at"], now, "") for b in bodies]
     return bodies, rows
 
 

@@ -42,7 +42,7 @@ DOMAIN = "BENCH_INGEST"
 ROUNDS = 8
 SINGLE_EVENTS = 250  # per round, one request or one commit each
 BATCH_SIZE = 10_000  # per round, one request or one transaction
-COLUMNS = ("domain", "metric", "success", "value", "actor", "occurred_at", "created_at")
+COLUMNS = ("domain", "metric", "success", "value", "actor", "occurred_at", "created_at", "model_version")
 INSERT = f"INSERT INTO regression_kpievent ({', '.join(COLUMNS)}) VALUES ({', '.join(['%s'] * len(COLUMNS))})"
 COPY = f"COPY regression_kpievent ({', '.join(COLUMNS)}) FROM STDIN"
 
@@ -63,7 +63,7 @@ def events(count: int) -> list[dict]:
 
 def rows(bodies: list[dict]) -> list[tuple]:
     now = timezone.now()
-    return [(b["domain"], b["metric"], b["success"], None, "bench", b["occurred_at"], now) for b in bodies]
+    return [(b["domain"], b["metric"], b["success"], None, "bench", b["occurred_at"], now, "") for b in bodies]
 
 
 def clear() -> None:
