@@ -54,13 +54,16 @@ format: $(VENV)/.installed
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
-# Benchmarks print ratios against a baseline measured in the same run; they need PostgreSQL.
+# Benchmarks print ratios against a baseline measured in the same run; they need PostgreSQL. Each
+# script prints its details; the table of every goal (benchmarks/_table.py) comes last.
 BENCH_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/governance_bench
 bench: $(VENV)/.installed
-	@for script in benchmarks/[!_]*.py; do \
+	@results=$$(mktemp); failed=0; \
+	for script in benchmarks/[!_]*.py; do \
 		echo "== $$script"; \
-		DATABASE_URL=$(BENCH_DATABASE_URL) $(BIN)/python $$script || exit 1; \
-	done
+		BENCH_RESULTS=$$results DATABASE_URL=$(BENCH_DATABASE_URL) $(BIN)/python $$script || failed=1; \
+	done; \
+	$(BIN)/python benchmarks/_table.py $$results || failed=1; rm -f $$results; exit $$failed
 
 # Drills: hostile input (schemathesis), load and faults, on a PostgreSQL cluster (initdb into a
 # temporary folder) and a Redis they start on free ports of their own, never the shared services.

@@ -12,6 +12,9 @@ def start_django(default_database_url: str) -> None:
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "governance_site.settings.test")
     os.environ.setdefault("DATABASE_URL", default_database_url)
     os.environ.setdefault("DEBUG", "false")  # DEBUG keeps every query in memory
+    # Loading millions of rows and rebuilding their indexes takes minutes: no statement timeout
+    # for the benchmarks' own work (the service they start keeps the configured one).
+    os.environ.setdefault("DATABASE_STATEMENT_TIMEOUT_MS", "0")
     import django
 
     django.setup()
@@ -23,6 +26,56 @@ def server() -> dict:
 
     db = connection.settings_dict
     return {"host": db["HOST"], "port": db["PORT"] or 5432, "user": db["USER"], "password": db["PASSWORD"]}
+
+
+def delete_own_rows(table: str, where: str, params: list) -> None:
+    """Delete a benchmark's own rows from an append-only table, whose trigger refuses DELETE: in
+    one transaction with triggers off (session_replication_role = replica, which needs the bench
+    database's superuser; the service never does this)."""
+    from django.db import connection, transaction
+
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute("SET LOCAL session_replication_role = replica")
+        cursor.execute(f"DELETE FROM {table} WHERE {where}", params)
+
+
+def unlimited_risk_policy() -> dict:
+    """Changes that make a risk policy approve every reserve a benchmark makes in a day."""
+    from decimal import Decimal
+
+    from risk.models import MAX_DAILY_ACTIONS
+
+    return {
+        "enabled": True,
+        "max_daily_loss": Decimal("1e15"),
+        "max_open_exposure": Decimal("1e15"),
+        "max_daily_actions": MAX_DAILY_ACTIONS,
+        "max_action_amount": None,
+    }
+
+
+def pgbench(*args: str, schema: str) -> str:
+    """pgbench's output, run against the bench database with its tables in `schema` (so no table
+    of the project is touched)."""
+    import subprocess
+
+    db = server()
+    env = {
+        **os.environ,
+        "PGHOST": db["host"],
+        "PGPORT": str(db["port"]),
+        "PGUSER": db["user"],
+        "PGPASSWORD": db["password"] or "",
+        "PGDATABASE": _database_name(),
+        "PGOPTIONS": f"-c search_path={schema}",
+    }
+    return subprocess.run(["pgbench", *args], env=env, capture_output=True, text=True, check=True).stdout
+
+
+def _database_name() -> str:
+    from django.db import connection
+
+    return connection.settings_dict["NAME"]
 
 
 def _admin_connection():
@@ -59,3 +112,21 @@ def drop_database() -> None:
     connections.close_all()
     with _admin_connection() as admin:
         admin.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+
+
+def record(
+    figure: str, value: float, unit: str, *, baseline: str, base: float | None, goal: str, met: bool, base_unit=None
+) -> None:
+    """One row of the table `make bench` prints at the end (benchmarks/_table.py): a measured figure,
+    the raw baseline it is compared with (measured in the same run; None when the goal is a
+    ratio of two measured figures already), the goal and whether it is met. Written as a JSON line
+    to the file BENCH_RESULTS names (nothing when unset: a script run on its own prints its own)."""
+    import json
+
+    path = os.environ.get("BENCH_RESULTS")
+    if not path:
+        return
+    row = {"figure": figure, "value": value, "unit": unit, "baseline": baseline, "base": base, "goal": goal}
+    row["base_unit"] = base_unit or unit
+    with open(path, "a") as results:
+        results.write(json.dumps({**row, "met": bool(met)}) + "\n")

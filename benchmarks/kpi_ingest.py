@@ -19,10 +19,13 @@ rounds, so that the machine's load drift hits them alike.
 
 import datetime as dt
 import json
+import os
 import time
 
 import _common as common
 
+os.environ.setdefault("API_THROTTLE_RATE_PER_TOKEN", "1000000/minute")  # count, never refuse, the one token
+os.environ.setdefault("API_THROTTLE_RATE_PER_ADDRESS", "1000000/minute")
 common.start_django("postgres://postgres@127.0.0.1:5432/governance_bench_regression")
 
 import psycopg  # noqa: E402
@@ -39,7 +42,7 @@ DOMAIN = "BENCH_INGEST"
 ROUNDS = 8
 SINGLE_EVENTS = 250  # per round, one request or one commit each
 BATCH_SIZE = 10_000  # per round, one request or one transaction
-COLUMNS = ("domain", "metric", "success", "value", "actor", "occurred_at", "created_at")
+COLUMNS = ("domain", "metric", "success", "value", "actor", "occurred_at", "created_at", "model_version")
 INSERT = f"INSERT INTO regression_kpievent ({', '.join(COLUMNS)}) VALUES ({', '.join(['%s'] * len(COLUMNS))})"
 COPY = f"COPY regression_kpievent ({', '.join(COLUMNS)}) FROM STDIN"
 
@@ -60,12 +63,11 @@ def events(count: int) -> list[dict]:
 
 def rows(bodies: list[dict]) -> list[tuple]:
     now = timezone.now()
-    return [(b["domain"], b["metric"], b["success"], None, "bench", b["occurred_at"], now) for b in bodies]
+    return [(b["domain"], b["metric"], b["success"], None, "bench", b["occurred_at"], now, "") for b in bodies]
 
 
 def clear() -> None:
-    with connection.cursor() as cursor:
-        cursor.execute("DELETE FROM regression_kpievent WHERE domain = %s", [DOMAIN])
+    common.delete_own_rows("regression_kpievent", "domain = %s", [DOMAIN])
 
 
 def engine_client() -> APIClient:

@@ -13,10 +13,8 @@ Run by `make bench` (DATABASE_URL names the bench database, created here when mi
 
 import datetime as dt
 import multiprocessing
-import os
 import re
 import statistics
-import subprocess
 import time
 from decimal import Decimal
 
@@ -30,7 +28,7 @@ from django.db.models import F  # noqa: E402
 from golive import services as golive  # noqa: E402
 from governance_site.business_day import business_date  # noqa: E402
 from risk import services  # noqa: E402
-from risk.models import MAX_DAILY_ACTIONS, DailyTotals, Reservation, Status  # noqa: E402
+from risk.models import DailyTotals, Reservation, Status  # noqa: E402
 
 ACTOR = "bench/risk"
 SECONDS = 5  # per throughput measurement
@@ -38,13 +36,6 @@ CLIENTS = (1, 8)
 PRELOADED = 100_000
 TIMED_RESERVES = 600  # per domain and measurement
 PGBENCH_SCHEMA = "risk_pgbench"
-UNLIMITED = {
-    "enabled": True,
-    "max_daily_loss": Decimal("1e15"),
-    "max_open_exposure": Decimal("1e15"),
-    "max_daily_actions": MAX_DAILY_ACTIONS,
-    "max_action_amount": None,
-}
 
 
 def prepare_database() -> None:
@@ -57,7 +48,7 @@ def fresh_domain(domain: str) -> None:
     """An unlimited policy for `domain`, with none of its entries or totals left from earlier runs."""
     Reservation.objects.filter(domain=domain).delete()
     DailyTotals.objects.filter(domain=domain).delete()
-    services.upsert_policy(domain=domain, changes=UNLIMITED, actor=ACTOR, reason="benchmark")
+    services.upsert_policy(domain=domain, changes=common.unlimited_risk_policy(), actor=ACTOR, reason="benchmark")
 
 
 # 1. Throughput -------------------------------------------------------------------------------
@@ -85,18 +76,7 @@ def service_pairs_per_second(clients: int, domain_of) -> float:
 
 
 def pgbench(*args: str) -> str:
-    db = connection.settings_dict
-    env = {
-        **os.environ,
-        "PGHOST": db["HOST"],
-        "PGPORT": str(db["PORT"] or 5432),
-        "PGUSER": db["USER"],
-        "PGPASSWORD": db["PASSWORD"] or "",
-        "PGDATABASE": db["NAME"],
-        "PGOPTIONS": f"-c search_path={PGBENCH_SCHEMA}",
-    }
-    done = subprocess.run(["pgbench", *args], env=env, capture_output=True, text=True, check=True)
-    return done.stdout
+    return common.pgbench(*args, schema=PGBENCH_SCHEMA)
 
 
 def pgbench_tps(clients: int) -> float:
@@ -170,6 +150,11 @@ def main() -> None:
     print(f"  {PRELOADED:>7,} reservations made today (after)            {after * 1000:7.3f} ms")
     print(f"  {0:>7,} made today by another domain, interleaved     {alongside * 1000:7.3f} ms")
     print(f"  ratio {after / before:.3f} after/before; {after / alongside:.3f} interleaved (goal < 1.2)")
+    common.record(
+        f"reserve time, {PRELOADED:,} reservations made today", after * 1000, "ms",
+        baseline="0 made today (another domain, interleaved)", base=alongside * 1000, goal="≤ 1.2 × baseline",
+        met=after / alongside <= 1.2,
+    )  # fmt: skip
 
     with connection.cursor() as cursor:
         cursor.execute(f"DROP SCHEMA IF EXISTS {PGBENCH_SCHEMA} CASCADE")

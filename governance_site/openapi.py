@@ -41,6 +41,7 @@ class AddressThrottledKnoxScheme(KnoxTokenScheme):
     """The API's token authentication is knox's behind the address throttle: the same scheme."""
 
     target_class = "governance_site.throttles.AddressThrottledTokenAuthentication"
+    match_subclasses = True  # the token cache (governance_site.authentication): the same header
 
 
 class ErrorBody(serializers.Serializer):

@@ -40,7 +40,7 @@ from .models import (
 
 logger = logging.getLogger(__name__)
 
-BULK_INSERT_ROWS = 2000
+BULK_INSERT_ROWS = 5000
 LOOKUP_CHUNK = 900  # event_ids per IN (...) query: under SQLite's oldest parameter limit
 REPLAY_FIELDS = ("domain", "metric", "success", "value", "model_version")
 MAX_ABS_VALUE = 1e15  # keeps every mean and drop of the stored values finite
@@ -263,7 +263,7 @@ def record_kpi_batch(*, events: list[dict], actor) -> BatchResult:
     # uncommitted rows in the same order, and never each on the other's (a deadlock).
     new = sorted((event for event in built if event.event_id not in stored), key=lambda event: event.event_id or "")
     _ingest_fence({(event.domain, event.metric) for event in new})
-    KpiEvent.objects.bulk_create(new, batch_size=BULK_INSERT_ROWS, ignore_conflicts=bool(ids))
+    _insert(new, skip_conflicts=bool(ids))
     if ids:
         # A racing request may have stored some of these event_ids between the look-up and the
         # insert, which then skipped them: find those (their stored created_at is not ours) and
@@ -276,6 +276,38 @@ def record_kpi_batch(*, events: list[dict], actor) -> BatchResult:
                 duplicates.append(index)
     transaction.on_commit(partial(queue_evaluations, {(event.domain, event.metric) for event in new}), robust=True)
     return BatchResult(created=len(built) - len(duplicates), duplicates=sorted(duplicates))
+
+
+def _insert(events: list[KpiEvent], *, skip_conflicts: bool) -> None:
+    """One INSERT per BULK_INSERT_ROWS events (skipping event_ids stored meanwhile when told).
+
+    On PostgreSQL each column goes as one array (INSERT ... SELECT FROM unnest(...)), built
+    straight from the events rather than value by value through the ORM, which cost more than the
+    database's own work; elsewhere `bulk_create` does it."""
+    now = timezone.now()
+    for event in events:
+        event.created_at = now  # as auto_now_add would: the race check above compares it
+    connection = transaction.get_connection()
+    if connection.vendor != "postgresql":
+        KpiEvent.objects.bulk_create(events, batch_size=BULK_INSERT_ROWS, ignore_conflicts=skip_conflicts)
+        return
+    fields = [field for field in KpiEvent._meta.concrete_fields if not field.primary_key]
+    arrays = ", ".join(f"%s::{field.db_type(connection)}[]" for field in fields)
+    columns = ", ".join(connection.ops.quote_name(field.column) for field in fields)
+    sql = f"INSERT INTO {KpiEvent._meta.db_table} ({columns}) SELECT * FROM unnest({arrays})"
+    if skip_conflicts:
+        sql += " ON CONFLICT DO NOTHING"
+    with connection.cursor() as cursor:
+        for start in range(0, len(events), BULK_INSERT_ROWS):
+            chunk = events[start : start + BULK_INSERT_ROWS]
+            cursor.execute(sql, [_column(field, chunk) for field in fields])
+
+
+def _column(field, events: list[KpiEvent]) -> list:
+    values = [getattr(event, field.attname) for event in events]
+    if field.get_internal_type() == "FloatField":  # one array type: ints as floats
+        return [None if value is None else float(value) for value in values]
+    return values
 
 
 def _stored_by_event_id(ids: list[str]) -> dict[str, KpiEvent]:

@@ -6,7 +6,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from governance_site import policy_apis
-from governance_site.fields import BusinessDayQuery, FiniteDecimalField, validated
+from governance_site.fields import BusinessDayQuery, FiniteDecimalField, built_once, validated
 from governance_site.identifiers import DomainField
 from governance_site.openapi import document
 from governance_site.permissions import IsEngineOrOperator
@@ -17,6 +17,7 @@ from .models import Reservation, Status
 MAX_ID = 2**63 - 1
 
 
+@built_once  # settle and release answer with it
 class EntryOutput(serializers.ModelSerializer):
     reservation_id = serializers.IntegerField(source="pk")
 

@@ -12,7 +12,7 @@ from decimal import Decimal
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, models, transaction
-from django.db.models import F, Q, Sum
+from django.db.models import F, Q, Subquery, Sum
 from django.utils import timezone
 
 from golive import services as golive
@@ -411,11 +411,12 @@ def _close(*, reservation_id: int, status: Status, actor, realized_pnl: Decimal 
     Conflict (409). The entry is locked after its domain's policy.
     """
     reservation_id = _model_value(Reservation, "id", reservation_id, label="reservation_id")
-    domain = Reservation.objects.filter(pk=reservation_id).values_list("domain", flat=True).first()
-    if domain is None:
+    # The entry's domain's policy locked in one statement (the domain never changes), then the entry.
+    entry_domain = Reservation.objects.filter(pk=reservation_id).values("domain")
+    RiskPolicy.objects.select_for_update().filter(domain=Subquery(entry_domain)).first()
+    entry = Reservation.objects.select_for_update().filter(pk=reservation_id).first()
+    if entry is None:
         raise NotFound(f"reservation_id: no reservation {reservation_id}.", field="reservation_id")
-    RiskPolicy.objects.select_for_update().filter(domain=domain).first()
-    entry = Reservation.objects.select_for_update().get(pk=reservation_id)
     _require_owner(entry, actor)
     if entry.status == status and entry.realized_pnl == realized_pnl:
         return entry

@@ -10,11 +10,18 @@ from golive import services as golive_services
 from governance_site import roles, tokens
 from governance_site.alerts import selectors as alert_selectors
 from governance_site.alerts import services as alert_services
+from governance_site.authentication import credentials
 
 requires_postgres = pytest.mark.skipif(
     connection.vendor != "postgresql",
     reason="needs PostgreSQL (row locks, real concurrency): set DATABASE_URL=postgres://…",
 )
+
+
+@pytest.fixture(autouse=True)
+def _no_remembered_tokens():
+    """Each test starts with an empty token cache (a rolled-back test sends no signal)."""
+    credentials.clear()
 
 
 @pytest.fixture(autouse=True)

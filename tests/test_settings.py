@@ -50,3 +50,18 @@ def test_filesystem_broker__control_folder_inside_the_broker_dir(settings):
     options = settings.CELERY_BROKER_TRANSPORT_OPTIONS
     broker_dir = Path(options["data_folder_in"]).parent
     assert Path(options["control_folder"]).parent == broker_dir
+
+
+@pytest.mark.parametrize("pooling", ["true", "false"])
+def test_transaction_pooling__no_server_side_cursors_nor_prepared_statements(pooling):
+    shown = (
+        "from django.db import connection as c; d = c.settings_dict; "
+        "print(bool(d.get('DISABLE_SERVER_SIDE_CURSORS')), d['OPTIONS'].get('prepare_threshold', 'default'))"
+    )
+    result = manage(
+        "shell", "-c", shown, SECRET_KEY=secrets.token_urlsafe(50), DATABASE_TRANSACTION_POOLING=pooling,
+        DATABASE_URL="postgres://gov@db.example.com:6432/governance",
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    shown_last = result.stdout.strip().splitlines()[-1].split()
+    assert shown_last == (["True", "None"] if pooling == "true" else ["False", "default"])

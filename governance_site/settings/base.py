@@ -120,6 +120,12 @@ DATABASES["default"]["ATOMIC_REQUESTS"] = False  # each service owns its transac
 # Keep connections between requests (seconds; 0 closes after each), checked before reuse.
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("DATABASE_CONN_MAX_AGE", default=60)
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+if env.bool("DATABASE_TRANSACTION_POOLING", default=False):
+    # Behind PgBouncer in transaction mode consecutive transactions may run on different server
+    # connections: no cursor held across them (QuerySet.iterator() outside a transaction), and
+    # no statement prepared on one server connection and executed on another.
+    DATABASES["default"]["DISABLE_SERVER_SIDE_CURSORS"] = True
+    DATABASES["default"].setdefault("OPTIONS", {})["prepare_threshold"] = None
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_PASSWORD_VALIDATORS = [
@@ -155,6 +161,12 @@ STORAGES = {
 }
 
 LOGIN_URL = "admin:login"
+
+# A verified API token is trusted for this many seconds in each process without a look-up
+# (0: look it up on every request); revoking a token, deactivating a user or changing their
+# groups takes effect at once in the process that does it and within this bound everywhere else.
+GOVERNANCE_TOKEN_CACHE_SECONDS = env.float("GOVERNANCE_TOKEN_CACHE_SECONDS", default=5.0)
+GOVERNANCE_TOKEN_CACHE_SIZE = env.int("GOVERNANCE_TOKEN_CACHE_SIZE", default=1024)  # keys per process
 
 # Content-Security-Policy (django-csp) on every answer: scripts, styles, images and requests only
 # from this site; no plugins, no framing, forms post here. Inline style attributes stay allowed:
@@ -203,7 +215,7 @@ REST_FRAMEWORK = {
     # Token first so that a request without credentials is answered 401 (with WWW-Authenticate);
     # the address throttle runs before the token look-up, so guessed tokens are throttled too.
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "governance_site.throttles.AddressThrottledTokenAuthentication",
+        "governance_site.authentication.CachedTokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     # 429 with Retry-After past either rate; the gate (go-live check, reserve, Heimdall check)

@@ -1,0 +1,86 @@
+"""What each hot endpoint asks the database, pinned, as an engine calls it all day: its token
+already verified (remembered by governance_site.authentication), outside any test transaction.
+A change that adds a round trip to one of them fails here. Each count is every statement the
+request sends, a transaction's BEGIN and COMMIT included."""
+
+import pytest
+from django.db import connection
+
+from golive import services as golive
+from regression.models import KpiEvent
+from risk import services as risk
+from risk.models import Reservation
+from tests.conftest import requires_postgres
+
+pytestmark = pytest.mark.django_db(transaction=True)
+FENCE = 1 if connection.vendor == "postgresql" else 0
+
+GOV = "/api/governance"
+UNLIMITED = {"enabled": True, "max_daily_loss": "1e9", "max_open_exposure": "1e9", "max_daily_actions": 10**6}
+
+
+@pytest.fixture
+def engine_api(api, engine):
+    golive.set_go_live(enabled=True, reason="test: production on", actor="tests/setup")
+    risk.upsert_policy(domain="WHOLESALE", changes=UNLIMITED, actor="tests/setup")
+    client = api(engine)
+    reserved = client.post(f"{GOV}/risk/reserve", {"domain": "WHOLESALE", "amount": "1"}, format="json")
+    assert reserved.json()["ok"]  # the token is remembered and today's totals row exists
+    return client
+
+
+def test_go_live_check__three_queries(engine_api, django_assert_num_queries):
+    with django_assert_num_queries(3):  # the state row, the scoped kills covering it, the heartbeat
+        assert engine_api.get(f"{GOV}/go-live/check").status_code == 204
+
+
+def test_reserve__eleven_statements(engine_api, django_assert_num_queries):
+    # BEGIN, the policy lock, the go-live state, the scoped kills, the heartbeat, today's totals
+    # locked, the open exposure, the firm-wide caps, the entry, the totals, COMMIT
+    with django_assert_num_queries(11):
+        response = engine_api.post(f"{GOV}/risk/reserve", {"domain": "WHOLESALE", "amount": "10"}, format="json")
+    assert response.json()["ok"]
+
+
+@pytest.mark.parametrize(("pnl", "count"), [("0", 6), ("-3.5", 8)])
+def test_settle__six_statements_and_two_more_to_book_a_pnl(engine_api, django_assert_num_queries, pnl, count):
+    entry = Reservation.objects.latest("pk")
+    # BEGIN, the policy lock (found from the entry), the entry locked, the entry, the day's exposure
+    # (and today's totals read and booked with the pnl), COMMIT
+    with django_assert_num_queries(count):
+        response = engine_api.post(
+            f"{GOV}/risk/settle", {"reservation_id": entry.pk, "realized_pnl": pnl}, format="json"
+        )
+    assert response.json()["status"] == "SETTLED"
+
+
+def test_kpi__one_insert(engine_api, django_assert_num_queries):
+    # BEGIN, the ingest fence (PostgreSQL's advisory lock), the insert, COMMIT; BEGIN, the pair's
+    # tripwire states waiting for an evaluation (none enabled here: nothing to mark), COMMIT; the
+    # pair's tripwire (is the event watched?)
+    with django_assert_num_queries(7 + FENCE):
+        response = engine_api.post(
+            f"{GOV}/regression/kpi", {"domain": "WHOLESALE", "metric": "m", "success": True}, format="json"
+        )
+    assert response.status_code == 201
+
+
+@requires_postgres  # elsewhere bulk_create splits by the engine's parameter limit
+def test_kpi_batch__one_insert_per_chunk(engine_api, django_assert_num_queries):
+    events = [{"domain": "WHOLESALE", "metric": "m", "success": i % 2 == 0} for i in range(2500)]
+    # BEGIN, the ingest fence, the insert, COMMIT; BEGIN, the states waiting for an evaluation,
+    # COMMIT; the tripwires
+    with django_assert_num_queries(8):
+        response = engine_api.post(f"{GOV}/regression/kpi/batch", events, format="json")
+    assert response.json()["created"] == 2500
+    assert KpiEvent.objects.count() == 2500
+
+
+@requires_postgres
+def test_kpi_batch_with_event_ids__look_up_insert_and_check(engine_api, django_assert_num_queries):
+    events = [{"domain": "WHOLESALE", "metric": "m", "success": True, "event_id": f"e{i}"} for i in range(100)]
+    # BEGIN, the stored ids, the ingest fence, the insert skipping conflicts, the ids after it,
+    # COMMIT; BEGIN, the states waiting for an evaluation, COMMIT; the tripwires
+    with django_assert_num_queries(10):
+        response = engine_api.post(f"{GOV}/regression/kpi/batch", events, format="json")
+    assert response.json()["created"] == 100
