@@ -13,7 +13,6 @@ carries the policy's `version`; an upsert that sends it back changes the policy 
 changed it since (else 409 `stale_version`, naming the field `version`).
 """
 
-from django.urls import path
 from rest_framework import serializers, status
 from rest_framework.generics import ListAPIView
 from rest_framework.response import Response
@@ -94,13 +93,3 @@ def views(contract: PolicyContract, input_serializer: type[PolicyInput]) -> tupl
     for view in (PolicyListApi, PolicyUpsertApi):
         view.__module__ = module
     return PolicyListApi, PolicyUpsertApi
-
-
-def paths(apis) -> list:
-    """`policies` and `policies/upsert` of a lever's apis module, named `<lever>-policies` and
-    `<lever>-policy-upsert`."""
-    lever = apis.__name__.partition(".")[0]
-    return [
-        path("policies", apis.PolicyListApi.as_view(), name=f"{lever}-policies"),
-        path("policies/upsert", apis.PolicyUpsertApi.as_view(), name=f"{lever}-policy-upsert"),
-    ]
