@@ -51,15 +51,13 @@ class KillSwitchApi(APIView):
             required=False, max_length=150, help_text="The domain, engine (username) or model version; not for global."
         )
 
-    @document(
-        responses={200: GoLiveStateOutput},
-        errors=(400,),
-        summary="Engage or release a kill switch of any scope (operators)",
-        description="`scope` global (default), domain, engine or model_version, with its `target`. Engaging "
-        "cancels the open reservations the scope covers; engaging the global one also turns go-live off. "
-        "Releasing a scope releases that one only, never a wider one.",
-    )
+    @document(responses={200: GoLiveStateOutput}, errors=(400,))
     def post(self, request):
+        """Engage or release a kill switch of any scope (operators)
+
+        `scope` global (default), domain, engine or model_version, with its `target`. Engaging cancels
+        the open reservations the scope covers; engaging the global one also turns go-live off.
+        Releasing a scope releases that one only, never a wider one."""
         services.set_kill_switch(actor=request.user, **validated(self.InputSerializer, request.data))
         return Response(GoLiveStateOutput(services.get_state()).data)
 

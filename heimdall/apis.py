@@ -53,9 +53,7 @@ class TrialRecordApi(APIView):
             ]  # fmt: skip
 
     @document(
-        responses={201: OutputSerializer},
-        errors=(400,),
-        summary="Record a sandbox trial (engines and operators)",
+        responses={201: OutputSerializer}, errors=(400,), summary="Record a sandbox trial (engines and operators)"
     )
     def post(self, request):
         trial = services.record_trial(actor=request.user, **validated(self.InputSerializer, request.data))
@@ -82,15 +80,13 @@ class CheckApi(APIView):
             allow_null=True, help_text="A kill switch's scope and who engaged it, or the demotion; else null."
         )
 
-    @document(
-        responses={200: OutputSerializer},
-        errors=(400,),
-        summary="May this recommendation reach production? (engines and operators)",
-        description="A no is a 200 with prod_eligible false and the reason. With model_version, only "
-        "that version's sandbox trials count (after its demotion, for a version a tripwire demoted). Kill "
-        "switches of the domain, of the calling engine and of the model version refuse too.",
-    )
+    @document(responses={200: OutputSerializer}, errors=(400,))
     def post(self, request):
+        """May this recommendation reach production? (engines and operators)
+
+        A no is a 200 with prod_eligible false and the reason. With model_version, only that version's
+        sandbox trials count (after its demotion, for a version a tripwire demoted). Kill switches of
+        the domain, of the calling engine and of the model version refuse too."""
         data = validated(self.InputSerializer, request.data)
         eligibility = services.check_prod_eligible(engine=request.user.get_username(), **data)
         return Response(self.OutputSerializer(eligibility).data)

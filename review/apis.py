@@ -180,18 +180,15 @@ class ReviewApi(APIView):
         audit_count = serializers.IntegerField(help_text="Audit events in the period.")
         recent_audit = AuditOutput(many=True)
 
-    @document(
-        responses={200: OutputSerializer},
-        errors=(400,),
-        parameters=[PeriodQuery],
-        summary="The Monday control-plane review, over a period",
-        description="Go-live state and kill switch (who, why); the period's risk ledger per domain with "
-        "denials by reason; triggered tripwires (unacknowledged first) and drifting ones; alerts awaiting "
-        "acknowledgement; the Heimdall scorecard of the last day; KPI "
-        "events nobody watches, events with the wrong field, silent tripwires, trials without a policy; "
-        "trends per domain per day; the period's audit events.",
-    )
+    @document(responses={200: OutputSerializer}, errors=(400,), parameters=[PeriodQuery])
     def get(self, request):
+        """The Monday control-plane review, over a period
+
+        Go-live state and kill switch (who, why); the period's risk ledger per domain with denials by
+        reason; triggered tripwires (unacknowledged first) and drifting ones; alerts awaiting
+        acknowledgement; the Heimdall scorecard of the last day; KPI events nobody watches, events with
+        the wrong field, silent tripwires, trials without a policy; trends per domain per day; the
+        period's audit events."""
         query = PeriodQuery(data=request.query_params)
         query.is_valid(raise_exception=True)
         review = selectors.control_plane_review(period=query.period())
@@ -210,14 +207,11 @@ class SignOffInput(serializers.Serializer):
 class SignOffApi(APIView):
     permission_classes = [IsOperator]
 
-    @document(
-        request=SignOffInput,
-        responses={201: SignOffOutput},
-        errors=(400,),
-        summary="Mark the review of since … until done, with a note (operators); audited",
-        description="The next review's default period starts on `until`.",
-    )
+    @document(request=SignOffInput, responses={201: SignOffOutput}, errors=(400,))
     def post(self, request):
+        """Mark the review of since … until done, with a note (operators); audited
+
+        The next review's default period starts on `until`."""
         data = SignOffInput(data=request.data)
         data.is_valid(raise_exception=True)
         signed = services.sign_off(**data.validated_data, actor=request.user)

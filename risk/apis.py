@@ -187,16 +187,12 @@ class LedgerApi(APIView):
         date = serializers.DateField()
         domains = LedgerDomainOutput(many=True)
 
-    @document(
-        request=None,
-        parameters=[FilterSerializer],
-        responses={200: OutputSerializer},
-        errors=(400,),
-        summary="The ledger of a business day, per domain",
-        description="Today in GOVERNANCE_TIME_ZONE, or `?date=YYYY-MM-DD`: approved, denied (by reason, with "
-        "the denied entries' ids), open exposure, settled, released and expired counts, realized pnl.",
-    )
+    @document(request=None, parameters=[FilterSerializer], responses={200: OutputSerializer}, errors=(400,))
     def get(self, request):
+        """The ledger of a business day, per domain
+
+        Today in GOVERNANCE_TIME_ZONE, or `?date=YYYY-MM-DD`: approved, denied (by reason, with the
+        denied entries' ids), open exposure, settled, released and expired counts, realized pnl."""
         filters = validated(self.FilterSerializer, request.query_params)
         ledger = selectors.ledger(day=filters.get("date"))
         return Response(self.OutputSerializer(ledger).data)
