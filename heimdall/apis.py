@@ -5,6 +5,7 @@ from rest_framework.views import APIView
 from golive.reasons import STATE_UNAVAILABLE
 from governance_site import policy_apis
 from governance_site.fields import BusinessDayQuery, FractionField, validated
+from governance_site.gates import GateApi
 from governance_site.identifiers import DomainField
 from governance_site.openapi import document
 from governance_site.permissions import IsEngineOrOperator
@@ -60,11 +61,10 @@ class TrialRecordApi(APIView):
         return Response(self.OutputSerializer(trial).data, status=status.HTTP_201_CREATED)
 
 
-class CheckApi(APIView):
+class CheckApi(GateApi):
     """200 with {prod_eligible, reason, trials, success_rate}: a "no" is an answer, not an error."""
 
     permission_classes = [IsEngineOrOperator]
-    throttle_classes = []  # the gate keeps answering under any flood
 
     class InputSerializer(serializers.Serializer):
         domain = DomainField()

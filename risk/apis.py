@@ -7,6 +7,7 @@ from rest_framework.views import APIView
 
 from governance_site import policy_apis
 from governance_site.fields import BusinessDayQuery, FiniteDecimalField, built_once, validated
+from governance_site.gates import GateApi
 from governance_site.identifiers import DomainField
 from governance_site.openapi import document
 from governance_site.permissions import IsEngineOrOperator
@@ -69,9 +70,8 @@ class FirmPolicyInput(policy_apis.PolicyInput):
 FirmPolicyListApi, FirmPolicyUpsertApi = policy_apis.views(services.FIRM_POLICY, FirmPolicyInput)
 
 
-class ReserveApi(APIView):
+class ReserveApi(GateApi):
     permission_classes = [IsEngineOrOperator]
-    throttle_classes = []  # the gate keeps answering under any flood
 
     class InputSerializer(serializers.Serializer):
         domain = DomainField()
