@@ -7,7 +7,7 @@ from governance_site.fields import validated
 from governance_site.gates import GateApi
 from governance_site.identifiers import DomainField
 from governance_site.openapi import document
-from governance_site.permissions import IsEngineOrOperator, IsOperator
+from governance_site.permissions import IsEngineOrOperator, IsGovernanceReader, IsOperator
 
 from . import reasons, services
 from .middleware import refusal
@@ -96,6 +96,8 @@ class CheckQuery(serializers.Serializer):
 
 class GoLiveCheckApi(GateApi):
     """204 while production may execute, else 423 {"ok": false, "reason": ...} (nginx auth_request)."""
+
+    permission_classes = [IsGovernanceReader]  # any governance role may ask whether production may act
 
     @document(
         request=None,

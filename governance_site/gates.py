@@ -2,10 +2,13 @@
 
 from rest_framework.views import APIView
 
+from .permissions import IsEngineOrOperator
+
 
 class GateApi(APIView):
-    """A decision asked before production acts: never throttled (its answers keep coming under any
-    flood), and when the database cannot be read it answers its fail-closed
-    `state_unavailable_answer()` (governance_site.errors)."""
+    """A decision asked before production acts: engines (and operators) ask; never throttled (its
+    answers keep coming under any flood); when the database cannot be read it answers its
+    fail-closed `state_unavailable_answer()` (governance_site.errors)."""
 
+    permission_classes = [IsEngineOrOperator]
     throttle_classes = []

@@ -71,8 +71,6 @@ FirmPolicyListApi, FirmPolicyUpsertApi = policy_apis.views(services.FIRM_POLICY,
 
 
 class ReserveApi(GateApi):
-    permission_classes = [IsEngineOrOperator]
-
     class InputSerializer(serializers.Serializer):
         domain = DomainField()
         amount = FiniteDecimalField()
