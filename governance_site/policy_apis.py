@@ -70,9 +70,9 @@ def views(contract: PolicyContract, input_serializer: type[PolicyInput]) -> tupl
 
     class PolicyUpsertApi(APIView):
         permission_classes = [IsOperator]
+        InputSerializer = input_serializer
 
         @document(
-            request=input_serializer,
             responses={201: output, 200: output},
             errors=(400, 409),
             summary=f"Create (201) or change (200) a {contract.title} (operators); audited",
@@ -81,7 +81,7 @@ def views(contract: PolicyContract, input_serializer: type[PolicyInput]) -> tupl
             f"With `version`, a policy changed since that version is a 409 `{STALE_VERSION}` naming `version`.",
         )
         def post(self, request):
-            data = validated(input_serializer, request.data)
+            data = validated(self.InputSerializer, request.data)
             changes = dict(data)
             key = {name: changes.pop(name) for name in contract.key_names}
             reason, version = changes.pop("reason", ""), changes.pop("version", None)
