@@ -102,9 +102,13 @@ class ScorecardRowOutput(serializers.Serializer):
     successes_today = serializers.IntegerField()
     success_rate_today = serializers.FloatField(allow_null=True)
     success_rate_yesterday = serializers.FloatField(allow_null=True)
-    success_rate_change = serializers.FloatField(allow_null=True)
-    trials_in_window = serializers.IntegerField(allow_null=True)
-    success_rate_in_window = serializers.FloatField(allow_null=True)
+    success_rate_change = serializers.FloatField(
+        allow_null=True, help_text="Today's rate minus yesterday's; null unless both days have trials."
+    )
+    trials_in_window = serializers.IntegerField(allow_null=True, help_text="In the policy window; null without one.")
+    success_rate_in_window = serializers.FloatField(
+        allow_null=True, help_text="null without a policy or trials in its window."
+    )
     prod_eligible = serializers.BooleanField(help_text="Now, at the policy's minimum confidence.")
     reason = eligibility_reason()
 
