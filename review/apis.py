@@ -5,6 +5,7 @@ from rest_framework.views import APIView
 
 from golive import reasons as golive_reasons
 from golive.apis import GoLiveStateOutput
+from governance_site.alerts.models import Alert
 from governance_site.audit.apis import AuditEventOutput
 from governance_site.business_day import business_date
 from governance_site.fields import BusinessDayQuery, FiniteDecimalField
@@ -102,12 +103,10 @@ class ReviewApi(APIView):
                 allow_null=True, help_text="Its trigger's alert awaiting acknowledgement (these come first)."
             )
 
-        class AlertOutput(serializers.Serializer):
-            id = serializers.IntegerField()
-            created_at = serializers.DateTimeField()
-            severity = serializers.CharField()
-            title = serializers.CharField()
-            reason = serializers.CharField()
+        class AlertOutput(serializers.ModelSerializer):
+            class Meta:
+                model = Alert
+                fields = read_only_fields = selectors.ALERT_FIELDS
 
         class DriftingOutput(TripwireOutput):
             threshold_share = serializers.FloatField(help_text="drop_fraction / max_drop_fraction (1 fires).")

@@ -124,6 +124,8 @@ def _triggered_tripwires() -> list:
     return sorted(triggered, key=lambda state: state.unacknowledged_alert_id is None)  # stable
 
 
+ALERT_FIELDS = ("id", "created_at", "severity", "title", "reason")  # an alert's row in the review
+
 # A tripwire's row in the review: these fields of its policy, then these of its state.
 TRIPWIRE_POLICY_FIELDS = ("domain", "metric", "kind", "action", "max_drop_fraction")
 TRIPWIRE_STATE_FIELDS = ("action_taken", "would_have_taken", "baseline_rate", "current_rate", "drop_fraction",
@@ -421,9 +423,7 @@ def control_plane_review(*, period: Period | None = None) -> dict:
             }
             for state in _triggered_tripwires()
         ],
-        "unacknowledged_alerts": list(
-            alerts.unacknowledged().order_by("created_at").values("id", "created_at", "severity", "title", "reason")
-        ),
+        "unacknowledged_alerts": list(alerts.unacknowledged().order_by("created_at").values(*ALERT_FIELDS)),
         "drifting_tripwires": drifting_tripwires(),
         "heimdall_scorecard": [
             {**dataclasses.asdict(row), "dropped": row.dropped} for row in heimdall.scorecard(day=period.until)
