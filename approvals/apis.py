@@ -7,7 +7,7 @@ from governance_site.openapi import document
 from governance_site.permissions import IsOperator
 
 from . import selectors, services
-from .models import ChangeRequest, Kind
+from .models import STATES, ChangeRequest, Kind
 
 
 class ChangeOutput(serializers.ModelSerializer):
@@ -26,7 +26,7 @@ class ChangeOutput(serializers.ModelSerializer):
 
 
 class ChangeFilter(serializers.Serializer):
-    status = serializers.ChoiceField(choices=["pending", "expired", "applied", "rejected"], required=False)
+    status = serializers.ChoiceField(choices=STATES, required=False)
 
 
 class ChangeListApi(ListAPIView):
