@@ -17,6 +17,9 @@ class PolicyKind(models.TextChoices):
     MEAN_VALUE = "MEAN_VALUE", "Mean value"
 
 
+KIND_FIELD = {PolicyKind.SUCCESS_RATE: "success", PolicyKind.MEAN_VALUE: "value"}  # the KPI field each kind reads
+
+
 class PolicyAction(models.TextChoices):
     THROTTLE = "THROTTLE", "Throttle (disable the domain's risk policy)"
     KILL_DOMAIN = "KILL_DOMAIN", "Kill the domain (its kill switch; cancels its open reservations)"
