@@ -15,9 +15,9 @@ from governance_site.admin_tools import badge
 from governance_site.errors import ServiceError
 
 from . import kinds, selectors, services
-from .models import ChangeRequest, Kind
+from .models import EXPIRED, STATES, ChangeRequest, Kind, Status
 
-STATE_COLOURS = {"pending": "#8a6d00", "expired": "#666666", "applied": "#1b7f3b", "rejected": "#b00020"}
+STATE_COLOURS = {Status.PENDING: "#8a6d00", EXPIRED: "#666666", Status.APPLIED: "#1b7f3b", Status.REJECTED: "#b00020"}
 STEPS = ("approve", "reject", "apply", "bypass")
 
 
@@ -60,7 +60,7 @@ class StateFilter(admin.SimpleListFilter):
     parameter_name = "state"
 
     def lookups(self, request, model_admin):
-        return [(state, state.capitalize()) for state in STATE_COLOURS]
+        return [(state, state.capitalize()) for state in STATES]
 
     def queryset(self, request, queryset):
         return queryset & selectors.changes_in_state(self.value()) if self.value() else queryset

@@ -7,7 +7,7 @@ from governance_site.openapi import document
 from governance_site.permissions import IsOperator
 
 from . import selectors, services
-from .models import ChangeRequest, Kind
+from .models import STATES, ChangeRequest, Kind
 
 
 class ChangeOutput(serializers.ModelSerializer):
@@ -26,7 +26,7 @@ class ChangeOutput(serializers.ModelSerializer):
 
 
 class ChangeFilter(serializers.Serializer):
-    status = serializers.ChoiceField(choices=["pending", "expired", "applied", "rejected"], required=False)
+    status = serializers.ChoiceField(choices=STATES, required=False)
 
 
 class ChangeListApi(ListAPIView):
@@ -49,10 +49,11 @@ class ChangeListApi(ListAPIView):
 
     @document(
         request=InputSerializer, responses={201: ChangeOutput}, errors=(400, 404, 409), tags=["changes"],
-        summary="Request a loosening change (operators)",
-        description="400 `not_loosening` when the change loosens nothing (tightening never waits: make it directly).",
     )  # fmt: skip
     def post(self, request):
+        """Request a loosening change (operators)
+
+        400 `not_loosening` when the change loosens nothing (tightening never waits: make it directly)."""
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         change = services.request_change(actor=request.user, **data.validated_data)
@@ -101,11 +102,12 @@ class ChangeStepApi(APIView):
 
     @document(
         request=InputSerializer, responses={200: ChangeOutput}, errors=(400, 404, 409), tags=["changes"],
-        summary="Approve, reject (a note is required) or apply a change request (operators)",
-        description="409 reasons: self_approval, already_approved, not_pending, expired, not_approved, "
-        "stale_change, bypass_not_permitted.",
     )  # fmt: skip
     def post(self, request, change_id: int):
+        """Approve, reject (a note is required) or apply a change request (operators)
+
+        409 reasons: self_approval, already_approved, not_pending, expired, not_approved, stale_change,
+        bypass_not_permitted."""
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         note, emergency = data.validated_data["note"], data.validated_data["emergency"]

@@ -8,17 +8,21 @@ from django.utils import timezone
 from governance_site.audit.models import Lever
 
 
+class Status(models.TextChoices):
+    PENDING = "pending"
+    APPLIED = "applied"
+    REJECTED = "rejected"
+
+
+EXPIRED = "expired"  # a pending request past its expiry: a matter of time, never stored
+STATES = (Status.PENDING, EXPIRED, Status.APPLIED, Status.REJECTED)  # what a request is now (`state`)
+
+
 class Kind(models.TextChoices):
     KILL_SWITCH_RELEASE = "kill_switch.release", "Release the kill switch"
     GO_LIVE_ENABLE = "go_live.enable", "Enable go-live"
     TRIPWIRE_RESET = "tripwire.reset", "Reset a KILL_SWITCH tripwire"
     POLICY_UPDATE = "policy.update", "Loosen a policy"
-
-
-class Status(models.TextChoices):
-    PENDING = "pending"
-    APPLIED = "applied"
-    REJECTED = "rejected"
 
 
 class ChangeRequest(models.Model):
@@ -58,7 +62,7 @@ class ChangeRequest(models.Model):
     @property
     def state(self) -> str:
         """pending, expired, applied or rejected (expiry is a matter of time, not a write)."""
-        return "expired" if self.expired else self.status
+        return EXPIRED if self.expired else self.status
 
     def current_approvals(self):
         return self.approvals.filter(revision=self.revision)

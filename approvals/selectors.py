@@ -4,7 +4,7 @@ from django.utils import timezone
 
 from governance_site.errors import NotFound
 
-from .models import ChangeRequest, Status
+from .models import EXPIRED, ChangeRequest, Status
 
 
 def get_change(change_id: int) -> ChangeRequest:
@@ -18,8 +18,8 @@ def changes_in_state(state: str | None = None):
     """Change requests, newest first; `state` pending (not expired), expired, applied or rejected."""
     queryset = ChangeRequest.objects.prefetch_related("approvals")
     now = timezone.now()
-    if state == "pending":
+    if state == Status.PENDING:
         return queryset.filter(status=Status.PENDING, expires_at__gt=now)
-    if state == "expired":
+    if state == EXPIRED:
         return queryset.filter(status=Status.PENDING, expires_at__lte=now)
     return queryset.filter(status=state) if state else queryset

@@ -11,7 +11,13 @@ from django.utils import timezone
 from django.utils.html import format_html
 
 from governance_site import changes, roles
-from governance_site.admin_tools import AppendOnlyAdminMixin, ReasonForm, apply_to_selection, confirm_with_reason
+from governance_site.admin_tools import (
+    AppendOnlyAdminMixin,
+    ReasonForm,
+    apply_to_selection,
+    confirm_with_reason,
+    switch_actions,
+)
 from governance_site.errors import ServiceError
 
 from . import services
@@ -192,13 +198,7 @@ class ScopedKillAdmin(admin.ModelAdmin):
             self.message_user(request, f"Nothing was engaged: {exc.detail}", messages.ERROR)
             return redirect(request.get_full_path())
 
-    @admin.action(description="Release the selected kill switches…", permissions=["change"])
-    def release_kills(self, request, queryset):
-        return self._confirm(request, queryset, engaged=False)
-
-    @admin.action(description="Engage the selected kill switches…", permissions=["change"])
-    def engage_kills(self, request, queryset):
-        return self._confirm(request, queryset, engaged=True)
+    engage_kills, release_kills = switch_actions("_confirm", "engaged", "kill switches", on="Engage", off="Release")
 
     def _confirm(self, request, queryset, *, engaged: bool):
         title = "Engage" if engaged else "Release"

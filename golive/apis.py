@@ -4,9 +4,10 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from governance_site.fields import validated
+from governance_site.gates import GateApi
 from governance_site.identifiers import DomainField
 from governance_site.openapi import document
-from governance_site.permissions import IsEngineOrOperator, IsOperator
+from governance_site.permissions import IsEngineOrOperator, IsGovernanceReader, IsOperator
 
 from . import reasons, services
 from .middleware import refusal
@@ -51,15 +52,13 @@ class KillSwitchApi(APIView):
             required=False, max_length=150, help_text="The domain, engine (username) or model version; not for global."
         )
 
-    @document(
-        responses={200: GoLiveStateOutput},
-        errors=(400,),
-        summary="Engage or release a kill switch of any scope (operators)",
-        description="`scope` global (default), domain, engine or model_version, with its `target`. Engaging "
-        "cancels the open reservations the scope covers; engaging the global one also turns go-live off. "
-        "Releasing a scope releases that one only, never a wider one.",
-    )
+    @document(responses={200: GoLiveStateOutput}, errors=(400,))
     def post(self, request):
+        """Engage or release a kill switch of any scope (operators)
+
+        `scope` global (default), domain, engine or model_version, with its `target`. Engaging cancels
+        the open reservations the scope covers; engaging the global one also turns go-live off.
+        Releasing a scope releases that one only, never a wider one."""
         services.set_kill_switch(actor=request.user, **validated(self.InputSerializer, request.data))
         return Response(GoLiveStateOutput(services.get_state()).data)
 
@@ -95,10 +94,10 @@ class CheckQuery(serializers.Serializer):
     model_version = serializers.CharField(required=False, max_length=64)
 
 
-class GoLiveCheckApi(APIView):
+class GoLiveCheckApi(GateApi):
     """204 while production may execute, else 423 {"ok": false, "reason": ...} (nginx auth_request)."""
 
-    throttle_classes = []  # the gate keeps answering under any flood
+    permission_classes = [IsGovernanceReader]  # any governance role may ask whether production may act
 
     @document(
         request=None,

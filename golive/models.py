@@ -1,6 +1,8 @@
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 
+from governance_site.audit.models import Stamped
+
 
 class ExecutionClass(models.TextChoices):
     SANDBOX = "SANDBOX"
@@ -8,7 +10,7 @@ class ExecutionClass(models.TextChoices):
     PROD_EXEC = "PROD_EXEC"
 
 
-class GoLiveState(models.Model):
+class GoLiveState(Stamped):
     """The one production on/off row (pk=1), created by migration with production off."""
 
     SINGLETON_PK = 1
@@ -16,8 +18,6 @@ class GoLiveState(models.Model):
     go_live_enabled = models.BooleanField(default=False)
     kill_switch_engaged = models.BooleanField(default=False)
     reason = models.TextField(blank=True)
-    changed_by = models.CharField(max_length=150, blank=True)
-    updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
         verbose_name = "go-live state"
@@ -43,7 +43,7 @@ class KillScope(models.TextChoices):
     MODEL_VERSION = "model_version", "One model version"
 
 
-class ScopedKill(models.Model):
+class ScopedKill(Stamped):
     """A kill switch narrower than the global one (kept on GoLiveState): one domain, engine or model
     version. Engaging it refuses that scope's production and cancels its open reservations;
     releasing it never touches a wider one."""
@@ -52,8 +52,6 @@ class ScopedKill(models.Model):
     target = models.CharField(max_length=150, help_text="The domain, engine (username) or model version.")
     engaged = models.BooleanField(default=False)
     reason = models.TextField(blank=True)
-    changed_by = models.CharField(max_length=150, blank=True)
-    updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
         verbose_name = "scoped kill switch"
@@ -65,7 +63,7 @@ class ScopedKill(models.Model):
         return f"{self.scope} {self.target}"
 
 
-class EngineHeartbeat(models.Model):
+class EngineHeartbeat(Stamped):
     """An engine's heartbeat: silent longer than `max_silence_seconds`, it is refused and its open
     reservations are cancelled (cancel-on-disconnect) until it beats again."""
 
@@ -75,8 +73,6 @@ class EngineHeartbeat(models.Model):
     )
     last_beat_at = models.DateTimeField()
     lapsed_at = models.DateTimeField(null=True, blank=True, help_text="When it was found silent; empty: connected.")
-    changed_by = models.CharField(max_length=150, blank=True)
-    updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
         verbose_name = "engine heartbeat"

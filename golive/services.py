@@ -159,12 +159,7 @@ def _append_cause(state: GoLiveState | ScopedKill, *, reason: str, actor) -> GoL
     state.reason = f"{state.reason}\n+ also engaged by {audit.actor_name(actor)}: {reason}"
     state.save(update_fields=["reason"])  # changed_by and updated_at stay the original cause's
     audit.record(
-        actor=actor,
-        lever=Lever.GOLIVE,
-        instance=state,
-        action="kill_switch.engage",
-        before=before,
-        reason=reason,
+        actor=actor, lever=Lever.GOLIVE, instance=state, action="kill_switch.engage", before=before, reason=reason
     )
     return state
 

@@ -1,11 +1,14 @@
-from django.urls import path
+from governance_site.routes import routes
 
 from . import apis
 
-urlpatterns = [
-    path("state", apis.GoLiveStateApi.as_view(), name="golive-state"),
-    path("kill-switch", apis.KillSwitchApi.as_view(), name="golive-kill-switch"),
-    path("enable", apis.GoLiveEnableApi.as_view(), name="golive-enable"),
-    path("check", apis.GoLiveCheckApi.as_view(), name="golive-check"),
-    path("heartbeat", apis.HeartbeatApi.as_view(), name="golive-heartbeat"),
-]
+urlpatterns = routes(
+    apis,
+    {
+        "state": apis.GoLiveStateApi,
+        "kill-switch": apis.KillSwitchApi,
+        "enable": apis.GoLiveEnableApi,
+        "check": apis.GoLiveCheckApi,
+        "heartbeat": apis.HeartbeatApi,
+    },
+)

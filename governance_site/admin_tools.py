@@ -4,7 +4,7 @@ the append-only record admin."""
 from functools import cached_property
 
 from django import forms
-from django.contrib import messages
+from django.contrib import admin, messages
 from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
 from django.core.paginator import Paginator
 from django.db import connections, transaction
@@ -46,6 +46,21 @@ def apply_to_selection(model_admin, request, queryset, call, *, done: str, label
         return False
     model_admin.message_user(request, f"{done}: {', '.join(names)}.", messages.SUCCESS)
     return True
+
+
+def switch_actions(confirm: str, flag: str, things: str, *, on: str = "Enable", off: str = "Disable") -> tuple:
+    """The two bulk actions of a switch, "<on> the selected <things>…" and "<off> …" (change
+    permission): each hands the selection to the admin's method `confirm(request, queryset,
+    <flag>=True or False)`, which asks for a reason. Bind them to the names `actions` lists."""
+
+    def action(value: bool, verb: str):
+        @admin.action(description=f"{verb} the selected {things}…", permissions=["change"])
+        def switch(model_admin, request, queryset):
+            return getattr(model_admin, confirm)(request, queryset, **{flag: value})
+
+        return switch
+
+    return action(True, on), action(False, off)
 
 
 def confirm_with_reason(

@@ -9,6 +9,7 @@ stored in the identifier's case (`wholesale` → `WHOLESALE`, `Contract_Rate` �
 import re
 from dataclasses import dataclass
 from functools import cached_property, partial
+from typing import Literal
 
 from django import forms
 from django.core.validators import RegexValidator
@@ -22,17 +23,17 @@ _INPUT = re.compile(r"\A[A-Za-z0-9_]{1,64}\Z")  # ASCII only: "ß".upper() is "S
 @dataclass(frozen=True)
 class Identifier:
     name: str
-    upper: bool
+    case: Literal["upper", "lower"]  # the case it is stored in
 
     @property
     def rule(self) -> str:
-        return f"{'upper' if self.upper else 'lower'}-case letters, digits and _, 1 to 64 characters"
+        return f"{self.case}-case letters, digits and _, 1 to 64 characters"
 
     @cached_property
     def validator(self) -> RegexValidator:
         """For the model field: the stored value is in the identifier's case."""
-        stored = r"\A[A-Z0-9_]{1,64}\Z" if self.upper else r"\A[a-z0-9_]{1,64}\Z"
-        return RegexValidator(re.compile(stored), f"must be {self.rule}")
+        letters = "A-Z" if self.case == "upper" else "a-z"
+        return RegexValidator(re.compile(rf"\A[{letters}0-9_]{{1,64}}\Z"), f"must be {self.rule}")
 
     def normalize(self, value, error: type[Exception] = ValueError) -> str:
         """The value in the identifier's case, or `error` with the rule."""
@@ -40,7 +41,7 @@ class Identifier:
             raise error(f"must be a string of {self.rule}")
         if not _INPUT.match(value):
             raise error(f"must be {self.rule}")
-        return value.upper() if self.upper else value.lower()
+        return value.upper() if self.case == "upper" else value.lower()
 
     def clean(self, value) -> str:
         """`normalize` for services: a bad value is an InvalidInput (a 400) naming the field."""
@@ -53,8 +54,8 @@ class Identifier:
         return IdentifierFormField(self, **kwargs)
 
 
-DOMAIN = Identifier("domain", upper=True)
-METRIC = Identifier("metric", upper=False)
+DOMAIN = Identifier("domain", case="upper")
+METRIC = Identifier("metric", case="lower")
 
 
 class IdentifierField(serializers.CharField):

@@ -1,8 +1,16 @@
 """OpenAPI documentation shared by every lever's API: the error bodies and a one-line decorator.
 
-@document(request=InputSerializer, responses={200: Output}, errors=(400, 403, 404),
-          summary="...", description="... reasons ...")
+    @document(responses={200: Output}, errors=(400, 404))
+    def post(self, request):
+        '''Engage a thing (operators)
+
+        What it does, what it answers, and when it refuses.'''
+
+The operation's docstring is its summary (the first paragraph) and description (the rest);
+`summary=` and `description=` instead, where the text is computed (e.g. it lists reason codes).
 """
+
+import inspect
 
 from drf_spectacular import openapi
 from drf_spectacular.contrib.knox_auth_token import KnoxTokenScheme
@@ -67,5 +75,15 @@ def error_responses(*codes: int) -> dict:
 
 
 def document(*, responses: dict, errors: tuple[int, ...] = (), **kwargs):
-    """extend_schema with the shared error responses: 401, 429 and 503 always, then each in `errors`."""
-    return extend_schema(responses={**responses, **error_responses(403, *errors)}, **kwargs)
+    """extend_schema with the shared error responses: 401, 429 and 503 always, then each in `errors`;
+    without `summary=`, the summary and description from the method's docstring (a paragraph each,
+    line breaks as spaces)."""
+
+    def decorate(method):
+        options = kwargs
+        if "summary" not in kwargs and method.__doc__:
+            summary, _, description = inspect.cleandoc(method.__doc__).partition("\n\n")
+            options = {"summary": " ".join(summary.split()), "description": " ".join(description.split()), **kwargs}
+        return extend_schema(responses={**responses, **error_responses(403, *errors)}, **options)(method)
+
+    return decorate

@@ -154,6 +154,7 @@ class PolicyContract:
                 raise Conflict(
                     f"{instance} was changed by {instance.changed_by or 'someone'} since you opened it "
                     f"(at {version_of(instance)}): reload it and make your change again.",
+                    field="version",
                     reason=STALE_VERSION,
                 )
             before = audit.snapshot(instance)

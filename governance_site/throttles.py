@@ -1,7 +1,7 @@
 """Throttling: the admin login (django-axes, see settings) and the API (per token, per address).
 
-The gate (go-live check, reserve, Heimdall check) sets `throttle_classes = []`: its answers must
-keep coming under any flood, and an engine that is refused a decision fails closed anyway.
+The gate (go-live check, reserve, Heimdall check: `gates.GateApi`) is never throttled: its answers
+must keep coming under any flood, and an engine that is refused a decision fails closed anyway.
 """
 
 import hashlib

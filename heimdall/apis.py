@@ -5,6 +5,7 @@ from rest_framework.views import APIView
 from golive.reasons import STATE_UNAVAILABLE
 from governance_site import policy_apis
 from governance_site.fields import BusinessDayQuery, FractionField, validated
+from governance_site.gates import GateApi
 from governance_site.identifiers import DomainField
 from governance_site.openapi import document
 from governance_site.permissions import IsEngineOrOperator
@@ -53,20 +54,15 @@ class TrialRecordApi(APIView):
             ]  # fmt: skip
 
     @document(
-        responses={201: OutputSerializer},
-        errors=(400,),
-        summary="Record a sandbox trial (engines and operators)",
+        responses={201: OutputSerializer}, errors=(400,), summary="Record a sandbox trial (engines and operators)"
     )
     def post(self, request):
         trial = services.record_trial(actor=request.user, **validated(self.InputSerializer, request.data))
         return Response(self.OutputSerializer(trial).data, status=status.HTTP_201_CREATED)
 
 
-class CheckApi(APIView):
+class CheckApi(GateApi):
     """200 with {prod_eligible, reason, trials, success_rate}: a "no" is an answer, not an error."""
-
-    permission_classes = [IsEngineOrOperator]
-    throttle_classes = []  # the gate keeps answering under any flood
 
     class InputSerializer(serializers.Serializer):
         domain = DomainField()
@@ -82,15 +78,13 @@ class CheckApi(APIView):
             allow_null=True, help_text="A kill switch's scope and who engaged it, or the demotion; else null."
         )
 
-    @document(
-        responses={200: OutputSerializer},
-        errors=(400,),
-        summary="May this recommendation reach production? (engines and operators)",
-        description="A no is a 200 with prod_eligible false and the reason. With model_version, only "
-        "that version's sandbox trials count (after its demotion, for a version a tripwire demoted). Kill "
-        "switches of the domain, of the calling engine and of the model version refuse too.",
-    )
+    @document(responses={200: OutputSerializer}, errors=(400,))
     def post(self, request):
+        """May this recommendation reach production? (engines and operators)
+
+        A no is a 200 with prod_eligible false and the reason. With model_version, only that version's
+        sandbox trials count (after its demotion, for a version a tripwire demoted). Kill switches of
+        the domain, of the calling engine and of the model version refuse too."""
         data = validated(self.InputSerializer, request.data)
         eligibility = services.check_prod_eligible(engine=request.user.get_username(), **data)
         return Response(self.OutputSerializer(eligibility).data)
@@ -108,9 +102,13 @@ class ScorecardRowOutput(serializers.Serializer):
     successes_today = serializers.IntegerField()
     success_rate_today = serializers.FloatField(allow_null=True)
     success_rate_yesterday = serializers.FloatField(allow_null=True)
-    success_rate_change = serializers.FloatField(allow_null=True)
-    trials_in_window = serializers.IntegerField(allow_null=True)
-    success_rate_in_window = serializers.FloatField(allow_null=True)
+    success_rate_change = serializers.FloatField(
+        allow_null=True, help_text="Today's rate minus yesterday's; null unless both days have trials."
+    )
+    trials_in_window = serializers.IntegerField(allow_null=True, help_text="In the policy window; null without one.")
+    success_rate_in_window = serializers.FloatField(
+        allow_null=True, help_text="null without a policy or trials in its window."
+    )
     prod_eligible = serializers.BooleanField(help_text="Now, at the policy's minimum confidence.")
     reason = eligibility_reason()
 

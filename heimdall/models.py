@@ -8,7 +8,7 @@ from django.db import models
 from django.db.models import Count, Q
 from django.utils import timezone
 
-from governance_site.audit.models import AppendOnlyModel, AppendOnlyQuerySet
+from governance_site.audit.models import AppendOnlyModel, AppendOnlyQuerySet, Stamped
 from governance_site.identifiers import DOMAIN
 
 MAX_TRIAL_WINDOW_DAYS = 365
@@ -44,7 +44,7 @@ def _fraction_field(default: float, help_text: str) -> models.FloatField:
     return models.FloatField(default=default, validators=[validate_fraction], help_text=help_text)
 
 
-class HeimdallPolicy(DomainModel):
+class HeimdallPolicy(DomainModel, Stamped):
     """The gates a domain's AI recommendations pass before they may reach production."""
 
     enabled = models.BooleanField(default=False, help_text="Off: nothing of this domain is eligible.")
@@ -62,8 +62,6 @@ class HeimdallPolicy(DomainModel):
         validators=[MinValueValidator(1), MaxValueValidator(MAX_TRIAL_WINDOW_DAYS)],
         help_text="Only sandbox trials of the last this many days count.",
     )
-    changed_by = models.CharField(max_length=150, blank=True, editable=False)
-    updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
         verbose_name = "Heimdall policy"
@@ -118,7 +116,7 @@ class SandboxTrial(AppendOnlyModel, DomainModel):
         return f"{self.domain}{version} trial {'succeeded' if self.success else 'failed'}"
 
 
-class ModelDemotion(DomainModel):
+class ModelDemotion(DomainModel, Stamped):
     """A model version the Regression Tripwire demoted: back to the sandbox, eligible again only on
     sandbox trials made after `demoted_at`. Other versions of the domain are not touched."""
 
@@ -126,8 +124,6 @@ class ModelDemotion(DomainModel):
     demoted_at = models.DateTimeField()
     demoted_by = models.CharField(max_length=150)
     reason = models.TextField(blank=True)
-    changed_by = models.CharField(max_length=150, blank=True)
-    updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
         ordering = ["-demoted_at"]

@@ -35,24 +35,40 @@ STATUS_COLOURS = {
 }
 
 
-RESET_CONFIRMATION = {
-    "action": "reset_tripwires",
-    "title": "Reset tripwires?",
-    "explanation": "Reset releases the latch of these tripwires and starts a new epoch: the detector learns a new "
-    "reference from the events after the reset, never from the bad ones. It does not undo what they did: "
-    "re-enable the risk policy or release the kill switch separately, once the cause is fixed.",
+# The confirmation page of each tripwire action that asks for a reason: (title, explanation).
+CONFIRMATIONS = {
+    "acknowledge_throttles": (
+        "Acknowledge throttles?",
+        "Acknowledging says you have seen these throttles. They stay in force, but no longer count against the "
+        "cascade's blast radius: automation may throttle other domains again without escalating to the kill switch.",
+    ),
+    "reset_tripwires": (
+        "Reset tripwires?",
+        "Reset releases the latch of these tripwires and starts a new epoch: the detector learns a new "
+        "reference from the events after the reset, never from the bad ones. It does not undo what they did: "
+        "re-enable the risk policy or release the kill switch separately, once the cause is fixed.",
+    ),
+    "rebaseline_last_week": (
+        "Rebaseline tripwires?",
+        "The Friday step: the events of the last 7 days become each detector's reference, pinned, "
+        "in a new epoch. Only after a good week; undo it with the next action.",
+    ),
+    "undo_rebaseline": (
+        "Undo the rebaseline?",
+        "Each detector goes back to the reference and epoch it had before its last rebaseline; "
+        "the events since are judged again at the next evaluation.",
+    ),
 }
 
 
-def _reason_action(name: str, description: str, service: str, *, done: str, warn: str | None = None, **confirmation):
-    """An operator action on tripwires that asks for a reason on a confirmation page, then calls
-    `services.<service>` for each selected one (`services.<warn>` names what to warn about first)."""
-    confirmation.setdefault("action", name)
+def _reason_action(name: str, description: str, service: str, *, done: str, warn: str | None = None):
+    """An operator action on tripwires that asks for a reason on its page in CONFIRMATIONS, then
+    calls `services.<service>` for each selected one (`services.<warn>` names what to warn about first)."""
 
     @admin.action(description=description, permissions=["operate"])
     def action(self, request, queryset):
         warning = getattr(services, warn) if warn else None
-        return self._with_reason(request, queryset, getattr(services, service), done=done, warn=warning, **confirmation)
+        return self._with_reason(request, queryset, getattr(services, service), action=name, done=done, warn=warning)
 
     action.__name__ = name
     return action
@@ -189,12 +205,10 @@ class RegressionStateAdmin(OperateActionsMixin, AppendOnlyAdminMixin, admin.Mode
             self._each(request, [state], services.reset, "Reset", warn=services.reset_warning,
                        reason=form.cleaned_data["reason"])  # fmt: skip
             return redirect("admin:regression_regressionstate_change", pk)
-        return self._reset_confirmation(request, [state], form)
+        return self._confirmation(request, [state], form, action="reset_tripwires")
 
-    def _reset_confirmation(self, request, states, form):
-        return self._confirmation(request, states, form, **RESET_CONFIRMATION)
-
-    def _confirmation(self, request, states, form, *, action: str, title: str, explanation: str):
+    def _confirmation(self, request, states, form, *, action: str):
+        title, explanation = CONFIRMATIONS[action]
         context = {
             **self.admin_site.each_context(request),
             "title": title,
@@ -215,37 +229,26 @@ class RegressionStateAdmin(OperateActionsMixin, AppendOnlyAdminMixin, admin.Mode
     def evaluate_now(self, request, queryset):
         self._each(request, queryset, services.evaluate, "Evaluated")
 
-    def _with_reason(self, request, queryset, service, *, done: str, warn=None, **confirmation):
-        """Ask for a reason on a confirmation page, then call `service` for each selected tripwire."""
+    def _with_reason(self, request, queryset, service, *, action: str, done: str, warn=None):
+        """Ask for a reason on `action`'s confirmation page, then call `service` for each selected tripwire."""
         form = ReasonForm(request.POST if "apply" in request.POST else None)
         if form.is_valid():
             self._each(request, queryset, service, done, warn=warn, reason=form.cleaned_data["reason"])
             return None
-        return self._confirmation(request, queryset, form, **confirmation)
+        return self._confirmation(request, queryset, form, action=action)
 
     acknowledge_throttles = _reason_action(
-        "acknowledge_throttles", "Acknowledge the throttle (asks for a reason)", "acknowledge",
-        title="Acknowledge throttles?", done="Acknowledged",
-        explanation="Acknowledging says you have seen these throttles. They stay in force, but no longer count "
-        "against the cascade's blast radius: automation may throttle other domains again without escalating "
-        "to the kill switch.",
-    )  # fmt: skip
+        "acknowledge_throttles", "Acknowledge the throttle (asks for a reason)", "acknowledge", done="Acknowledged"
+    )
     reset_tripwires = _reason_action(
-        "reset_tripwires", "Reset (asks for a reason)", "reset",
-        done="Reset", warn="reset_warning", **RESET_CONFIRMATION,
-    )  # fmt: skip
+        "reset_tripwires", "Reset (asks for a reason)", "reset", done="Reset", warn="reset_warning"
+    )
     rebaseline_last_week = _reason_action(
-        "rebaseline_last_week", "Rebaseline to the last 7 days (asks for a reason)", "rebaseline",
-        title="Rebaseline tripwires?", done="Rebaselined",
-        explanation="The Friday step: the events of the last 7 days become each detector's reference, pinned, "
-        "in a new epoch. Only after a good week; undo it with the next action.",
-    )  # fmt: skip
+        "rebaseline_last_week", "Rebaseline to the last 7 days (asks for a reason)", "rebaseline", done="Rebaselined"
+    )
     undo_rebaseline = _reason_action(
-        "undo_rebaseline", "Undo the last rebaseline (asks for a reason)", "undo_rebaseline",
-        title="Undo the rebaseline?", done="Rebaseline undone",
-        explanation="Each detector goes back to the reference and epoch it had before its last rebaseline; "
-        "the events since are judged again at the next evaluation.",
-    )  # fmt: skip
+        "undo_rebaseline", "Undo the last rebaseline (asks for a reason)", "undo_rebaseline", done="Rebaseline undone"
+    )
 
 
 class PolicyValueFilter(admin.SimpleListFilter):

@@ -270,15 +270,13 @@ class EvaluateApi(APIView):
             help_text="Accepted for the spec's callers; the audit records the authenticated user.",
         )
 
-    @document(
-        responses={200: StateOutput},
-        errors=(400, 404),
-        summary="Evaluate one tripwire now (engines and operators); JSON or form-encoded",
-        description="A drop strictly above max_drop_fraction on an enabled policy triggers its action once "
-        "(THROTTLE: the domain's risk policy is disabled; KILL_SWITCH: the kill switch is engaged) and "
-        "latches until an operator resets it. Status: ok, triggered, insufficient_data or disabled.",
-    )
+    @document(responses={200: StateOutput}, errors=(400, 404))
     def post(self, request):
+        """Evaluate one tripwire now (engines and operators); JSON or form-encoded
+
+        A drop strictly above max_drop_fraction on an enabled policy triggers its action once (THROTTLE:
+        the domain's risk policy is disabled; KILL_SWITCH: the kill switch is engaged) and latches until
+        an operator resets it. Status: ok, triggered, insufficient_data or disabled."""
         key = validated(self.InputSerializer, request.data)
         state = services.evaluate(domain=key["domain"], metric=key["metric"], actor=request.user)
         return Response(StateOutput(state).data)
@@ -410,6 +408,10 @@ class EpisodeOutput(serializers.Serializer):
 
 class BacktestPolicyOutput(PolicyListApi.serializer_class):
     updated_at = serializers.DateTimeField(allow_null=True, help_text="null for a draft that is not saved.")
+    version = serializers.SerializerMethodField(help_text="null for a draft that is not saved.")
+
+    def get_version(self, policy) -> str | None:
+        return super().get_version(policy) if policy.updated_at else None
 
 
 class BacktestOutput(serializers.Serializer):
@@ -436,16 +438,14 @@ class BacktestApi(APIView):
         end = DateTimeField(required=False)
         draft = PolicyFields(required=False, help_text="Fields of a draft policy to replay instead of the saved one.")
 
-    @document(
-        responses={200: BacktestOutput},
-        errors=(400,),
-        summary="Replay a tripwire policy, saved or a draft, over the stored KPI history (operators)",
-        description="One pass over the policy's events from `start` to `end` (default: all of them): every "
-        "trip with its estimated start and the reset an operator would make once the KPI is back, and "
-        "an estimate of the false trips of these settings on stable data like this. Writes nothing; acts "
-        "on nothing. The window rule is applied after every event (the most trips it can give).",
-    )
+    @document(responses={200: BacktestOutput}, errors=(400,))
     def post(self, request):
+        """Replay a tripwire policy, saved or a draft, over the stored KPI history (operators)
+
+        One pass over the policy's events from `start` to `end` (default: all of them): every trip with
+        its estimated start and the reset an operator would make once the KPI is back, and an estimate
+        of the false trips of these settings on stable data like this. Writes nothing; acts on nothing.
+        The window rule is applied after every event (the most trips it can give)."""
         fields = dict(validated(self.InputSerializer, request.data))
         draft = fields.pop("draft", {})
         result = services.backtest(**fields, changes=draft)

@@ -5,7 +5,7 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
-from governance_site.audit.models import AppendOnlyModel
+from governance_site.audit.models import AppendOnlyModel, Stamped
 from governance_site.identifiers import DOMAIN, METRIC
 
 MAX_EVENTS = 100_000  # the largest window or baseline a policy may ask for
@@ -15,6 +15,9 @@ MIN_FALSE_ALARM_EVENTS, MAX_FALSE_ALARM_EVENTS = 100, 1_000_000_000
 class PolicyKind(models.TextChoices):
     SUCCESS_RATE = "SUCCESS_RATE", "Success rate (share of events with success true)"
     MEAN_VALUE = "MEAN_VALUE", "Mean value"
+
+
+KIND_FIELD = {PolicyKind.SUCCESS_RATE: "success", PolicyKind.MEAN_VALUE: "value"}  # the KPI field each kind reads
 
 
 class PolicyAction(models.TextChoices):
@@ -99,7 +102,7 @@ class KpiEvent(AppendOnlyModel):
         return f"{self.domain}.{self.metric} {outcome} at {self.occurred_at:%Y-%m-%d %H:%M:%S}"
 
 
-class RegressionPolicy(models.Model):
+class RegressionPolicy(Stamped):
     """When the recent window of a KPI has dropped too far below its baseline, and what to do then."""
 
     domain = models.CharField(max_length=64, validators=[DOMAIN.validator])
@@ -137,8 +140,6 @@ class RegressionPolicy(models.Model):
         validators=[MinValueValidator(1), MaxValueValidator(24 * 3650)],
         help_text="No event for this long: status stale (said and logged, never a throttle).",
     )
-    changed_by = models.CharField(max_length=150, blank=True)
-    updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
         verbose_name = "tripwire policy"
@@ -204,7 +205,7 @@ class RegressionState(models.Model):
         return f"{self.policy} {self.status}"
 
 
-class CascadePolicy(models.Model):
+class CascadePolicy(Stamped):
     """How tripwire actions escalate (one row; each rule off while empty).
 
     `max_throttled_domains`: that many domains throttled at once engages the global kill switch.
@@ -221,8 +222,6 @@ class CascadePolicy(models.Model):
         null=True, blank=True, validators=[MinValueValidator(1), MaxValueValidator(30 * 24 * 3600)]
     )
     blast_radius = models.PositiveIntegerField(null=True, blank=True, validators=[MinValueValidator(1)])
-    changed_by = models.CharField(max_length=150, blank=True)
-    updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
         verbose_name = "tripwire cascade"

@@ -9,9 +9,7 @@ import numpy as np
 from django.db.models import Count, Max, Q, QuerySet
 from django.utils import timezone
 
-from .models import KpiEvent, PolicyKind, RegressionPolicy, RegressionState
-
-KIND_FIELD = {PolicyKind.SUCCESS_RATE: "success", PolicyKind.MEAN_VALUE: "value"}
+from .models import KIND_FIELD, KpiEvent, RegressionPolicy, RegressionState
 
 
 def policies() -> QuerySet[RegressionPolicy]:

@@ -5,6 +5,7 @@ from rest_framework.views import APIView
 
 from golive import reasons as golive_reasons
 from golive.apis import GoLiveStateOutput
+from governance_site.alerts.models import Alert
 from governance_site.audit.apis import AuditEventOutput
 from governance_site.business_day import business_date
 from governance_site.fields import BusinessDayQuery, FiniteDecimalField
@@ -102,12 +103,10 @@ class ReviewApi(APIView):
                 allow_null=True, help_text="Its trigger's alert awaiting acknowledgement (these come first)."
             )
 
-        class AlertOutput(serializers.Serializer):
-            id = serializers.IntegerField()
-            created_at = serializers.DateTimeField()
-            severity = serializers.CharField()
-            title = serializers.CharField()
-            reason = serializers.CharField()
+        class AlertOutput(serializers.ModelSerializer):
+            class Meta:
+                model = Alert
+                fields = read_only_fields = selectors.ALERT_FIELDS
 
         class DriftingOutput(TripwireOutput):
             threshold_share = serializers.FloatField(help_text="drop_fraction / max_drop_fraction (1 fires).")
@@ -180,18 +179,15 @@ class ReviewApi(APIView):
         audit_count = serializers.IntegerField(help_text="Audit events in the period.")
         recent_audit = AuditOutput(many=True)
 
-    @document(
-        responses={200: OutputSerializer},
-        errors=(400,),
-        parameters=[PeriodQuery],
-        summary="The Monday control-plane review, over a period",
-        description="Go-live state and kill switch (who, why); the period's risk ledger per domain with "
-        "denials by reason; triggered tripwires (unacknowledged first) and drifting ones; alerts awaiting "
-        "acknowledgement; the Heimdall scorecard of the last day; KPI "
-        "events nobody watches, events with the wrong field, silent tripwires, trials without a policy; "
-        "trends per domain per day; the period's audit events.",
-    )
+    @document(responses={200: OutputSerializer}, errors=(400,), parameters=[PeriodQuery])
     def get(self, request):
+        """The Monday control-plane review, over a period
+
+        Go-live state and kill switch (who, why); the period's risk ledger per domain with denials by
+        reason; triggered tripwires (unacknowledged first) and drifting ones; alerts awaiting
+        acknowledgement; the Heimdall scorecard of the last day; KPI events nobody watches, events with
+        the wrong field, silent tripwires, trials without a policy; trends per domain per day; the
+        period's audit events."""
         query = PeriodQuery(data=request.query_params)
         query.is_valid(raise_exception=True)
         review = selectors.control_plane_review(period=query.period())
@@ -210,14 +206,11 @@ class SignOffInput(serializers.Serializer):
 class SignOffApi(APIView):
     permission_classes = [IsOperator]
 
-    @document(
-        request=SignOffInput,
-        responses={201: SignOffOutput},
-        errors=(400,),
-        summary="Mark the review of since … until done, with a note (operators); audited",
-        description="The next review's default period starts on `until`.",
-    )
+    @document(request=SignOffInput, responses={201: SignOffOutput}, errors=(400,))
     def post(self, request):
+        """Mark the review of since … until done, with a note (operators); audited
+
+        The next review's default period starts on `until`."""
         data = SignOffInput(data=request.data)
         data.is_valid(raise_exception=True)
         signed = services.sign_off(**data.validated_data, actor=request.user)

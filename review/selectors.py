@@ -124,23 +124,19 @@ def _triggered_tripwires() -> list:
     return sorted(triggered, key=lambda state: state.unacknowledged_alert_id is None)  # stable
 
 
+ALERT_FIELDS = ("id", "created_at", "severity", "title", "reason")  # an alert's row in the review
+
+# A tripwire's row in the review: these fields of its policy, then these of its state.
+TRIPWIRE_POLICY_FIELDS = ("domain", "metric", "kind", "action", "max_drop_fraction")
+TRIPWIRE_STATE_FIELDS = ("action_taken", "would_have_taken", "baseline_rate", "current_rate", "drop_fraction",
+                         "triggered_at", "evaluated_at")  # fmt: skip
+
+
 def _tripwire_row(state) -> dict:
-    policy = state.policy
-    return {
-        "id": state.pk,
-        "domain": policy.domain,
-        "metric": policy.metric,
-        "kind": policy.kind,
-        "action": policy.action,
-        "action_taken": state.action_taken,
-        "would_have_taken": state.would_have_taken,
-        "baseline_rate": state.baseline_rate,
-        "current_rate": state.current_rate,
-        "drop_fraction": state.drop_fraction,
-        "max_drop_fraction": policy.max_drop_fraction,
-        "triggered_at": state.triggered_at,
-        "evaluated_at": state.evaluated_at,
-    }
+    row = {"id": state.pk}
+    row.update((name, getattr(state.policy, name)) for name in TRIPWIRE_POLICY_FIELDS)
+    row.update((name, getattr(state, name)) for name in TRIPWIRE_STATE_FIELDS)
+    return row
 
 
 def _action_in_force(row: dict, *, go_live: dict, risk_enabled: dict[str, bool]) -> dict:
@@ -427,9 +423,7 @@ def control_plane_review(*, period: Period | None = None) -> dict:
             }
             for state in _triggered_tripwires()
         ],
-        "unacknowledged_alerts": list(
-            alerts.unacknowledged().order_by("created_at").values("id", "created_at", "severity", "title", "reason")
-        ),
+        "unacknowledged_alerts": list(alerts.unacknowledged().order_by("created_at").values(*ALERT_FIELDS)),
         "drifting_tripwires": drifting_tripwires(),
         "heimdall_scorecard": [
             {**dataclasses.asdict(row), "dropped": row.dropped} for row in heimdall.scorecard(day=period.until)

@@ -30,12 +30,5 @@ def sign_off(*, since: dt.date, until: dt.date, note: str, actor) -> ReviewSignO
         signed_by=audit.actor_name(actor),
         signed_by_user=None if isinstance(actor, str) else actor,
     )
-    audit.record(
-        actor=actor,
-        lever=Lever.REVIEW,
-        instance=signed,
-        action="review.sign_off",
-        before=None,
-        reason=note,
-    )
+    audit.record(actor=actor, lever=Lever.REVIEW, instance=signed, action="review.sign_off", before=None, reason=note)
     return signed

@@ -93,13 +93,7 @@ class RiskPolicyAdmin(PolicyAdminMixin, admin.ModelAdmin):
 
     # Enable / disable with a reason --------------------------------------------------------
 
-    @admin.action(description="Enable the selected policies…", permissions=["change"])
-    def enable_policies(self, request, queryset):
-        return self._confirm_switch(request, queryset, enabled=True)
-
-    @admin.action(description="Disable the selected policies…", permissions=["change"])
-    def disable_policies(self, request, queryset):
-        return self._confirm_switch(request, queryset, enabled=False)
+    enable_policies, disable_policies = admin_tools.switch_actions("_confirm_switch", "enabled", "policies")
 
     def _confirm_switch(self, request, queryset, *, enabled: bool):
         title = "Enable" if enabled else "Disable"

@@ -7,6 +7,7 @@ from rest_framework.views import APIView
 
 from governance_site import policy_apis
 from governance_site.fields import BusinessDayQuery, FiniteDecimalField, built_once, validated
+from governance_site.gates import GateApi
 from governance_site.identifiers import DomainField
 from governance_site.openapi import document
 from governance_site.permissions import IsEngineOrOperator
@@ -69,10 +70,7 @@ class FirmPolicyInput(policy_apis.PolicyInput):
 FirmPolicyListApi, FirmPolicyUpsertApi = policy_apis.views(services.FIRM_POLICY, FirmPolicyInput)
 
 
-class ReserveApi(APIView):
-    permission_classes = [IsEngineOrOperator]
-    throttle_classes = []  # the gate keeps answering under any flood
-
+class ReserveApi(GateApi):
     class InputSerializer(serializers.Serializer):
         domain = DomainField()
         amount = FiniteDecimalField()
@@ -187,16 +185,12 @@ class LedgerApi(APIView):
         date = serializers.DateField()
         domains = LedgerDomainOutput(many=True)
 
-    @document(
-        request=None,
-        parameters=[FilterSerializer],
-        responses={200: OutputSerializer},
-        errors=(400,),
-        summary="The ledger of a business day, per domain",
-        description="Today in GOVERNANCE_TIME_ZONE, or `?date=YYYY-MM-DD`: approved, denied (by reason, with "
-        "the denied entries' ids), open exposure, settled, released and expired counts, realized pnl.",
-    )
+    @document(request=None, parameters=[FilterSerializer], responses={200: OutputSerializer}, errors=(400,))
     def get(self, request):
+        """The ledger of a business day, per domain
+
+        Today in GOVERNANCE_TIME_ZONE, or `?date=YYYY-MM-DD`: approved, denied (by reason, with the
+        denied entries' ids), open exposure, settled, released and expired counts, realized pnl."""
         filters = validated(self.FilterSerializer, request.query_params)
         ledger = selectors.ledger(day=filters.get("date"))
         return Response(self.OutputSerializer(ledger).data)

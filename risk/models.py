@@ -4,6 +4,7 @@ from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 
+from governance_site.audit.models import Stamped
 from governance_site.identifiers import DOMAIN
 
 from . import reasons
@@ -44,7 +45,7 @@ def net_loss(realized_pnl: Decimal) -> Decimal:
     return max(-realized_pnl, Decimal(0))
 
 
-class RiskPolicy(models.Model):
+class RiskPolicy(Stamped):
     """One domain's daily caps. A cap of 0 allows nothing; a domain without a policy is denied."""
 
     domain = models.CharField(max_length=64, unique=True, validators=[DOMAIN.validator])
@@ -91,8 +92,6 @@ class RiskPolicy(models.Model):
         validators=[MinValueValidator(1), MaxValueValidator(1000)],
         help_text="The median is of the domain's last this many approved amounts (no collar until there are).",
     )
-    changed_by = models.CharField(max_length=150, blank=True)
-    updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
         verbose_name = "risk policy"
@@ -231,7 +230,7 @@ class DailyTotals(models.Model):
         return net_loss(self.realized_pnl)
 
 
-class FirmRiskPolicy(models.Model):
+class FirmRiskPolicy(Stamped):
     """Caps across all domains together (one row). Each off while empty."""
 
     id = models.PositiveSmallIntegerField(primary_key=True, default=1, editable=False)
@@ -241,8 +240,6 @@ class FirmRiskPolicy(models.Model):
     max_daily_loss = models.DecimalField(
         **MONEY, null=True, blank=True, validators=[validate_not_negative], help_text="All domains' net loss today."
     )
-    changed_by = models.CharField(max_length=150, blank=True)
-    updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
         verbose_name = "firm-wide risk policy"

@@ -1,15 +1,15 @@
-from django.urls import path
-
-from governance_site.policy_apis import paths
+from governance_site.routes import routes
 
 from . import apis
 
-urlpatterns = [
-    *paths(apis),
-    path("firm-policy", apis.FirmPolicyListApi.as_view(), name="risk-firm-policy"),
-    path("firm-policy/upsert", apis.FirmPolicyUpsertApi.as_view(), name="risk-firm-policy-upsert"),
-    path("reserve", apis.ReserveApi.as_view(), name="risk-reserve"),
-    path("settle", apis.SettleApi.as_view(), name="risk-settle"),
-    path("release", apis.ReleaseApi.as_view(), name="risk-release"),
-    path("ledger/today", apis.LedgerApi.as_view(), name="risk-ledger"),
-]
+urlpatterns = routes(
+    apis,
+    {
+        "firm-policy": apis.FirmPolicyListApi,
+        "firm-policy/upsert": apis.FirmPolicyUpsertApi,
+        "reserve": apis.ReserveApi,
+        "settle": apis.SettleApi,
+        "release": apis.ReleaseApi,
+        "ledger/today": apis.LedgerApi,
+    },
+)

@@ -4,6 +4,8 @@ import threading
 
 from django.db import connection
 
+from governance_site.errors import Conflict
+
 
 def race(work, threads: int) -> list:
     """Run `work(i)` in `threads` threads released at once; each closes its own connection.
@@ -29,3 +31,13 @@ def race(work, threads: int) -> list:
         worker.join(timeout=60)
     assert not errors, errors
     return results
+
+
+def outcome(done: str, service, **kwargs) -> str:
+    """`done` when `service(**kwargs)` succeeds, else the reason of the Conflict it raises: one
+    thread's tally in a race."""
+    try:
+        service(**kwargs)
+    except Conflict as exc:
+        return exc.reason
+    return done

@@ -112,6 +112,41 @@ def test_api_upsert__reason_required_by_setting__400_and_nothing_written(api, op
     assert api(operator).post(path, {**key, **change, "reason": "launch"}, format="json").status_code == 201
 
 
+# Every policy upsert endpoint (the firm-wide one too) -> (key, a change, another change)
+UPSERTS = {
+    path: (key, change, {name: value + 1 for name, value in change.items()})
+    for _, key, change, path, *_ in LEVERS.values()
+} | {"/api/governance/risk/firm-policy/upsert": ({}, {"max_daily_loss": "5"}, {"max_daily_loss": "6"})}
+
+
+@pytest.mark.parametrize("path", sorted(UPSERTS))
+def test_api_upsert__stale_version__409_naming_version_and_nothing_written(api, operator, path):
+    key, change, other = UPSERTS[path]
+    created = api(operator).post(path, {**key, **change}, format="json")
+    assert created.status_code == 201, created.json()
+    seen = created.json()["version"]
+    changed = api(operator).post(path, {**key, **other, "version": seen}, format="json")
+    assert changed.status_code == 200, changed.json()
+    assert changed.json()["version"] != seen
+    stale = api(operator).post(path, {**key, **change, "version": seen}, format="json")
+    assert stale.status_code == 409
+    assert (stale.json()["field"], stale.json()["reason"]) == ("version", STALE_VERSION)
+    assert "since you opened it" in stale.json()["detail"]
+    assert [event.action for event in AuditEvent.objects.order_by("id")] == ["policy.create", "policy.update"]
+
+
+def test_schema__policy_upserts__document_version_and_409(api, viewer):
+    schema = api(viewer).get("/api/schema/", {"format": "json"}).json()
+    components = schema["components"]["schemas"]
+    for path in UPSERTS:
+        post = schema["paths"][path]["post"]
+        assert "409" in post["responses"], path
+        body = post["requestBody"]["content"]["application/json"]["schema"]["$ref"].rpartition("/")[2]
+        answer = post["responses"]["200"]["content"]["application/json"]["schema"]["$ref"].rpartition("/")[2]
+        assert "version" in components[body]["properties"], path
+        assert "version" in components[answer]["required"], path
+
+
 def test_admin_change__stale_form__refused_with_form_error(client, operator, lever):
     """Every lever's policy form carries its version: a change since it was opened is refused."""
     upsert, key, _, _, admin_path, form = lever

@@ -3,11 +3,10 @@
 import pytest
 
 from governance_site.audit.models import AuditEvent
-from governance_site.errors import Conflict
 from governance_site.policies import STALE_VERSION, version_of
 from risk import services
 from risk.models import RiskPolicy
-from tests.concurrency import race
+from tests.concurrency import outcome, race
 from tests.conftest import requires_postgres
 
 pytestmark = [requires_postgres, pytest.mark.django_db(transaction=True)]
@@ -20,13 +19,8 @@ def test_changes_against_one_version__exactly_one_saved_the_rest_stale():
     seen = version_of(policy)
 
     def change(i):
-        try:
-            services.upsert_policy(
-                domain="WHOLESALE", changes={"max_daily_actions": 10 + i}, actor=f"ops/{i}", version=seen
-            )
-        except Conflict as exc:
-            return exc.reason
-        return "saved"
+        return outcome("saved", services.upsert_policy, domain="WHOLESALE", changes={"max_daily_actions": 10 + i},
+                       actor=f"ops/{i}", version=seen)  # fmt: skip
 
     outcomes = race(change, THREADS)
     assert sorted(outcomes) == ["saved"] + [STALE_VERSION] * (THREADS - 1)

@@ -30,18 +30,13 @@ class AlertFilter(serializers.Serializer):
 
 
 class AlertListApi(ListAPIView):
-    """Alerts, unacknowledged first, then newest first."""
-
     serializer_class = AlertOutput
 
-    @document(
-        responses={200: AlertOutput(many=True)},
-        errors=(400,),
-        parameters=[AlertFilter],
-        tags=["alerts"],
-        summary="Alerts, unacknowledged first",
-    )
+    @document(responses={200: AlertOutput(many=True)}, errors=(400,), parameters=[AlertFilter], tags=["alerts"])
     def get(self, request, *args, **kwargs):
+        """Alerts, unacknowledged first
+
+        Those awaiting acknowledgement first, then newest first; filters `unacknowledged` and `severity`."""
         return super().get(request, *args, **kwargs)
 
     def get_queryset(self):
@@ -61,16 +56,12 @@ class AlertAcknowledgeApi(APIView):
     class InputSerializer(serializers.Serializer):
         note = serializers.CharField(max_length=2000, help_text="What you are doing about it; audited.")
 
-    @document(
-        request=InputSerializer,
-        responses={200: AlertOutput},
-        errors=(400, 404, 409),
-        tags=["alerts"],
-        summary="Acknowledge an alert (operators)",
-        description="409 `already_acknowledged` or `no_acknowledgement_needed`. A triggered tripwire can be "
-        "reset only once its alert is acknowledged.",
-    )
+    @document(request=InputSerializer, responses={200: AlertOutput}, errors=(400, 404, 409), tags=["alerts"])
     def post(self, request, alert_id: int):
+        """Acknowledge an alert (operators)
+
+        409 `already_acknowledged` or `no_acknowledgement_needed`. A triggered tripwire can be reset
+        only once its alert is acknowledged."""
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         alert = services.acknowledge(alert_id=alert_id, actor=request.user, **data.validated_data)

@@ -11,7 +11,7 @@ from django.core.validators import validate_email
 from django.db import models
 from django.db.models import Q
 
-from governance_site.audit.models import AuditEvent, Lever
+from governance_site.audit.models import AuditEvent, Lever, Stamped
 
 
 class Severity(models.TextChoices):
@@ -76,7 +76,7 @@ def _new_secret() -> str:
     return secrets.token_urlsafe(32)
 
 
-class Destination(models.Model):
+class Destination(Stamped):
     name = models.CharField(max_length=100, unique=True)
     kind = models.CharField(max_length=8, choices=DestinationKind.choices)
     url = models.URLField(max_length=500, blank=True, help_text="Webhook and Slack destinations: where to POST.")
@@ -88,9 +88,7 @@ class Destination(models.Model):
     min_severity = models.CharField(max_length=8, choices=Severity.choices, default=Severity.INFO)
     levers = models.JSONField(default=list, blank=True, help_text="Only alerts of these levers (none: all).")
     paused = models.BooleanField(default=False, help_text="A paused destination is sent nothing (but a test).")
-    changed_by = models.CharField(max_length=150, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
-    updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
         ordering = ["name"]

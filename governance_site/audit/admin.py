@@ -102,13 +102,7 @@ admin.site.unregister([PeriodicTask, IntervalSchedule, CrontabSchedule, SolarSch
 class PeriodicTaskAdmin(AuditedScheduleAdminMixin, beat_admin.PeriodicTaskAdmin):
     actions = ["enable_tasks", "disable_tasks", "run_tasks"]
 
-    @admin.action(description="Enable the selected tasks…", permissions=["change"])
-    def enable_tasks(self, request, queryset):
-        return self._confirm_enabled(request, queryset, enabled=True)
-
-    @admin.action(description="Disable the selected tasks…", permissions=["change"])
-    def disable_tasks(self, request, queryset):
-        return self._confirm_enabled(request, queryset, enabled=False)
+    enable_tasks, disable_tasks = admin_tools.switch_actions("_confirm_enabled", "enabled", "tasks")
 
     def _confirm_enabled(self, request, queryset, *, enabled: bool):
         title = "Enable" if enabled else "Disable"

@@ -26,17 +26,14 @@ class AuditFilter(serializers.Serializer):
 
 
 class AuditListApi(ListAPIView):
-    """The audit trail, newest first; filters `lever`, `actor`, `since` (ISO 8601 time) and `unexplained`."""
-
     serializer_class = AuditEventOutput
 
-    @document(
-        responses={200: AuditEventOutput(many=True)},
-        errors=(400,),
-        parameters=[AuditFilter],
-        summary="The audit trail, newest first",
-    )
+    @document(responses={200: AuditEventOutput(many=True)}, errors=(400,), parameters=[AuditFilter])
     def get(self, request, *args, **kwargs):
+        """The audit trail, newest first
+
+        Filters `lever`, `actor`, `since` (ISO 8601 time) and `unexplained` (true: the changes recorded
+        without a reason)."""
         return super().get(request, *args, **kwargs)
 
     def get_queryset(self):

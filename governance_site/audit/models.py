@@ -15,6 +15,17 @@ class Lever(models.TextChoices):
     SCHEDULE = "schedule", "Beat schedule"  # the Celery beat schedules the levers' automation runs on
 
 
+class Stamped(models.Model):
+    """A row operators and automation change in place: who changed it last (the audit trail has
+    the rest) and when, which is also the version a form or client saw (`policies.version_of`)."""
+
+    changed_by = models.CharField(max_length=150, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        abstract = True
+
+
 class AppendOnlyError(Exception):
     """Raised on any attempt to change or delete an append-only record."""
 

@@ -1,12 +1,13 @@
 """Real threads on PostgreSQL: an approved request applied by several operators at once applies once."""
 
+from functools import partial
+
 import pytest
 
 from approvals import reasons, services
 from approvals.models import ChangeRequest
 from governance_site.audit.models import AuditEvent
-from governance_site.errors import Conflict
-from tests.concurrency import race
+from tests.concurrency import outcome, race
 from tests.conftest import requires_postgres
 
 pytestmark = [requires_postgres, pytest.mark.django_db(transaction=True)]
@@ -17,14 +18,7 @@ def test_four_operators_apply_one_approved_request_at_once__applied_once(approva
     change = services.request_change(kind="kill_switch.release", reason="fixed", actor=operator)
     services.approve(change_id=change.pk, actor=second_operator)
 
-    def apply(i):
-        try:
-            services.apply(change_id=change.pk, actor=operator)
-        except Conflict as exc:
-            return exc.reason
-        return "applied"
-
-    outcomes = race(apply, threads=4)
+    outcomes = race(lambda i: outcome("applied", services.apply, change_id=change.pk, actor=operator), threads=4)
     assert sorted(outcomes) == sorted(["applied", *[reasons.NOT_PENDING] * 3])
     assert ChangeRequest.objects.get().state == "applied"
     assert AuditEvent.objects.filter(action="kill_switch.release").count() == 1
@@ -34,12 +28,7 @@ def test_four_operators_apply_one_approved_request_at_once__applied_once(approva
 def test_one_operator_approves_twice_at_once__one_approval(approvals_on, operator, second_operator, killed):
     change = services.request_change(kind="kill_switch.release", reason="fixed", actor=operator)
 
-    def approve(i):
-        try:
-            services.approve(change_id=change.pk, actor=second_operator)
-        except Conflict as exc:
-            return exc.reason
-        return "approved"
-
-    assert sorted(race(approve, threads=3)) == sorted(["approved", *[reasons.ALREADY_APPROVED] * 2])
+    approve = partial(outcome, "approved", services.approve, change_id=change.pk, actor=second_operator)
+    outcomes = race(lambda i: approve(), threads=3)
+    assert sorted(outcomes) == sorted(["approved", *[reasons.ALREADY_APPROVED] * 2])
     assert change.approvals.count() == 1

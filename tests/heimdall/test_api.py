@@ -5,6 +5,7 @@ from django.utils import timezone
 
 from governance_site.audit.models import AuditEvent
 from governance_site.business_day import business_date
+from governance_site.policies import version_of
 from heimdall.models import HeimdallPolicy, SandboxTrial
 
 pytestmark = pytest.mark.django_db
@@ -73,7 +74,7 @@ def test_upsert__operator__201_then_200_and_audited(api, operator):
     assert created.json() == {
         "domain": "WHOLESALE", "enabled": True, "min_confidence_prod": 0.8, "min_sandbox_trials": 4,
         "min_success_rate": 0.8, "trial_window_days": 14, "changed_by": "op",
-        "updated_at": created.json()["updated_at"],
+        "updated_at": created.json()["updated_at"], "version": version_of(HeimdallPolicy.objects.get()),
     }  # fmt: skip
     changed = client.post(UPSERT, {"domain": "wholesale", "min_success_rate": 0.9}, format="json")
     assert (changed.status_code, changed.json()["min_success_rate"]) == (200, 0.9)

@@ -57,41 +57,28 @@ def test_daily_success_rates__days_below_one__refused():
 
 
 @pytest.mark.parametrize(
-    ("time_zone", "until", "moments"),
+    ("time_zone", "until", "midnights"),
     [
         # Tokyo is UTC+9: its 13 March runs from 12 March 15:00 UTC to 13 March 15:00 UTC.
-        (
-            "Asia/Tokyo",
-            dt.date(2026, 3, 13),
-            {
-                "before": ["2026-03-11T14:59:59+00:00"],
-                "yesterday": ["2026-03-11T15:00:00+00:00", "2026-03-12T14:59:59.999999+00:00"],
-                "today": ["2026-03-12T15:00:00+00:00", "2026-03-13T14:59:59.999999+00:00"],
-                "after": ["2026-03-13T15:00:00+00:00"],
-            },
-        ),
+        ("Asia/Tokyo", dt.date(2026, 3, 13), ("2026-03-11T15:00Z", "2026-03-12T15:00Z", "2026-03-13T15:00Z")),
         # New York's 8 March 2026 has 23 hours (clocks go forward): 05:00 UTC to 04:00 UTC.
-        (
-            "America/New_York",
-            dt.date(2026, 3, 8),
-            {
-                "before": ["2026-03-07T04:59:59+00:00"],
-                "yesterday": ["2026-03-07T05:00:00+00:00", "2026-03-08T04:59:59+00:00"],
-                "today": ["2026-03-08T05:00:00+00:00", "2026-03-09T03:59:59+00:00"],
-                "after": ["2026-03-09T04:00:00+00:00"],
-            },
-        ),
+        ("America/New_York", dt.date(2026, 3, 8), ("2026-03-07T05:00Z", "2026-03-08T05:00Z", "2026-03-09T04:00Z")),
     ],
 )
 def test_daily_success_rates__non_utc_time_zone__days_split_at_local_midnight(
-    settings, add_trials, time_zone, until, moments
+    settings, add_trials, time_zone, until, midnights
 ):
+    """`midnights`: the UTC instants the day before `until`, `until` and the day after begin."""
     settings.GOVERNANCE_TIME_ZONE = time_zone
-    for bucket, times in moments.items():
-        for moment in times:
-            # Today's trials succeed, yesterday's fail; before and after would show as a third day.
-            add_trials("WHOLESALE", successes=int(bucket == "today"), failures=int(bucket != "today"),
-                       at=dt.datetime.fromisoformat(moment))  # fmt: skip
+    yesterday, today, tomorrow = (dt.datetime.fromisoformat(midnight) for midnight in midnights)
+    tick = dt.timedelta(microseconds=1)
+    # Today's trials succeed, yesterday's fail; any before or after would show as a third day.
+    for moment in (yesterday, today - tick):
+        add_trials("WHOLESALE", failures=1, at=moment)
+    for moment in (today, tomorrow - tick):
+        add_trials("WHOLESALE", successes=1, at=moment)
+    for moment in (yesterday - tick, tomorrow):
+        add_trials("WHOLESALE", successes=1, failures=1, at=moment)
     dates, rates = selectors.daily_success_rates(days=2, until=until)
     assert dates == [until - dt.timedelta(days=1), until]
     assert rates == {"WHOLESALE": [0.0, 1.0]}

@@ -408,6 +408,12 @@ def test_backtest__saved_policy_and_a_draft__trips_with_times_and_nothing_writte
     assert RegressionPolicy.objects.get(**KEY).detector == "sequential"
 
 
+def test_backtest__draft_of_a_new_policy__no_updated_at_no_version(api, operator):
+    response = post_json(api(operator), BACKTEST, {"domain": "WHOLESALE", "metric": "new_rate", "draft": {}})
+    assert response.status_code == 200, response.json()
+    assert (response.json()["policy"]["updated_at"], response.json()["policy"]["version"]) == (None, None)
+
+
 @pytest.mark.parametrize(("body", "field"), [
     ({**KEY, "draft": {"window_events": 0}}, "draft.window_events"),
     ({**KEY, "draft": {"detector": "magic"}}, "draft.detector"),

@@ -57,7 +57,7 @@ def test_upsert__create_then_subset__policy_and_audit_events(api, operator):
     body = {"domain": "wholesale", "max_daily_loss": "500.25", "max_open_exposure": 2000, "max_daily_actions": 10}
     created = client.post(UPSERT, {**body, "reason": "launch caps"}, format="json")
     assert created.status_code == 201, created.json()  # 201 on create, 200 on update: every lever
-    assert created.json() | {"updated_at": None} == {
+    assert created.json() | {"updated_at": None, "version": None} == {
         "domain": "WHOLESALE",
         "enabled": False,  # a new policy starts disabled: enabling it is a deliberate step
         "max_daily_loss": "500.2500",
@@ -73,6 +73,7 @@ def test_upsert__create_then_subset__policy_and_audit_events(api, operator):
         "amount_collar_sample": 50,
         "changed_by": "op",
         "updated_at": None,
+        "version": None,
     }
     changed = client.post(UPSERT, {"domain": "WHOLESALE", "max_action_amount": "50"}, format="json")
     assert changed.status_code == 200, changed.json()

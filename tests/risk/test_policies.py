@@ -45,16 +45,17 @@ def test_set_enabled__without_reason__refused_and_nothing_written(make_policy):
 
 
 @pytest.mark.parametrize(
-    ("changes", "field"),
+    "changes",
     [
-        ({"changed_by": "someone else"}, "changed_by"),
-        ({"max_daily_loss": "-1"}, "max_daily_loss"),
-        ({"max_open_exposure": "NaN"}, "max_open_exposure"),
-        ({"max_action_amount": "0"}, "max_action_amount"),
-        ({"reservation_ttl_seconds": 0}, "reservation_ttl_seconds"),
+        {"changed_by": "someone else"},
+        {"max_daily_loss": "-1"},
+        {"max_open_exposure": "NaN"},
+        {"max_action_amount": "0"},
+        {"reservation_ttl_seconds": 0},
     ],
 )
-def test_upsert_policy__bad_change__invalid_naming_field_and_nothing_written(changes, field):
+def test_upsert_policy__bad_change__invalid_naming_field_and_nothing_written(changes):
+    [field] = changes
     with pytest.raises(InvalidInput) as raised:
         services.upsert_policy(domain="WHOLESALE", changes=changes, actor=TRIPWIRE)
     assert raised.value.field == field

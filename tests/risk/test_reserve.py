@@ -32,23 +32,24 @@ def test_reserve__lower_case_domain__upper_cased(live, make_policy):
 
 
 @pytest.mark.parametrize(
-    ("kwargs", "field"),
+    "kwargs",
     [
-        ({"amount": "0"}, "amount"),
-        ({"amount": "-5"}, "amount"),
-        ({"amount": "NaN"}, "amount"),
-        ({"amount": "Infinity"}, "amount"),
-        ({"amount": "abc"}, "amount"),
-        ({"amount": 1.5}, "amount"),
-        ({"amount": True}, "amount"),
-        ({"amount": "1.00001"}, "amount"),
-        ({"domain": "bad domain"}, "domain"),
-        ({"domain": "X" * 65}, "domain"),
-        ({"idempotency_key": "  "}, "idempotency_key"),
-        ({"idempotency_key": "k" * 256}, "idempotency_key"),
+        {"amount": "0"},
+        {"amount": "-5"},
+        {"amount": "NaN"},
+        {"amount": "Infinity"},
+        {"amount": "abc"},
+        {"amount": 1.5},
+        {"amount": True},
+        {"amount": "1.00001"},
+        {"domain": "bad domain"},
+        {"domain": "X" * 65},
+        {"idempotency_key": "  "},
+        {"idempotency_key": "k" * 256},
     ],
 )
-def test_reserve__bad_input__invalid_naming_field_and_no_entry(live, make_policy, kwargs, field):
+def test_reserve__bad_input__invalid_naming_field_and_no_entry(live, make_policy, kwargs):
+    [field] = kwargs
     make_policy()
     with pytest.raises(InvalidInput) as raised:
         reserve(**kwargs)
