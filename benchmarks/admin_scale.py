@@ -107,13 +107,14 @@ def load(stage: str, counts: dict[str, int]) -> None:
     # KPI events: the streams in turn, evenly over the last 30 days, ids in time order, 10% without event_id
     execute(
         f"""
-        INSERT INTO {KpiEvent._meta.db_table} (domain, metric, success, value, actor, event_id, occurred_at, created_at)
+        INSERT INTO {KpiEvent._meta.db_table} (domain, metric, success, value, actor, event_id, occurred_at, created_at,
+                                               model_version)
         SELECT s.domain, s.metric,
                CASE WHEN s.kind = 'SUCCESS_RATE' THEN random() < 0.9 END,
                CASE WHEN s.kind = 'MEAN_VALUE' THEN round((random() * 0.2)::numeric, 4)::float END,
                'engine/' || lower(s.domain),
                CASE WHEN g %% 10 <> 0 THEN 'ev-' || %(stage)s || '-' || g END,
-               t.at, t.at + interval '150 milliseconds'
+               t.at, t.at + interval '150 milliseconds', ''
         FROM generate_series(1, %(n)s) AS g
         JOIN (VALUES {streams}) AS s (i, domain, metric, kind) ON s.i = g %% {len(STREAMS)}
         CROSS JOIN LATERAL (SELECT %(now)s - %(span)s * ((%(n)s - g)::float / %(n)s) AS at) AS t
