@@ -29,15 +29,15 @@ def engine_api(api, engine):
     return client
 
 
-def test_go_live_check__three_queries(engine_api, django_assert_num_queries):
-    with django_assert_num_queries(3):  # the state row, the scoped kills covering it, the heartbeat
+def test_go_live_check__one_query(engine_api, django_assert_num_queries):
+    with django_assert_num_queries(1):  # the state row joined with the kills covering it and the heartbeat
         assert engine_api.get(f"{GOV}/go-live/check").status_code == 204
 
 
-def test_reserve__eleven_statements(engine_api, django_assert_num_queries):
-    # BEGIN, the policy lock, the go-live state, the scoped kills, the heartbeat, today's totals
-    # locked, the open exposure, the firm-wide caps, the entry, the totals, COMMIT
-    with django_assert_num_queries(11):
+def test_reserve__nine_statements(engine_api, django_assert_num_queries):
+    # BEGIN, the policy lock, the go-live decision, today's totals locked, the open exposure, the
+    # firm-wide caps, the entry, the totals, COMMIT
+    with django_assert_num_queries(9):
         response = engine_api.post(f"{GOV}/risk/reserve", {"domain": "WHOLESALE", "amount": "10"}, format="json")
     assert response.json()["ok"]
 
