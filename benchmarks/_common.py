@@ -15,6 +15,7 @@ def start_django(default_database_url: str) -> None:
     # Loading millions of rows and rebuilding their indexes takes minutes: no statement timeout
     # for the benchmarks' own work (the service they start keeps the configured one).
     os.environ.setdefault("DATABASE_STATEMENT_TIMEOUT_MS", "0")
+    os.environ.setdefault("DATABASE_CLIENT_DEADLINE_MS", "0")  # nor the client's deadline (issue 11d)
     import django
 
     django.setup()
