@@ -3,13 +3,15 @@ already verified (remembered by governance_site.authentication), outside any tes
 A change that adds a round trip to one of them fails here. Each count is every statement the
 request sends, a transaction's BEGIN and COMMIT included."""
 
+from decimal import Decimal
+
 import pytest
 from django.db import connection
 
 from golive import services as golive
 from regression.models import KpiEvent
 from risk import services as risk
-from risk.models import Reservation
+from risk.models import DailyTotals, Reservation
 from tests.conftest import requires_postgres
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -34,24 +36,34 @@ def test_go_live_check__one_query(engine_api, django_assert_num_queries):
         assert engine_api.get(f"{GOV}/go-live/check").status_code == 204
 
 
-def test_reserve__nine_statements(engine_api, django_assert_num_queries):
-    # BEGIN, the policy lock, the go-live decision, today's totals locked, the open exposure, the
-    # firm-wide caps, the entry, the totals, COMMIT
+def test_reserve__seven_statements(engine_api, django_assert_num_queries):
+    # BEGIN, the policy lock, the go-live decision, today's totals locked (read with the domain's
+    # open exposure and whether a firm-wide cap is set), the entry, the totals, COMMIT
+    with django_assert_num_queries(7):
+        response = engine_api.post(f"{GOV}/risk/reserve", {"domain": "WHOLESALE", "amount": "10"}, format="json")
+    assert response.json()["ok"]
+
+
+def test_reserve__firm_cap_set__its_row_locked_and_exposure_summed(engine_api, django_assert_num_queries):
+    risk.upsert_firm_policy(changes={"max_open_exposure": "1e9"}, actor="tests/setup")
+    # the seven, and the firm row locked, all domains' open exposure summed
     with django_assert_num_queries(9):
         response = engine_api.post(f"{GOV}/risk/reserve", {"domain": "WHOLESALE", "amount": "10"}, format="json")
     assert response.json()["ok"]
 
 
-@pytest.mark.parametrize(("pnl", "count"), [("0", 6), ("-3.5", 8)])
-def test_settle__six_statements_and_two_more_to_book_a_pnl(engine_api, django_assert_num_queries, pnl, count):
+@pytest.mark.parametrize("pnl", ["0", "-3.5"])
+def test_settle__six_statements_with_or_without_a_pnl(engine_api, django_assert_num_queries, pnl):
     entry = Reservation.objects.latest("pk")
-    # BEGIN, the policy lock (found from the entry), the entry locked, the entry, the day's exposure
-    # (and today's totals read and booked with the pnl), COMMIT
-    with django_assert_num_queries(count):
+    # BEGIN, the policy lock (found from the entry), the entry locked, the entry, the day's totals
+    # (exposure freed and, reserved today, the pnl booked in the same update), COMMIT
+    with django_assert_num_queries(6):
         response = engine_api.post(
             f"{GOV}/risk/settle", {"reservation_id": entry.pk, "realized_pnl": pnl}, format="json"
         )
     assert response.json()["status"] == "SETTLED"
+    totals = DailyTotals.objects.get(domain="WHOLESALE", business_date=entry.business_date)
+    assert totals.realized_pnl == Decimal(pnl)
 
 
 def test_kpi__one_insert(engine_api, django_assert_num_queries):
