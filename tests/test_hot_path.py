@@ -6,7 +6,6 @@ request sends, a transaction's BEGIN and COMMIT included."""
 from decimal import Decimal
 
 import pytest
-from django.db import connection
 
 from golive import services as golive
 from regression.models import KpiEvent
@@ -15,7 +14,6 @@ from risk.models import DailyTotals, Reservation
 from tests.conftest import requires_postgres
 
 pytestmark = pytest.mark.django_db(transaction=True)
-FENCE = 1 if connection.vendor == "postgresql" else 0
 
 GOV = "/api/governance"
 UNLIMITED = {"enabled": True, "max_daily_loss": "1e9", "max_open_exposure": "1e9", "max_daily_actions": 10**6}
@@ -67,22 +65,22 @@ def test_settle__six_statements_with_or_without_a_pnl(engine_api, django_assert_
 
 
 def test_kpi__one_insert(engine_api, django_assert_num_queries):
-    # BEGIN, the ingest fence (PostgreSQL's advisory lock), the insert, COMMIT; BEGIN, the pair's
+    # BEGIN, the insert (taking the ingest fence on PostgreSQL in the same statement), the pair's
     # tripwire states waiting for an evaluation (none enabled here: nothing to mark), COMMIT; the
     # pair's tripwire (is the event watched?)
-    with django_assert_num_queries(7 + FENCE):
+    with django_assert_num_queries(5):
         response = engine_api.post(
             f"{GOV}/regression/kpi", {"domain": "WHOLESALE", "metric": "m", "success": True}, format="json"
         )
     assert response.status_code == 201
+    assert response.json()["id"] == KpiEvent.objects.get().pk
 
 
 @requires_postgres  # elsewhere bulk_create splits by the engine's parameter limit
 def test_kpi_batch__one_insert_per_chunk(engine_api, django_assert_num_queries):
     events = [{"domain": "WHOLESALE", "metric": "m", "success": i % 2 == 0} for i in range(2500)]
-    # BEGIN, the ingest fence, the insert, COMMIT; BEGIN, the states waiting for an evaluation,
-    # COMMIT; the tripwires
-    with django_assert_num_queries(8):
+    # BEGIN, the insert with its fence, the states waiting for an evaluation, COMMIT; the tripwires
+    with django_assert_num_queries(5):
         response = engine_api.post(f"{GOV}/regression/kpi/batch", events, format="json")
     assert response.json()["created"] == 2500
     assert KpiEvent.objects.count() == 2500
@@ -91,8 +89,8 @@ def test_kpi_batch__one_insert_per_chunk(engine_api, django_assert_num_queries):
 @requires_postgres
 def test_kpi_batch_with_event_ids__look_up_insert_and_check(engine_api, django_assert_num_queries):
     events = [{"domain": "WHOLESALE", "metric": "m", "success": True, "event_id": f"e{i}"} for i in range(100)]
-    # BEGIN, the stored ids, the ingest fence, the insert skipping conflicts, the ids after it,
-    # COMMIT; BEGIN, the states waiting for an evaluation, COMMIT; the tripwires
-    with django_assert_num_queries(10):
+    # BEGIN, the stored ids, the insert (with its fence) skipping conflicts, the ids after it, the
+    # states waiting for an evaluation, COMMIT; the tripwires
+    with django_assert_num_queries(7):
         response = engine_api.post(f"{GOV}/regression/kpi/batch", events, format="json")
     assert response.json()["created"] == 100
