@@ -197,11 +197,12 @@ def _wait_for_ingest_in_flight(policy: RegressionPolicy) -> None:
     """Wait until every ingest of the policy's KPI that is in flight has committed or rolled back.
 
     Ingest holds a shared advisory lock on each (domain, metric) it inserts, from before its
-    events get their ids until it commits (taken by the insert itself, `_insert`); SQLite
+    events get their ids until it commits (taken by `_insert`); SQLite
     serialises its writers anyway. Ids are handed out when rows are inserted, not when they
     commit: without this, a batch that commits after a later one could land below the
-    detector's `seen_id` and be neither judged nor counted late. Once the exclusive lock is had (and at once released), every id handed out
-    so far is visible, and every id handed out later is higher."""
+    detector's `seen_id` and be neither judged nor counted late. Once the exclusive lock is had
+    (and at once released), every id handed out so far is visible, and every id handed out later
+    is higher."""
     if connection.vendor != "postgresql":
         return
     key = _fence_key(policy.domain, policy.metric)
@@ -267,15 +268,21 @@ def record_kpi_batch(*, events: list[dict], actor) -> BatchResult:
     return BatchResult(created=len(built) - len(duplicates), duplicates=sorted(duplicates))
 
 
-def _insert(events: list[KpiEvent], *, skip_conflicts: bool) -> None:
-    """One INSERT per BULK_INSERT_ROWS events (skipping event_ids stored meanwhile when told); a
-    single event gets its id.
+_FENCE = (
+    "(SELECT count(pg_advisory_xact_lock_shared(key)) FROM (SELECT unnest(%s::bigint[]) AS key ORDER BY 1) AS keys)"
+)
 
-    On PostgreSQL each column goes as one array (INSERT ... SELECT FROM unnest(...)), built
-    straight from the events rather than value by value through the ORM, which cost more than the
-    database's own work; the same statement first takes the ingest fence of its (domain, metric)
-    pairs (see `_wait_for_ingest_in_flight`): no row, so no id, comes out of the join before the
-    fence's one row. Elsewhere `bulk_create` does it."""
+
+def _insert(events: list[KpiEvent], *, skip_conflicts: bool) -> None:
+    """Insert the events (skipping event_ids stored meanwhile when told) under the ingest fence
+    of their (domain, metric) pairs (see `_wait_for_ingest_in_flight`); a single event gets its id.
+
+    On PostgreSQL, values go straight from the events to the database rather than value by value
+    through the ORM, which cost more than the database's own work: a batch by COPY after the
+    fence; one that must skip conflicts (COPY cannot) or a single event by one INSERT per
+    BULK_INSERT_ROWS events, each column one array (INSERT ... SELECT FROM unnest(...)), the
+    statement taking the fence itself (no row, so no id, leaves the join before the fence's one
+    row). Elsewhere `bulk_create` does it."""
     now = timezone.now()
     for event in events:
         event.created_at = now  # as auto_now_add would: the race check above compares it
@@ -284,13 +291,17 @@ def _insert(events: list[KpiEvent], *, skip_conflicts: bool) -> None:
         KpiEvent.objects.bulk_create(events, batch_size=BULK_INSERT_ROWS, ignore_conflicts=skip_conflicts)
         return
     fields = [field for field in KpiEvent._meta.concrete_fields if not field.primary_key]
-    arrays = ", ".join(f"%s::{field.db_type(connection)}[]" for field in fields)
     columns = ", ".join(connection.ops.quote_name(field.column) for field in fields)
-    fence = (
-        "(SELECT count(pg_advisory_xact_lock_shared(key))"
-        " FROM (SELECT unnest(%s::bigint[]) AS key ORDER BY 1) AS keys) AS fence"
-    )
-    sql = f"INSERT INTO {KpiEvent._meta.db_table} ({columns}) SELECT rows.* FROM unnest({arrays}) AS rows, {fence}"
+    table = KpiEvent._meta.db_table
+    if len(events) > 1 and not skip_conflicts:
+        with connection.cursor() as cursor, connection.within_deadline("a COPY"):
+            cursor.execute(f"SELECT {_FENCE}", [_fence_keys(events)])
+            with cursor.cursor.copy(f"COPY {table} ({columns}) FROM STDIN") as copy:
+                for event in events:
+                    copy.write_row([getattr(event, field.attname) for field in fields])
+        return
+    arrays = ", ".join(f"%s::{field.db_type(connection)}[]" for field in fields)
+    sql = f"INSERT INTO {table} ({columns}) SELECT rows.* FROM unnest({arrays}) AS rows, {_FENCE} AS fence"
     if skip_conflicts:
         sql += " ON CONFLICT DO NOTHING"
     if len(events) == 1:
@@ -298,10 +309,13 @@ def _insert(events: list[KpiEvent], *, skip_conflicts: bool) -> None:
     with connection.cursor() as cursor:
         for start in range(0, len(events), BULK_INSERT_ROWS):
             chunk = events[start : start + BULK_INSERT_ROWS]
-            keys = sorted({_fence_key(event.domain, event.metric) for event in chunk})
-            cursor.execute(sql, [*(_column(field, chunk) for field in fields), keys])
+            cursor.execute(sql, [*(_column(field, chunk) for field in fields), _fence_keys(chunk)])
         if len(events) == 1:
             [events[0].pk] = cursor.fetchone()
+
+
+def _fence_keys(events: list[KpiEvent]) -> list[int]:
+    return sorted({_fence_key(event.domain, event.metric) for event in events})
 
 
 def _column(field, events: list[KpiEvent]) -> list:
