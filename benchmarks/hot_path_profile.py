@@ -251,14 +251,19 @@ def main() -> None:
 
 
 def report(rows: list[dict]) -> None:
-    print(f"\nwhere a request's time goes, in process ({REQUESTS} requests each; shares of the total)")
-    header = f"  {'request':<46} {'p50':>8} {'stmts':>5} " + " ".join(f"{c:>9}" for c in CATEGORIES)
-    print(header)
+    """Printed here and under make bench's table (its misses are explained there)."""
+    lines = [
+        f"where a request's time goes, in process ({REQUESTS} requests each; shares of the total):",
+        f"  {'request':<46} {'p50':>8} {'stmts':>5} " + " ".join(f"{c:>9}" for c in CATEGORIES),
+    ]
     for row in rows:
         shares = " ".join(f"{row['shares'][c]:>9.0%}" for c in CATEGORIES)
-        print(f"  {row['name']:<46} {row['p50_ms']:>6.2f}ms {row['statements']:>5.1f} {shares}")
-    print("  (stmts: statements sent, BEGIN and COMMIT not counted; database: the round trips, COMMITs included;")
-    print("   every other column is Python in this process)")
+        lines.append(f"  {row['name']:<46} {row['p50_ms']:>6.2f}ms {row['statements']:>5.1f} {shares}")
+    lines.append("  (stmts: statements sent, BEGIN and COMMIT not counted; database: the round trips, COMMITs")
+    lines.append("   included; every other column is Python in this process: benchmarks/hot_path_profile.py)")
+    print("\n" + "\n".join(lines))
+    for line in lines:
+        common.note(line)
 
 
 if __name__ == "__main__":
