@@ -6,6 +6,7 @@ request sends, a transaction's BEGIN and COMMIT included."""
 from decimal import Decimal
 
 import pytest
+from django.db import connection
 
 from golive import services as golive
 from regression.models import KpiEvent
@@ -95,3 +96,17 @@ def test_kpi_batch_with_event_ids__look_up_insert_and_check(engine_api, django_a
     with django_assert_num_queries(7):
         response = engine_api.post(f"{GOV}/regression/kpi/batch", events, format="json")
     assert response.json()["created"] == 100
+
+
+@requires_postgres  # the health check is PostgreSQL's backend's (governance_site.database)
+def test_kept_connection__answered_within_the_idle_bound__reused_without_a_health_check(settings, monkeypatch):
+    checks = []
+    monkeypatch.setattr(connection, "is_usable", lambda: checks.append("SELECT 1") or True)
+    KpiEvent.objects.exists()  # the server answers now
+    connection.health_check_done = False  # as at the start of a request
+    connection.close_if_health_check_failed()
+    assert checks == []
+    settings.DATABASE_HEALTH_CHECK_IDLE_MS = 0  # every reuse checked, Django's own way
+    connection.health_check_done = False
+    connection.close_if_health_check_failed()
+    assert checks == ["SELECT 1"]
