@@ -15,6 +15,7 @@ def start_django(default_database_url: str) -> None:
     # Loading millions of rows and rebuilding their indexes takes minutes: no statement timeout
     # for the benchmarks' own work (the service they start keeps the configured one).
     os.environ.setdefault("DATABASE_STATEMENT_TIMEOUT_MS", "0")
+    os.environ.setdefault("DATABASE_CLIENT_DEADLINE_MS", "0")  # nor the client's deadline (issue 11d)
     import django
 
     django.setup()
@@ -121,12 +122,20 @@ def record(
     the raw baseline it is compared with (measured in the same run; None when the goal is a
     ratio of two measured figures already), the goal and whether it is met. Written as a JSON line
     to the file BENCH_RESULTS names (nothing when unset: a script run on its own prints its own)."""
+    row = {"figure": figure, "value": value, "unit": unit, "baseline": baseline, "base": base, "goal": goal}
+    _append({**row, "base_unit": base_unit or unit, "met": bool(met)})
+
+
+def note(line: str) -> None:
+    """A line printed under the table (benchmarks/_table.py): what explains its figures."""
+    _append({"note": line})
+
+
+def _append(row: dict) -> None:
+    """One JSON line to the file BENCH_RESULTS names (nothing when unset)."""
     import json
 
     path = os.environ.get("BENCH_RESULTS")
-    if not path:
-        return
-    row = {"figure": figure, "value": value, "unit": unit, "baseline": baseline, "base": base, "goal": goal}
-    row["base_unit"] = base_unit or unit
-    with open(path, "a") as results:
-        results.write(json.dumps({**row, "met": bool(met)}) + "\n")
+    if path:
+        with open(path, "a") as results:
+            results.write(json.dumps(row) + "\n")

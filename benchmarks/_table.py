@@ -1,5 +1,6 @@
 """The one table `make bench` ends with: every goal's figure, its raw baseline from the same run,
-the ratio and the verdict, read from the JSON lines the scripts wrote (benchmarks/_common.record)."""
+the ratio and the verdict, read from the JSON lines the scripts wrote (benchmarks/_common.record),
+then the notes that explain them (benchmarks/_common.note: the hot path's profile)."""
 
 import json
 import sys
@@ -13,7 +14,9 @@ def number(value: float, unit: str) -> str:
 
 def main(path: str) -> int:
     with open(path) as results:
-        rows = [json.loads(line) for line in results if line.strip()]
+        lines = [json.loads(line) for line in results if line.strip()]
+    rows = [line for line in lines if "note" not in line]
+    notes = [line["note"] for line in lines if "note" in line]
     if not rows:
         print("no results recorded")
         return 1
@@ -30,6 +33,9 @@ def main(path: str) -> int:
     print()
     for line in lines:
         print("  ".join(f"{cell:<{width}}" for cell, width in zip(line, widths, strict=True)).rstrip())
+    if notes:
+        print()
+        print("\n".join(notes))
     return 0
 
 

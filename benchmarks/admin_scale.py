@@ -107,13 +107,14 @@ def load(stage: str, counts: dict[str, int]) -> None:
     # KPI events: the streams in turn, evenly over the last 30 days, ids in time order, 10% without event_id
     execute(
         f"""
-        INSERT INTO {KpiEvent._meta.db_table} (domain, metric, success, value, actor, event_id, occurred_at, created_at)
+        INSERT INTO {KpiEvent._meta.db_table} (domain, metric, success, value, actor, event_id, occurred_at, created_at,
+                                               model_version)
         SELECT s.domain, s.metric,
                CASE WHEN s.kind = 'SUCCESS_RATE' THEN random() < 0.9 END,
                CASE WHEN s.kind = 'MEAN_VALUE' THEN round((random() * 0.2)::numeric, 4)::float END,
                'engine/' || lower(s.domain),
                CASE WHEN g %% 10 <> 0 THEN 'ev-' || %(stage)s || '-' || g END,
-               t.at, t.at + interval '150 milliseconds'
+               t.at, t.at + interval '150 milliseconds', ''
         FROM generate_series(1, %(n)s) AS g
         JOIN (VALUES {streams}) AS s (i, domain, metric, kind) ON s.i = g %% {len(STREAMS)}
         CROSS JOIN LATERAL (SELECT %(now)s - %(span)s * ((%(n)s - g)::float / %(n)s) AS at) AS t
@@ -125,9 +126,9 @@ def load(stage: str, counts: dict[str, int]) -> None:
     denials = list(reasons.DENIAL_REASONS)
     entries = """
         INSERT INTO {table} (domain, amount, status, reason, realized_pnl, idempotency_key, ref, actor,
-                             business_date, created_at, expires_at, settled_at, settled_by)
-        SELECT domain, amount, status,
-               CASE WHEN status = 'DENIED' THEN (%(denials)s::text[])[1 + (g * 7) %% {n_denials}] ELSE '' END,
+                             business_date, created_at, expires_at, settled_at, settled_by, detail,
+                             model_version, settled_after_cancel)
+        SELECT domain, amount, status, reason,
                CASE WHEN status = 'SETTLED' THEN round((random() * 400 - 180)::numeric, 2) END,
                CASE WHEN g %% 5 <> 0 THEN 'key-' || %(stage)s || '-{part}-' || g END,
                'order-' || %(stage)s || '-{part}-' || g, 'engine/' || lower(domain),
@@ -135,14 +136,19 @@ def load(stage: str, counts: dict[str, int]) -> None:
                CASE WHEN status <> 'DENIED' THEN at + interval '15 minutes' END,
                CASE WHEN status IN ('SETTLED', 'RELEASED', 'EXPIRED') THEN at + interval '5 minutes' END,
                CASE WHEN status IN ('SETTLED', 'RELEASED') THEN 'engine/' || lower(domain)
-                    WHEN status = 'EXPIRED' THEN 'risk/expiry' ELSE '' END
+                    WHEN status = 'EXPIRED' THEN 'risk/expiry' ELSE '' END,
+               reason, '', false
         FROM (
+            SELECT *, CASE WHEN status = 'DENIED' THEN (%(denials)s::text[])[1 + (g * 7) %% {n_denials}] ELSE ''
+                      END AS reason
+            FROM (
             SELECT g, (%(domains)s::text[])[1 + g %% {n_domains}] AS domain,
                    round((10 + random() * 990)::numeric, 2) AS amount,
                    CASE WHEN r < {open_share} THEN 'RESERVED' WHEN r < 0.70 THEN 'SETTLED'
                         WHEN r < 0.80 THEN 'RELEASED' WHEN r < 0.84 THEN 'EXPIRED' ELSE 'DENIED' END AS status,
                    {day_back} AS day_back, {at} AS at
             FROM (SELECT g, random() AS r FROM generate_series(1, %(n)s) AS g) AS numbers
+            ) AS drawn
         ) AS entry
         ORDER BY at
     """

@@ -92,7 +92,7 @@ def start_server(port: int) -> tuple[subprocess.Popen, str]:
     config = ROOT / "gunicorn.conf.py"
     how = ["-c", str(config)] if config.exists() else ["--workers", "3"]  # 3 sync: the setup
     env = {
-        **os.environ,
+        **{name: value for name, value in os.environ.items() if name != "DATABASE_CLIENT_DEADLINE_MS"},
         "DJANGO_SETTINGS_MODULE": "governance_site.settings.base",
         "SECRET_KEY": secrets.token_urlsafe(50),
         "DEBUG": "false",

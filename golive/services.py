@@ -14,8 +14,7 @@ import datetime as dt
 from dataclasses import dataclass
 
 from django.core.exceptions import ValidationError
-from django.db import DatabaseError, transaction
-from django.db.models import Q
+from django.db import DatabaseError, connection, transaction
 from django.utils import timezone
 
 from governance_site.audit import services as audit
@@ -75,14 +74,34 @@ def scoped_kill(*, scope: KillScope | str, target) -> ScopedKill:
     return kill
 
 
-def _covering(*, domain: str | None, engine: str | None, model_version: str | None) -> Q | None:
-    """The ScopedKill rows that would refuse a request of this domain, engine and model version."""
-    wanted = [(KillScope.DOMAIN, domain), (KillScope.ENGINE, engine), (KillScope.MODEL_VERSION, model_version)]
-    q = None
-    for scope, target in wanted:
-        if target:
-            q = Q(scope=scope, target=target) if q is None else q | Q(scope=scope, target=target)
-    return q
+def _decision_rows(*, domain: str | None, engine: str | None, model_version: str | None) -> list[tuple]:
+    """What a decision reads, in one statement: the state row, joined with each engaged kill
+    covering this domain, engine or model version (a row each; NULLs when none) and with the
+    engine's heartbeat. No row: the state row is missing. Plain SQL that SQLite and PostgreSQL
+    both run: it is the one statement of every gated request."""
+    state, kill, beat = (model._meta.db_table for model in (GoLiveState, ScopedKill, EngineHeartbeat))
+    sql = (
+        "SELECT s.kill_switch_engaged, s.go_live_enabled, s.reason, s.changed_by,"
+        " k.scope, k.target, k.reason, k.changed_by,"
+        " h.engine, h.max_silence_seconds, h.last_beat_at, h.lapsed_at"
+        f" FROM {state} s"
+        f" LEFT JOIN {kill} k ON k.engaged = %s AND ((k.scope = %s AND k.target = %s)"
+        " OR (k.scope = %s AND k.target = %s) OR (k.scope = %s AND k.target = %s))"
+        f" LEFT JOIN {beat} h ON h.engine = %s"
+        " WHERE s.id = %s"
+    )
+    params = [True, KillScope.DOMAIN, domain, KillScope.ENGINE, engine, KillScope.MODEL_VERSION, model_version,
+              engine, GoLiveState.SINGLETON_PK]  # fmt: skip
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.fetchall()
+
+
+def _moment(value: dt.datetime | None) -> dt.datetime | None:
+    """A timestamp from the plain cursor, aware: SQLite's come naive, in UTC."""
+    if value is not None and timezone.is_naive(value):
+        return value.replace(tzinfo=dt.UTC)
+    return value
 
 
 def decision_from_state(
@@ -110,14 +129,19 @@ def may_execute(*, domain: str | None = None, engine: str | None = None, model_v
     Fails closed (`state_unavailable`) when the state cannot be read.
     """
     try:
-        state = GoLiveState.objects.filter(pk=GoLiveState.SINGLETON_PK).first()
-        covering = _covering(domain=domain, engine=engine, model_version=model_version)
-        kills = list(ScopedKill.objects.filter(covering, engaged=True)) if covering is not None else []
-        heartbeat = EngineHeartbeat.objects.filter(engine=engine).first() if engine else None
+        rows = _decision_rows(domain=domain, engine=engine, model_version=model_version)
     except DatabaseError:
         return Decision(ok=False, reason=reasons.STATE_UNAVAILABLE, detail=reasons.STATE_UNAVAILABLE)
-    if state is None:
+    if not rows:
         return Decision(ok=False, reason=reasons.STATE_UNAVAILABLE, detail=reasons.STATE_UNAVAILABLE)
+    killed, live, reason, changed_by, *_, engine_name, silence, last_beat_at, lapsed_at = rows[0]
+    state = GoLiveState(kill_switch_engaged=killed, go_live_enabled=live, reason=reason, changed_by=changed_by)
+    kills = [ScopedKill(scope=row[4], target=row[5], reason=row[6], changed_by=row[7], engaged=True)
+             for row in rows if row[4] is not None]  # fmt: skip
+    heartbeat = None
+    if engine_name is not None:
+        heartbeat = EngineHeartbeat(engine=engine_name, max_silence_seconds=silence,
+                                    last_beat_at=_moment(last_beat_at), lapsed_at=_moment(lapsed_at))  # fmt: skip
     return decision_from_state(state, kills, heartbeat)
 
 

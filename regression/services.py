@@ -176,14 +176,13 @@ def record_kpi(
     )  # fmt: skip
     try:
         with transaction.atomic():
-            _ingest_fence({(event.domain, event.metric)})
-            event.save()
+            _insert([event], skip_conflicts=False)
+            _queue_evaluations({(event.domain, event.metric)})
     except IntegrityError:
         stored = KpiEvent.objects.filter(event_id=event.event_id).first() if event.event_id else None
         if stored is None:
             raise
         return _replayed(stored, event), False
-    transaction.on_commit(partial(queue_evaluations, {(event.domain, event.metric)}), robust=True)
     return event, True
 
 
@@ -194,24 +193,16 @@ def _fence_key(domain: str, metric: str) -> int:
     )
 
 
-def _ingest_fence(pairs: set[tuple[str, str]]) -> None:
-    """Ingest holds a shared advisory lock on each (domain, metric) it inserts, from before its
-    events get their ids until it commits (see `_wait_for_ingest_in_flight`). SQLite serialises
-    its writers anyway."""
-    if connection.vendor != "postgresql":
-        return
-    with connection.cursor() as cursor:
-        for key in sorted(_fence_key(domain, metric) for domain, metric in pairs):
-            cursor.execute("SELECT pg_advisory_xact_lock_shared(%s)", [key])
-
-
 def _wait_for_ingest_in_flight(policy: RegressionPolicy) -> None:
     """Wait until every ingest of the policy's KPI that is in flight has committed or rolled back.
 
-    Ids are handed out when rows are inserted, not when they commit: without this, a batch that
-    commits after a later one could land below the detector's `seen_id` and be neither judged
-    nor counted late. Once the exclusive lock is had (and at once released), every id handed out
-    so far is visible, and every id handed out later is higher."""
+    Ingest holds a shared advisory lock on each (domain, metric) it inserts, from before its
+    events get their ids until it commits (taken by `_insert`); SQLite
+    serialises its writers anyway. Ids are handed out when rows are inserted, not when they
+    commit: without this, a batch that commits after a later one could land below the
+    detector's `seen_id` and be neither judged nor counted late. Once the exclusive lock is had
+    (and at once released), every id handed out so far is visible, and every id handed out later
+    is higher."""
     if connection.vendor != "postgresql":
         return
     key = _fence_key(policy.domain, policy.metric)
@@ -262,7 +253,6 @@ def record_kpi_batch(*, events: list[dict], actor) -> BatchResult:
     # Inserted in event_id order: racing batches sharing event_ids then wait on one another's
     # uncommitted rows in the same order, and never each on the other's (a deadlock).
     new = sorted((event for event in built if event.event_id not in stored), key=lambda event: event.event_id or "")
-    _ingest_fence({(event.domain, event.metric) for event in new})
     _insert(new, skip_conflicts=bool(ids))
     if ids:
         # A racing request may have stored some of these event_ids between the look-up and the
@@ -274,16 +264,25 @@ def record_kpi_batch(*, events: list[dict], actor) -> BatchResult:
             if winner is not None and event.event_id not in stored and winner.created_at != event.created_at:
                 _replayed(winner, event, index=index)
                 duplicates.append(index)
-    transaction.on_commit(partial(queue_evaluations, {(event.domain, event.metric) for event in new}), robust=True)
+    _queue_evaluations({(event.domain, event.metric) for event in new})
     return BatchResult(created=len(built) - len(duplicates), duplicates=sorted(duplicates))
 
 
-def _insert(events: list[KpiEvent], *, skip_conflicts: bool) -> None:
-    """One INSERT per BULK_INSERT_ROWS events (skipping event_ids stored meanwhile when told).
+_FENCE = (
+    "(SELECT count(pg_advisory_xact_lock_shared(key)) FROM (SELECT unnest(%s::bigint[]) AS key ORDER BY 1) AS keys)"
+)
 
-    On PostgreSQL each column goes as one array (INSERT ... SELECT FROM unnest(...)), built
-    straight from the events rather than value by value through the ORM, which cost more than the
-    database's own work; elsewhere `bulk_create` does it."""
+
+def _insert(events: list[KpiEvent], *, skip_conflicts: bool) -> None:
+    """Insert the events (skipping event_ids stored meanwhile when told) under the ingest fence
+    of their (domain, metric) pairs (see `_wait_for_ingest_in_flight`); a single event gets its id.
+
+    On PostgreSQL, values go straight from the events to the database rather than value by value
+    through the ORM, which cost more than the database's own work: a batch by COPY after the
+    fence; one that must skip conflicts (COPY cannot) or a single event by one INSERT per
+    BULK_INSERT_ROWS events, each column one array (INSERT ... SELECT FROM unnest(...)), the
+    statement taking the fence itself (no row, so no id, leaves the join before the fence's one
+    row). Elsewhere `bulk_create` does it."""
     now = timezone.now()
     for event in events:
         event.created_at = now  # as auto_now_add would: the race check above compares it
@@ -292,15 +291,31 @@ def _insert(events: list[KpiEvent], *, skip_conflicts: bool) -> None:
         KpiEvent.objects.bulk_create(events, batch_size=BULK_INSERT_ROWS, ignore_conflicts=skip_conflicts)
         return
     fields = [field for field in KpiEvent._meta.concrete_fields if not field.primary_key]
-    arrays = ", ".join(f"%s::{field.db_type(connection)}[]" for field in fields)
     columns = ", ".join(connection.ops.quote_name(field.column) for field in fields)
-    sql = f"INSERT INTO {KpiEvent._meta.db_table} ({columns}) SELECT * FROM unnest({arrays})"
+    table = KpiEvent._meta.db_table
+    if len(events) > 1 and not skip_conflicts:
+        with connection.cursor() as cursor, connection.within_deadline("a COPY"):
+            cursor.execute(f"SELECT {_FENCE}", [_fence_keys(events)])
+            with cursor.cursor.copy(f"COPY {table} ({columns}) FROM STDIN") as copy:
+                for event in events:
+                    copy.write_row([getattr(event, field.attname) for field in fields])
+        return
+    arrays = ", ".join(f"%s::{field.db_type(connection)}[]" for field in fields)
+    sql = f"INSERT INTO {table} ({columns}) SELECT rows.* FROM unnest({arrays}) AS rows, {_FENCE} AS fence"
     if skip_conflicts:
         sql += " ON CONFLICT DO NOTHING"
+    if len(events) == 1:
+        sql += " RETURNING id"
     with connection.cursor() as cursor:
         for start in range(0, len(events), BULK_INSERT_ROWS):
             chunk = events[start : start + BULK_INSERT_ROWS]
-            cursor.execute(sql, [_column(field, chunk) for field in fields])
+            cursor.execute(sql, [*(_column(field, chunk) for field in fields), _fence_keys(chunk)])
+        if len(events) == 1:
+            [events[0].pk] = cursor.fetchone()
+
+
+def _fence_keys(events: list[KpiEvent]) -> list[int]:
+    return sorted({_fence_key(event.domain, event.metric) for event in events})
 
 
 def _column(field, events: list[KpiEvent]) -> list:
@@ -742,24 +757,31 @@ def undo_rebaseline(*, domain: str, metric: str, reason: str, actor) -> Regressi
 # --- Evaluation on ingest ------------------------------------------------------------------------
 
 
-def queue_evaluations(pairs: set[tuple[str, str]]) -> int:
-    """Enqueue one evaluation per enabled policy of these (domain, metric) pairs, unless one is
-    already waiting (the state's `evaluation_queued`); run after the events' commit. A state
-    locked by a running evaluation is skipped: the 5-minute beat is the safety net. Returns the
-    number of evaluations enqueued."""
-    from .tasks import evaluate_tripwire
-
+def _queue_evaluations(pairs: set[tuple[str, str]]) -> None:
+    """Inside the ingest's transaction: mark the states of these (domain, metric) pairs' enabled
+    policies that wait for no evaluation yet (`evaluation_queued`), and enqueue one evaluation
+    each once the events commit. A state locked by a running evaluation is skipped (that
+    evaluation waits for this ingest's fence, so it reads these events); so is one another ingest
+    in flight has marked. The 5-minute beat is the safety net."""
     if not pairs:
-        return 0
+        return
     match = Q()
     for domain, metric in pairs:
         match |= Q(policy__domain=domain, policy__metric=metric)
-    with transaction.atomic():
-        waiting = RegressionState.objects.select_for_update(skip_locked=True, of=("self",)).filter(
-            match, policy__enabled=True, evaluation_queued=False
-        )
-        ids = list(waiting.values_list("id", flat=True))
+    waiting = RegressionState.objects.select_for_update(skip_locked=True, of=("self",)).filter(
+        match, policy__enabled=True, evaluation_queued=False
+    )
+    ids = list(waiting.values_list("id", flat=True))
+    if ids:
         RegressionState.objects.filter(id__in=ids).update(evaluation_queued=True)
+        transaction.on_commit(partial(_send_evaluations, ids), robust=True)
+
+
+def _send_evaluations(ids: list[int]) -> int:
+    """Send the marked states' evaluations (after the events' commit); returns how many were sent.
+    With the broker down, the states not sent are unmarked: the beat evaluates them later."""
+    from .tasks import evaluate_tripwire
+
     for sent, state_id in enumerate(ids):
         try:
             evaluate_tripwire.delay(state_id)

@@ -12,7 +12,8 @@ from decimal import Decimal
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, models, transaction
-from django.db.models import F, Q, Subquery, Sum
+from django.db.models import Exists, F, Q, Subquery, Sum
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from golive import services as golive
@@ -304,17 +305,33 @@ def _first_denial(
     reason = _pre_action_denial(entry, policy, now)
     if reason:
         return reason, None
-    totals, _ = DailyTotals.objects.select_for_update().get_or_create(
-        domain=entry.domain, business_date=entry.business_date
-    )
+    totals = _locked_totals(entry)
     # A policy stored before MAX_DAILY_ACTIONS existed may allow more: the bound holds regardless.
     if totals.approved_count + 1 > min(policy.max_daily_actions, MAX_DAILY_ACTIONS):
         return reasons.MAX_DAILY_ACTIONS, totals
-    if not _has_room(entry, policy, now):
+    if not _has_room(entry, policy, now, open_exposure=totals.domain_open_exposure):
         return reasons.MAX_OPEN_EXPOSURE, totals
     if totals.net_loss >= policy.max_daily_loss:
         return reasons.MAX_DAILY_LOSS, totals
-    return _firm_denial(entry), totals
+    return (_firm_denial(entry) if totals.firm_capped else None), totals
+
+
+def _locked_totals(entry: Reservation) -> DailyTotals:
+    """Today's totals of the entry's domain, locked (created when missing), read in one statement
+    with what the rest of the decision needs: the domain's open exposure over all its days
+    (`domain_open_exposure`) and whether a firm-wide cap is set (`firm_capped`; its row is locked
+    only then, by `_firm_denial`)."""
+    today = DailyTotals.objects.filter(domain=entry.domain, business_date=entry.business_date)
+    open_exposure = _still_open(entry.domain).order_by().values("domain").annotate(s=Sum("open_exposure")).values("s")
+    locked = today.select_for_update(of=("self",)).annotate(
+        domain_open_exposure=Coalesce(Subquery(open_exposure), Decimal(0)),
+        firm_capped=Exists(FirmRiskPolicy.objects.filter(_FIRM_CAPPED)),
+    )
+    totals = locked.first()
+    if totals is None:  # the domain's first reserve of the day
+        DailyTotals.objects.get_or_create(domain=entry.domain, business_date=entry.business_date)
+        totals = locked.first()
+    return totals
 
 
 def _pre_action_denial(entry: Reservation, policy: RiskPolicy, now: dt.datetime) -> str | None:
@@ -354,14 +371,16 @@ def _pre_action_denial(entry: Reservation, policy: RiskPolicy, now: dt.datetime)
     return None
 
 
+_FIRM_CAPPED = Q(max_open_exposure__isnull=False) | Q(max_daily_loss__isnull=False)
+
+
 def _firm_denial(entry: Reservation) -> str | None:
     """The firm-wide caps, when set: all domains' open exposure with `entry`, and today's net loss.
 
     The firm row is locked (after the domain's policy), so approvals across domains are serialised
     while a firm cap is set; settles, releases and expiries only lower the exposure.
     """
-    capped = Q(max_open_exposure__isnull=False) | Q(max_daily_loss__isnull=False)
-    firm = FirmRiskPolicy.objects.filter(capped).select_for_update().first()
+    firm = FirmRiskPolicy.objects.filter(_FIRM_CAPPED).select_for_update().first()
     if firm is None:
         return None
     if firm.max_open_exposure is not None:
@@ -375,19 +394,21 @@ def _firm_denial(entry: Reservation) -> str | None:
     return None
 
 
-def _has_room(entry: Reservation, policy: RiskPolicy, now: dt.datetime) -> bool:
-    """Does the open exposure leave room for `entry`? Expires the domain's due reservations if not."""
-    if _open_exposure(entry.domain) + entry.amount <= policy.max_open_exposure:
+def _has_room(entry: Reservation, policy: RiskPolicy, now: dt.datetime, *, open_exposure: Decimal) -> bool:
+    """Does the domain's `open_exposure` leave room for `entry`? Expires the domain's due
+    reservations if not, and looks again."""
+    if open_exposure + entry.amount <= policy.max_open_exposure:
         return True
-    return _expire_domain(entry.domain, now) > 0 and (
-        _open_exposure(entry.domain) + entry.amount <= policy.max_open_exposure
-    )
+    if _expire_domain(entry.domain, now) == 0:
+        return False
+    open_exposure = _still_open(entry.domain).aggregate(s=Sum("open_exposure"))["s"] or Decimal(0)
+    return open_exposure + entry.amount <= policy.max_open_exposure
 
 
-def _open_exposure(domain: str) -> Decimal:
-    """The domain's open reserved amount, from the few daily totals that still have some open."""
-    total = DailyTotals.objects.filter(domain=domain, open_exposure__gt=0).aggregate(s=Sum("open_exposure"))
-    return total["s"] or Decimal(0)
+def _still_open(domain: str):
+    """The domain's daily totals that still have some exposure open (a few: today's and the days
+    of reservations not closed yet); their sum is the domain's open exposure."""
+    return DailyTotals.objects.filter(domain=domain, open_exposure__gt=0)
 
 
 def reserve_or_raise(**request) -> Reservation:
@@ -439,9 +460,11 @@ def _close(*, reservation_id: int, status: Status, actor, realized_pnl: Decimal 
         status, realized_pnl, now, audit.actor_name(actor),
     )  # fmt: skip
     entry.save(update_fields=["status", "realized_pnl", "settled_at", "settled_by"])
-    DailyTotals.objects.filter(domain=entry.domain, business_date=entry.business_date).update(
-        open_exposure=F("open_exposure") - entry.amount
-    )
+    freed = {"open_exposure": F("open_exposure") - entry.amount}
+    if realized_pnl and entry.business_date == business_date(now):  # reserved today: one row, one update
+        freed["realized_pnl"] = F("realized_pnl") + realized_pnl
+        realized_pnl = None
+    DailyTotals.objects.filter(domain=entry.domain, business_date=entry.business_date).update(**freed)
     _book_pnl(entry.domain, realized_pnl, now)
     return entry
 
@@ -467,9 +490,12 @@ def _close_cancelled(entry: Reservation, *, status: Status, realized_pnl: Decima
 def _book_pnl(domain: str, realized_pnl: Decimal | None, now: dt.datetime) -> None:
     """The pnl counts on the business day it was realized (today), whatever day the action was
     reserved: a loss settled after midnight counts against today's max_daily_loss."""
-    if realized_pnl:
-        today, _ = DailyTotals.objects.get_or_create(domain=domain, business_date=business_date(now))
-        DailyTotals.objects.filter(pk=today.pk).update(realized_pnl=F("realized_pnl") + realized_pnl)
+    if not realized_pnl:
+        return
+    today = DailyTotals.objects.filter(domain=domain, business_date=business_date(now))
+    if not today.update(realized_pnl=F("realized_pnl") + realized_pnl):  # no reserve of the domain today yet
+        DailyTotals.objects.get_or_create(domain=domain, business_date=business_date(now))
+        today.update(realized_pnl=F("realized_pnl") + realized_pnl)
 
 
 def _require_owner(entry: Reservation, actor) -> None:

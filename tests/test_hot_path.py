@@ -3,17 +3,18 @@ already verified (remembered by governance_site.authentication), outside any tes
 A change that adds a round trip to one of them fails here. Each count is every statement the
 request sends, a transaction's BEGIN and COMMIT included."""
 
+from decimal import Decimal
+
 import pytest
 from django.db import connection
 
 from golive import services as golive
 from regression.models import KpiEvent
 from risk import services as risk
-from risk.models import Reservation
+from risk.models import DailyTotals, Reservation
 from tests.conftest import requires_postgres
 
 pytestmark = pytest.mark.django_db(transaction=True)
-FENCE = 1 if connection.vendor == "postgresql" else 0
 
 GOV = "/api/governance"
 UNLIMITED = {"enabled": True, "max_daily_loss": "1e9", "max_open_exposure": "1e9", "max_daily_actions": 10**6}
@@ -29,48 +30,59 @@ def engine_api(api, engine):
     return client
 
 
-def test_go_live_check__three_queries(engine_api, django_assert_num_queries):
-    with django_assert_num_queries(3):  # the state row, the scoped kills covering it, the heartbeat
+def test_go_live_check__one_query(engine_api, django_assert_num_queries):
+    with django_assert_num_queries(1):  # the state row joined with the kills covering it and the heartbeat
         assert engine_api.get(f"{GOV}/go-live/check").status_code == 204
 
 
-def test_reserve__eleven_statements(engine_api, django_assert_num_queries):
-    # BEGIN, the policy lock, the go-live state, the scoped kills, the heartbeat, today's totals
-    # locked, the open exposure, the firm-wide caps, the entry, the totals, COMMIT
-    with django_assert_num_queries(11):
+def test_reserve__seven_statements(engine_api, django_assert_num_queries):
+    # BEGIN, the policy lock, the go-live decision, today's totals locked (read with the domain's
+    # open exposure and whether a firm-wide cap is set), the entry, the totals, COMMIT
+    with django_assert_num_queries(7):
         response = engine_api.post(f"{GOV}/risk/reserve", {"domain": "WHOLESALE", "amount": "10"}, format="json")
     assert response.json()["ok"]
 
 
-@pytest.mark.parametrize(("pnl", "count"), [("0", 6), ("-3.5", 8)])
-def test_settle__six_statements_and_two_more_to_book_a_pnl(engine_api, django_assert_num_queries, pnl, count):
+def test_reserve__firm_cap_set__its_row_locked_and_exposure_summed(engine_api, django_assert_num_queries):
+    risk.upsert_firm_policy(changes={"max_open_exposure": "1e9"}, actor="tests/setup")
+    # the seven, and the firm row locked, all domains' open exposure summed
+    with django_assert_num_queries(9):
+        response = engine_api.post(f"{GOV}/risk/reserve", {"domain": "WHOLESALE", "amount": "10"}, format="json")
+    assert response.json()["ok"]
+
+
+@pytest.mark.parametrize("pnl", ["0", "-3.5"])
+def test_settle__six_statements_with_or_without_a_pnl(engine_api, django_assert_num_queries, pnl):
     entry = Reservation.objects.latest("pk")
-    # BEGIN, the policy lock (found from the entry), the entry locked, the entry, the day's exposure
-    # (and today's totals read and booked with the pnl), COMMIT
-    with django_assert_num_queries(count):
+    # BEGIN, the policy lock (found from the entry), the entry locked, the entry, the day's totals
+    # (exposure freed and, reserved today, the pnl booked in the same update), COMMIT
+    with django_assert_num_queries(6):
         response = engine_api.post(
             f"{GOV}/risk/settle", {"reservation_id": entry.pk, "realized_pnl": pnl}, format="json"
         )
     assert response.json()["status"] == "SETTLED"
+    totals = DailyTotals.objects.get(domain="WHOLESALE", business_date=entry.business_date)
+    assert totals.realized_pnl == Decimal(pnl)
 
 
 def test_kpi__one_insert(engine_api, django_assert_num_queries):
-    # BEGIN, the ingest fence (PostgreSQL's advisory lock), the insert, COMMIT; BEGIN, the pair's
+    # BEGIN, the insert (taking the ingest fence on PostgreSQL in the same statement), the pair's
     # tripwire states waiting for an evaluation (none enabled here: nothing to mark), COMMIT; the
     # pair's tripwire (is the event watched?)
-    with django_assert_num_queries(7 + FENCE):
+    with django_assert_num_queries(5):
         response = engine_api.post(
             f"{GOV}/regression/kpi", {"domain": "WHOLESALE", "metric": "m", "success": True}, format="json"
         )
     assert response.status_code == 201
+    assert response.json()["id"] == KpiEvent.objects.get().pk
 
 
 @requires_postgres  # elsewhere bulk_create splits by the engine's parameter limit
-def test_kpi_batch__one_insert_per_chunk(engine_api, django_assert_num_queries):
+def test_kpi_batch__fence_then_copy(engine_api, django_assert_num_queries):
     events = [{"domain": "WHOLESALE", "metric": "m", "success": i % 2 == 0} for i in range(2500)]
-    # BEGIN, the ingest fence, the insert, COMMIT; BEGIN, the states waiting for an evaluation,
-    # COMMIT; the tripwires
-    with django_assert_num_queries(8):
+    # BEGIN, the ingest fence (then COPY, which is no counted statement), the states waiting for an
+    # evaluation, COMMIT; the tripwires
+    with django_assert_num_queries(5):
         response = engine_api.post(f"{GOV}/regression/kpi/batch", events, format="json")
     assert response.json()["created"] == 2500
     assert KpiEvent.objects.count() == 2500
@@ -79,8 +91,22 @@ def test_kpi_batch__one_insert_per_chunk(engine_api, django_assert_num_queries):
 @requires_postgres
 def test_kpi_batch_with_event_ids__look_up_insert_and_check(engine_api, django_assert_num_queries):
     events = [{"domain": "WHOLESALE", "metric": "m", "success": True, "event_id": f"e{i}"} for i in range(100)]
-    # BEGIN, the stored ids, the ingest fence, the insert skipping conflicts, the ids after it,
-    # COMMIT; BEGIN, the states waiting for an evaluation, COMMIT; the tripwires
-    with django_assert_num_queries(10):
+    # BEGIN, the stored ids, the insert (with its fence) skipping conflicts, the ids after it, the
+    # states waiting for an evaluation, COMMIT; the tripwires
+    with django_assert_num_queries(7):
         response = engine_api.post(f"{GOV}/regression/kpi/batch", events, format="json")
     assert response.json()["created"] == 100
+
+
+@requires_postgres  # the health check is PostgreSQL's backend's (governance_site.database)
+def test_kept_connection__answered_within_the_idle_bound__reused_without_a_health_check(settings, monkeypatch):
+    checks = []
+    monkeypatch.setattr(connection, "is_usable", lambda: checks.append("SELECT 1") or True)
+    KpiEvent.objects.exists()  # the server answers now
+    connection.health_check_done = False  # as at the start of a request
+    connection.close_if_health_check_failed()
+    assert checks == []
+    settings.DATABASE_HEALTH_CHECK_IDLE_MS = 0  # every reuse checked, Django's own way
+    connection.health_check_done = False
+    connection.close_if_health_check_failed()
+    assert checks == ["SELECT 1"]

@@ -2,6 +2,7 @@
 
 import contextlib
 import logging
+import time
 
 from django.conf import settings
 from django.db.backends.postgresql import base
@@ -15,6 +16,20 @@ class DatabaseWrapper(base.DatabaseWrapper):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.execute_wrappers.append(self._execute_within_deadline)
+        self.answered_at: float | None = None  # time.monotonic() of the server's last answer
+
+    def close_if_health_check_failed(self):
+        """Django's health check before a kept connection is reused, skipped when the server
+        answered on it within DATABASE_HEALTH_CHECK_IDLE_MS (the check is a round trip of its own)."""
+        idle_ms = settings.DATABASE_HEALTH_CHECK_IDLE_MS
+        if self.answered_at is not None and (time.monotonic() - self.answered_at) * 1000 < idle_ms:
+            self.health_check_done = True
+            return
+        super().close_if_health_check_failed()
+
+    def connect(self):
+        self.answered_at = None
+        super().connect()
 
     @contextlib.contextmanager
     def within_deadline(self, what: str):
@@ -22,10 +37,12 @@ class DatabaseWrapper(base.DatabaseWrapper):
         deadline_ms, fd = settings.DATABASE_CLIENT_DEADLINE_MS, self._socket()
         if not deadline_ms or fd is None:
             yield  # nothing to wait on: the call fails (or not) its own way
+            self.answered_at = time.monotonic()
             return
         token = watchdog.arm(fd, deadline_ms / 1000)
         try:
             yield
+            self.answered_at = time.monotonic()
         finally:
             if not watchdog.disarm(token):
                 logger.warning("No answer from the database to %s within %s ms: socket shut down", what, deadline_ms)
