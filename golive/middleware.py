@@ -4,6 +4,8 @@ from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from django.http import JsonResponse
 
+from governance_site.authentication import token_user
+
 from . import services
 from .execution import HEADER, declared_class, effective_class
 from .models import ExecutionClass
@@ -20,12 +22,15 @@ def refusal(decision: services.Decision) -> JsonResponse:
 
 def _scope_of(request, view_kwargs) -> dict:
     """The domain, engine and model version a request acts for: the view's `domain` argument or the
-    X-Governance-Domain header, the authenticated user, the X-Model-Version header. They can only
-    add refusals (a kill of that scope), never lift one."""
+    X-Governance-Domain header, the authenticated user (the session's, or the API token's: DRF
+    authenticates only later, in the view), the X-Model-Version header. They can only add refusals
+    (a kill of that scope), never lift one."""
     user = getattr(request, "user", None)
+    if user is None or not user.is_authenticated:
+        user = token_user(request)
     return {
         "domain": (view_kwargs.get("domain") or request.headers.get(DOMAIN_HEADER) or "").strip().upper() or None,
-        "engine": user.get_username() if user is not None and user.is_authenticated else None,
+        "engine": user.get_username() if user is not None else None,
         "model_version": (request.headers.get(MODEL_VERSION_HEADER) or "").strip() or None,
     }
 

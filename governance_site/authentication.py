@@ -28,6 +28,8 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.db.models.signals import m2m_changed, post_delete, post_save
+from knox.auth import TokenAuthentication
+from rest_framework.exceptions import AuthenticationFailed
 
 from . import roles
 from .throttles import AddressThrottledTokenAuthentication
@@ -103,6 +105,17 @@ class CachedCredentials:
 class CachedTokenAuthentication(CachedCredentials, AddressThrottledTokenAuthentication):
     """`Authorization: Token <key>`, knox's hashed, expiring tokens (the address throttle first),
     through the cache."""
+
+
+def token_user(request):
+    """The user a plain Django request's `Authorization: Token` header names, through the cache;
+    None for no token or a bad one. For code that runs before DRF authenticates in the view (the
+    execution-class middleware), without the view's throttles; the view still authenticates."""
+    try:
+        found = TokenAuthentication.authenticate(CachedTokenAuthentication(), request)
+    except AuthenticationFailed:
+        return None
+    return found[0] if found else None
 
 
 def _forget_all(sender, **kwargs) -> None:

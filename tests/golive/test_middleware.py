@@ -121,3 +121,19 @@ def test_check_endpoint__database_unreachable__423_state_unavailable_not_500(api
 def test_unknown_header_value__on_the_admin_too__400(client, operator):
     client.force_login(operator)
     assert client.get("/admin/", HTTP_X_EXECUTION_CLASS="bogus").status_code == 400
+
+
+@pytest.mark.parametrize("path", ["/engine/place-offer", "/engine/route-capital"])
+def test_prod_exec__api_token_of_a_killed_engine__423_naming_the_engine_scope(api, operator, engine, live, path):
+    # DRF authenticates token requests in the view, after the middleware decided: the middleware
+    # reads the token itself, so an engine's kill refuses it whatever view it calls.
+    services.set_kill_switch(engaged=True, scope="engine", target=engine.username, reason="drill", actor=operator)
+    response = api(engine).post(path)
+    assert response.status_code == 423
+    assert response.json() | {"reason": "kill_switch", "scope": "engine engine-bot"} == response.json()
+    assert api(None).post(path).status_code == 200  # an anonymous caller is not that engine
+
+
+def test_prod_exec__bad_api_token__decided_without_an_engine(client, live):
+    response = client.post("/engine/place-offer", HTTP_AUTHORIZATION="Token not-a-token")
+    assert response.status_code == 200  # the gate decides for no engine; the view's own auth refuses
