@@ -183,7 +183,7 @@ def record_kpi(
         if stored is None:
             raise
         return _replayed(stored, event), False
-    transaction.on_commit(partial(queue_evaluations, {(event.domain, event.metric)}), robust=True)
+    _queue_evaluations_on_commit({(event.domain, event.metric)})
     return event, True
 
 
@@ -274,7 +274,7 @@ def record_kpi_batch(*, events: list[dict], actor) -> BatchResult:
             if winner is not None and event.event_id not in stored and winner.created_at != event.created_at:
                 _replayed(winner, event, index=index)
                 duplicates.append(index)
-    transaction.on_commit(partial(queue_evaluations, {(event.domain, event.metric) for event in new}), robust=True)
+    _queue_evaluations_on_commit({(event.domain, event.metric) for event in new})
     return BatchResult(created=len(built) - len(duplicates), duplicates=sorted(duplicates))
 
 
@@ -740,6 +740,14 @@ def undo_rebaseline(*, domain: str, metric: str, reason: str, actor) -> Regressi
 
 
 # --- Evaluation on ingest ------------------------------------------------------------------------
+
+
+def _queue_evaluations_on_commit(pairs: set[tuple[str, str]]) -> None:
+    """queue_evaluations once the events are committed; if it fails (the database or the broker
+    gone meanwhile), the error is logged and the events' answer stands: they are stored, and the
+    beat evaluates them later. A lambda, not a partial: Django's robust on_commit logs the
+    callable's __qualname__, which a partial lacks (an AttributeError, a 500, for stored events)."""
+    transaction.on_commit(lambda: queue_evaluations(pairs), robust=True)
 
 
 def queue_evaluations(pairs: set[tuple[str, str]]) -> int:

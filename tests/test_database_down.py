@@ -1,7 +1,11 @@
 """The database unreachable: every endpoint answers JSON; decisions fail closed, the rest 503."""
 
-import pytest
+from unittest import mock
 
+import pytest
+from django.db import OperationalError
+
+from regression.models import KpiEvent, RegressionState
 from tests.endpoints import api_endpoints
 from tests.faults import unreachable_database
 
@@ -65,3 +69,20 @@ def test_database_back__answers_again(api, engine):
     with unreachable_database():
         assert client.get("/api/governance/go-live/state").status_code == 503
     assert client.get("/api/governance/go-live/state").status_code == 200
+
+
+EVENT = {"domain": "WHOLESALE", "metric": "contract_rate", "success": True, "event_id": "after-commit-1"}
+
+
+@pytest.mark.parametrize(("path", "body"), [("/api/governance/regression/kpi", EVENT),
+                                            ("/api/governance/regression/kpi/batch", [EVENT])])  # fmt: skip
+def test_kpi__database_lost_after_the_commit__stored_events_acknowledged(api, engine, path, body, caplog):
+    """The hand-over to the tripwire evaluation runs after the events' commit: when the database
+    is gone by then, the events are stored, the answer says so and the failure is logged (it was a
+    500, so an engine retried events that were stored)."""
+    lost = OperationalError("server closed the connection unexpectedly")
+    with mock.patch.object(RegressionState.objects, "select_for_update", side_effect=lost):
+        response = api(engine).post(path, body, format="json")
+    assert response.status_code == 201, response.content[:300]
+    assert KpiEvent.objects.filter(event_id="after-commit-1").count() == 1
+    assert "server closed the connection unexpectedly" in caplog.text
