@@ -262,6 +262,12 @@ def _overflow_case(app: App, web: Web, tally: Tally) -> str:
     # The fuzzing before may have registered a heartbeat for this principal and let it lapse (a
     # lapsed engine is refused, rightly): beat once with a long allowance.
     web.post(f"{API}/go-live/heartbeat", {"max_silence_seconds": 24 * 3600}, token=op)
+    # ... and may have set firm-wide caps (a firm daily loss of 0 denies every reserve): none here.
+    no_caps = {"max_open_exposure": None, "max_daily_loss": None, "reason": "drill"}
+    status, _, body = web.post(f"{API}/risk/firm-policy/upsert", no_caps, token=op)
+    if status not in (200, 201):
+        fail("pnl overflow", f"firm policy upsert → {status} {_short(body)}")
+        return "setup failed"
     status, _, body = web.post(
         f"{API}/risk/policies/upsert",
         {"domain": "OVERFLOW", "enabled": True, "max_daily_loss": big, "max_open_exposure": big,
