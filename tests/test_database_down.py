@@ -1,10 +1,12 @@
 """The database unreachable: every endpoint answers JSON; decisions fail closed, the rest 503."""
 
+import contextlib
 from unittest import mock
 
 import pytest
 from django.db import OperationalError
 
+from regression import services
 from regression.models import KpiEvent, RegressionState
 from tests.endpoints import api_endpoints
 from tests.faults import unreachable_database
@@ -74,14 +76,26 @@ def test_database_back__answers_again(api, engine):
 EVENT = {"domain": "WHOLESALE", "metric": "contract_rate", "success": True, "event_id": "after-commit-1"}
 
 
-@pytest.mark.parametrize(("path", "body"), [("/api/governance/regression/kpi", EVENT),
-                                            ("/api/governance/regression/kpi/batch", [EVENT])])  # fmt: skip
-def test_kpi__database_lost_after_the_commit__stored_events_acknowledged(api, engine, path, body, caplog):
-    """The hand-over to the tripwire evaluation runs after the events' commit: when the database
-    is gone by then, the events are stored, the answer says so and the failure is logged (it was a
-    500, so an engine retried events that were stored)."""
-    lost = OperationalError("server closed the connection unexpectedly")
-    with mock.patch.object(RegressionState.objects, "select_for_update", side_effect=lost):
+@pytest.mark.parametrize(("path", "body", "service"), [("/api/governance/regression/kpi", EVENT, "record_kpi"),
+                                                       ("/api/governance/regression/kpi/batch", [EVENT],
+                                                        "record_kpi_batch")])  # fmt: skip
+def test_kpi__database_lost_after_the_commit__stored_events_acknowledged(api, engine, path, body, service, caplog):
+    """Once the events are committed, the answer says they are stored (201), whatever fails after:
+    the hand-over to the tripwire evaluation (run after the commit; the failure is logged) and any
+    read. Both were a 503 or a 500, so an engine took stored events for refused ones."""
+    record, lost = getattr(services, service), contextlib.ExitStack()
+
+    def record_then_lose_the_database(**kwargs):
+        result = record(**kwargs)
+        lost.enter_context(unreachable_database())
+        return result
+
+    gone = OperationalError("server closed the connection unexpectedly")
+    with (
+        lost,
+        mock.patch.object(RegressionState.objects, "select_for_update", side_effect=gone),
+        mock.patch.object(services, service, record_then_lose_the_database),
+    ):
         response = api(engine).post(path, body, format="json")
     assert response.status_code == 201, response.content[:300]
     assert KpiEvent.objects.filter(event_id="after-commit-1").count() == 1
