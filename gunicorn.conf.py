@@ -18,9 +18,15 @@ import multiprocessing
 import os
 
 bind = os.environ.get("GUNICORN_BIND", f"0.0.0.0:{os.environ.get('PORT', '8000')}")
-worker_class = "gthread"
+worker_class = "governance_site.gunicorn_worker.JsonErrorWorker"  # gthread; its own refusals in JSON
 workers = int(os.environ.get("WEB_CONCURRENCY", multiprocessing.cpu_count() + 1))
 threads = int(os.environ.get("WEB_THREADS", 4))
 keepalive = int(os.environ.get("GUNICORN_KEEPALIVE", 5))  # seconds an idle client connection stays open
 timeout = int(os.environ.get("GUNICORN_TIMEOUT", 30))
+# What gunicorn reads of a request before the application sees it (its defaults, stated): past
+# them it answers 414 / 431 itself, in JSON like every answer (the worker class above), and the
+# OpenAPI schema documents both for every operation. No query string of this API comes near.
+limit_request_line = 4094  # bytes
+limit_request_fields = 100
+limit_request_field_size = 8190  # bytes
 accesslog = None  # the reverse proxy logs requests; errors go to stderr

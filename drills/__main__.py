@@ -35,6 +35,7 @@ def main(argv=None) -> int:
     )
     parser.add_argument("--keep", action="store_true", help="keep the work folder (logs) even when all passed")
     args = parser.parse_args(argv)
+    harness.exit_on_termination()
     only = set(args.only.split(","))
     examples, load_seconds, race_tries, fault_drills = BUDGETS["short" if args.short else "full"]
     if args.short:
@@ -55,7 +56,7 @@ def main(argv=None) -> int:
             rows.extend(drill())
         except Exception as error:
             traceback.print_exc()
-            rows.append(Row(drill=name, tried="(the drill itself failed)", held="", lost=repr(error)[:500], ok=False))
+            rows.append(Row(drill=name, tried="(the drill itself failed)", held="", lost=[repr(error)[:500]]))
         finally:
             signal.alarm(0)
 

@@ -164,11 +164,11 @@ def _database_fault(workdir, *, hang: bool) -> list[Row]:
             tried=f"8 clients; database {'hung' if hang else 'down'} {fault_start:.0f}-{fault_end:.0f} s "
             f"of {before + outage + after:.0f} s; {len(traffic.answers)} requests, {len(during)} during the fault; "
             f"answer timeout {ANSWER_TIMEOUT:.0f} s; seed {seed}",
-            held=f"{len(traffic.answers) - len(problems)} answers JSON and in time; {closed} of {len(during)} during "
+            held=f"{len(traffic.answers) - len(problems)} answers JSON and in time (slowest "
+            f"{max((a.elapsed for a in traffic.answers), default=0):.1f} s); {closed} of {len(during)} during "
             f"the fault closed; {len(late_ok)} normal answers after; {verdict['kpi_acked']} acknowledged events and "
             f"{verdict['entries']} entries checked",
-            lost="; ".join(lost) or "nothing",
-            ok=not lost,
+            lost=lost,
         )
     ]
 
@@ -271,8 +271,7 @@ def _broker_stopped(app: App, redis: Redis) -> list[Row]:
             held="the web answered every request in time; worker and beat evaluated again without a restart"
             if not lost
             else "",
-            lost="; ".join(lost) or "nothing",
-            ok=not lost,
+            lost=lost,
         )
     ]
 
@@ -322,8 +321,7 @@ def _worker_killed(app: App, redis: Redis) -> list[Row]:
             tried="SIGKILL on the worker while its evaluation of a triggering tripwire waited on a row lock "
             "inside its transaction; a new worker started; beat every 1 s",
             held=f"{triggers} tripwire.trigger, domain throttled: {throttled}",
-            lost="; ".join(lost) or "nothing",
-            ok=not lost,
+            lost=lost,
         )
     ]
 
@@ -394,7 +392,6 @@ def _two_beats_two_webs(app: App, redis: Redis) -> list[Row]:
             held=f"{sum(counts.get(key, 0) for key in ours)} tripwire.trigger for {len(tripwires)} tripwires "
             f"(and {sum(n for key, n in counts.items() if key not in ours)} by the load's KPI tripwires, once each); "
             f"{verdict['entries']} entries, caps held: {verdict['cap_violations'] == 0}",
-            lost="; ".join(lost) or "nothing",
-            ok=not lost,
+            lost=lost,
         )
     ]

@@ -47,8 +47,13 @@ def _kill_all() -> None:
 
 
 atexit.register(_kill_all)
-for _sig in (signal.SIGTERM, signal.SIGHUP):
-    signal.signal(_sig, lambda *_: sys.exit(1))
+
+
+def exit_on_termination() -> None:
+    """SIGTERM or SIGHUP end the drills through sys.exit, so that the atexit clean-ups run (the
+    drills' entry point calls it; a test using the harness keeps its runner's own handlers)."""
+    for sig in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, lambda *_: sys.exit(1))
 
 
 def _die_with_parent() -> None:
@@ -124,8 +129,13 @@ def wait_until(predicate, *, timeout: float, what: str, interval: float = 0.2):
     raise TimeoutError(f"{what}: not within {timeout:.0f} s")
 
 
+def find_pg_bin(name: str) -> str | None:
+    """A PostgreSQL program on the PATH, else from the newest /usr/lib/postgresql/*/bin; None if neither."""
+    return shutil.which(name) or next(iter(sorted(glob.glob(f"/usr/lib/postgresql/*/bin/{name}"), reverse=True)), None)
+
+
 def _pg_bin(name: str) -> str:
-    found = shutil.which(name) or next(iter(sorted(glob.glob(f"/usr/lib/postgresql/*/bin/{name}"), reverse=True)), None)
+    found = find_pg_bin(name)
     if not found:
         raise RuntimeError(f"{name} not found (install postgresql)")
     return found

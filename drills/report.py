@@ -10,8 +10,11 @@ class Row:
     drill: str
     tried: str
     held: str
-    lost: str
-    ok: bool
+    lost: list[str]  # what went wrong, each a short sentence; the drill passed when it is empty
+
+    @property
+    def ok(self) -> bool:
+        return not self.lost
 
 
 def table(rows: list[Row]) -> str:
@@ -23,7 +26,7 @@ def table(rows: list[Row]) -> str:
     line = "+" + "+".join("-" * (w + 2) for w in widths) + "+"
     out = [line, _cells(header, widths), line.replace("-", "=")]
     for row in rows:
-        cells = [row.drill, row.tried, row.held, row.lost, "PASS" if row.ok else "FAIL"]
+        cells = [row.drill, row.tried, row.held, "; ".join(row.lost) or "nothing", "PASS" if row.ok else "FAIL"]
         out += [_cells(cells, widths), line]
     return "\n".join(out)
 

@@ -2,9 +2,11 @@
 
 import logging
 
+from django.conf import settings
 from django.http import HttpResponse, HttpResponseRedirect, JsonResponse
 from django.urls import reverse
 
+from .database import request_budget
 from .errors import UNAVAILABLE_ERRORS, state_unavailable
 
 logger = logging.getLogger(__name__)
@@ -20,6 +22,20 @@ def _out_of_range(exception) -> bool:
     return isinstance(exception, OverflowError) or (
         isinstance(exception, ValueError) and str(exception).endswith("is out of range")
     )
+
+
+class DatabaseBudgetMiddleware:
+    """One budget (DATABASE_REQUEST_BUDGET_MS) for all of a request's waits on the database, first
+    in the chain so that it covers every middleware too: once the database is found unavailable or
+    the budget is spent, each later call fails at once, and the request answers `state_unavailable`
+    (a decision) or a 503, instead of reconnecting and waiting again (governance_site.database)."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        with request_budget(settings.DATABASE_REQUEST_BUDGET_MS):
+            return self.get_response(request)
 
 
 class HostileInputMiddleware:

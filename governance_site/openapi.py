@@ -30,6 +30,15 @@ class AutoSchema(openapi.AutoSchema):
     def get_request_serializer(self):
         return getattr(self.view, "InputSerializer", None) or super().get_request_serializer()
 
+    def _get_response_bodies(self, direction="response"):
+        """Every operation's own answers, and those the server gives before the application is asked
+        (SERVER_REFUSALS), which any request may get."""
+        responses = super()._get_response_bodies(direction)
+        for code, description in SERVER_REFUSALS.items():
+            response = OpenApiResponse(ErrorBody, description)
+            responses.setdefault(str(code), self._get_response_for_code(response, str(code), direction=direction))
+        return responses
+
     def get_tags(self):
         return [self.path.removeprefix("/api/governance/").partition("/")[0]]
 
@@ -67,6 +76,16 @@ ERROR_DESCRIPTIONS = {
     422: "The idempotency key was used before with other values.",
     429: "Too many requests from this token or address; see Retry-After (reason `throttled`).",
     503: "The control plane's state cannot be read now (reason `state_unavailable`); see Retry-After.",
+}
+
+
+# Answered by gunicorn itself (governance_site.gunicorn_worker), in the same JSON shape, to any
+# request whose request line or headers exceed its limits (gunicorn.conf.py).
+SERVER_REFUSALS = {
+    414: "The request line (path and query string) is longer than the server accepts "
+    "(reason `uri_too_long`). Nothing was read or written.",
+    431: "Too many header fields, or one too long (reason `request_header_fields_too_large`). "
+    "Nothing was read or written.",
 }
 
 

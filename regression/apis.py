@@ -297,8 +297,8 @@ class KpiRecordApi(APIView):
     )
     def post(self, request):
         fields = PlainKpiInput.event(request.data) or validated(KpiInput, request.data)
+        warnings = selectors.kpi_warnings([fields])  # before the write: once it is committed, the answer says so
         event, created = services.record_kpi(**fields, actor=request.user)
-        warnings = selectors.kpi_warnings([fields])
         body = {**KpiOutput(event).data, "watched": not warnings, "warning": warnings[0] if warnings else None}
         return Response(body, status=status.HTTP_201_CREATED if created else 200)
 
@@ -324,9 +324,9 @@ class KpiBatchApi(APIView):
                     errors = {str(index): error for index, error in enumerate(errors) if error}
                 raise ValidationError(errors)
             events = data.validated_data
+        warnings = selectors.kpi_warnings(events)  # before the write: once it is committed, the answer says so
         result = services.record_kpi_batch(events=events, actor=request.user)
-        body = {"received": len(events), **dataclasses.asdict(result)}
-        body["warnings"] = selectors.kpi_warnings(events)
+        body = {"received": len(events), **dataclasses.asdict(result), "warnings": warnings}
         return Response(BatchOutput(body).data, status=status.HTTP_201_CREATED)
 
 

@@ -774,7 +774,9 @@ def _queue_evaluations(pairs: set[tuple[str, str]]) -> None:
     ids = list(waiting.values_list("id", flat=True))
     if ids:
         RegressionState.objects.filter(id__in=ids).update(evaluation_queued=True)
-        transaction.on_commit(partial(_send_evaluations, ids), robust=True)
+        # A lambda, not a partial: a robust on_commit logs its callable's __qualname__ when it fails,
+        # which a partial lacks (an AttributeError, a 500, for events already stored).
+        transaction.on_commit(lambda: _send_evaluations(ids), robust=True)
 
 
 def _send_evaluations(ids: list[int]) -> int:

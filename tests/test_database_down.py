@@ -1,7 +1,13 @@
 """The database unreachable: every endpoint answers JSON; decisions fail closed, the rest 503."""
 
-import pytest
+import contextlib
+from unittest import mock
 
+import pytest
+from django.db import OperationalError
+
+from regression import services
+from regression.models import KpiEvent
 from tests.endpoints import api_endpoints
 from tests.faults import unreachable_database
 
@@ -65,3 +71,33 @@ def test_database_back__answers_again(api, engine):
     with unreachable_database():
         assert client.get("/api/governance/go-live/state").status_code == 503
     assert client.get("/api/governance/go-live/state").status_code == 200
+
+
+EVENT = {"domain": "WHOLESALE", "metric": "contract_rate", "success": True, "event_id": "after-commit-1"}
+
+
+@pytest.mark.parametrize(("path", "body", "service"), [("/api/governance/regression/kpi", EVENT, "record_kpi"),
+                                                       ("/api/governance/regression/kpi/batch", [EVENT],
+                                                        "record_kpi_batch")])  # fmt: skip
+def test_kpi__database_lost_after_the_commit__stored_events_acknowledged(api, engine, path, body, service, caplog):
+    """Once the events are committed, the answer says they are stored (201), whatever fails after:
+    the hand-over of the watching tripwire's evaluation (run after the commit; the failure is
+    logged) and any read. Both were a 503 or a 500, so an engine took stored events for refused ones."""
+    services.upsert_policy(domain="WHOLESALE", metric="contract_rate", changes={"enabled": True}, actor="tests/setup")
+    record, lost = getattr(services, service), contextlib.ExitStack()
+
+    def record_then_lose_the_database(**kwargs):
+        result = record(**kwargs)
+        lost.enter_context(unreachable_database())
+        return result
+
+    gone = OperationalError("server closed the connection unexpectedly")
+    with (
+        lost,
+        mock.patch.object(services, "_send_evaluations", side_effect=gone),
+        mock.patch.object(services, service, record_then_lose_the_database),
+    ):
+        response = api(engine).post(path, body, format="json")
+    assert response.status_code == 201, response.content[:300]
+    assert KpiEvent.objects.filter(event_id="after-commit-1").count() == 1
+    assert "server closed the connection unexpectedly" in caplog.text

@@ -1,107 +1,63 @@
 """A hung PostgreSQL (every process SIGSTOPped: the kernel still ACKs, the server enforces no timeout)
-on an already open connection: the gate answers state_unavailable after the client-side deadline,
-instead of hanging with it, and recovers by itself when the server resumes.
+on an already open connection: the gate answers state_unavailable after the client-side deadline or
+the request's database budget, whichever comes first, instead of hanging with it; a request that
+found the database hung tries it no more (no reconnection, no second wait); and the service
+recovers by itself when the server resumes.
 
-The hang is caused on a throwaway cluster this module starts (initdb into a temporary folder, its
+The hang is caused on a throwaway cluster (the drills' harness: initdb into a temporary folder, its
 own port), holding a copy of the test database: never on the machine's shared server."""
 
 import contextlib
-import glob
-import os
-import pwd
 import shutil
 import signal
-import socket
 import subprocess
-import tempfile
 import threading
-import time
+from unittest import mock
 
+import psycopg
 import pytest
-from django.db import close_old_connections, connection
+from django.db import OperationalError, close_old_connections, connection
 from django.test import override_settings
 
+from drills import harness
+from governance_site import database
 from tests.conftest import requires_postgres
 
 HANG_SECONDS = 30  # the hang ends by itself after this, so a gate that waits fails instead of hanging
 DEADLINE_MS = 1500  # short, to keep the test quick; the default is in settings
+CHECK, RESERVE = "/api/governance/go-live/check", "/api/governance/risk/reserve"
+UNAVAILABLE = {"ok": False, "reason": "state_unavailable"}
 
-
-def _pg_bin(name: str) -> str | None:
-    return shutil.which(name) or next(iter(sorted(glob.glob(f"/usr/lib/postgresql/*/bin/{name}"), reverse=True)), None)
-
-
-requires_initdb = pytest.mark.skipif(_pg_bin("initdb") is None, reason="needs initdb (a throwaway PostgreSQL cluster)")
+requires_initdb = pytest.mark.skipif(
+    harness.find_pg_bin("initdb") is None, reason="needs initdb (a throwaway PostgreSQL cluster)"
+)
 pytestmark = [requires_postgres, requires_initdb, pytest.mark.django_db(transaction=True)]
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-def _as_postgres() -> dict:
-    """initdb and postgres refuse to run as root: run them as the `postgres` user when we are root."""
-    if os.geteuid() != 0:
-        return {}
-    entry = pwd.getpwnam("postgres")
-
-    def demote():
-        os.setgid(entry.pw_gid)
-        os.setuid(entry.pw_uid)
-
-    return {"preexec_fn": demote}
 
 
 @contextlib.contextmanager
 def throwaway_cluster():
-    """A PostgreSQL of our own; yields (port, postmaster process); stopped and removed whatever happens."""
-    workdir = tempfile.mkdtemp(prefix="hang-pg-")
-    os.chmod(workdir, 0o777)
-    port, process = _free_port(), None
+    """A PostgreSQL of our own (harness.Postgres); stopped and removed whatever happens."""
+    folder, cluster = harness.workdir(), None
     try:
-        data = os.path.join(workdir, "data")
-        subprocess.run(
-            [_pg_bin("initdb"), "-D", data, "-U", "postgres", "-A", "trust", "--no-sync"],
-            check=True, capture_output=True, timeout=120, **_as_postgres(),
-        )  # fmt: skip
-        args = [_pg_bin("postgres"), "-D", data, "-p", str(port), "-k", workdir, "-c", "listen_addresses=127.0.0.1"]
-        args += ["-c", "fsync=off"]
-        log = open(os.path.join(workdir, "postgres.log"), "ab")  # noqa: SIM115 (the child owns it)
-        process = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, start_new_session=True, **_as_postgres())
-        for _ in range(300):
-            if subprocess.run(["pg_isready", "-h", "127.0.0.1", "-p", str(port)], capture_output=True).returncode == 0:
-                break
-            time.sleep(0.1)
-        yield port, process
+        cluster = harness.Postgres(folder)
+        yield cluster
     finally:
-        if process is not None:
-            signal_cluster(process, signal.SIGCONT)
-            signal_cluster(process, signal.SIGKILL)
-            process.wait(timeout=30)
-        shutil.rmtree(workdir, ignore_errors=True)
-
-
-def signal_cluster(process, sig: int) -> None:
-    """To the postmaster and every backend (each backend is its own process group leader)."""
-    children = subprocess.run(["ps", "-o", "pid=", "--ppid", str(process.pid)], capture_output=True, text=True).stdout
-    for pid in (process.pid, *(int(each) for each in children.split())):
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(pid, sig)
+        if cluster is not None:
+            cluster.shutdown()
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 @contextlib.contextmanager
-def hung(process, seconds: float):
+def hung(cluster, seconds: float):
     """Every process of the cluster stopped (SIGSTOP) until the block ends or `seconds` pass. Yields a
     dict whose "hung_throughout" says, afterwards, whether the hang still lasted when the block ended."""
     resumed, outcome = threading.Event(), {}
 
     def resume_later():
         resumed.wait(timeout=seconds)
-        signal_cluster(process, signal.SIGCONT)
+        cluster.signal(signal.SIGCONT)
 
-    signal_cluster(process, signal.SIGSTOP)
+    cluster.signal(signal.SIGSTOP)
     resumer = threading.Thread(target=resume_later)
     resumer.start()
     try:
@@ -137,26 +93,85 @@ def connected_to_copy(port: int):
 def test_gate__database_hung_on_an_open_connection__state_unavailable_then_recovers(api, engine, live):
     check = api(engine)
     reserve = api(engine)
-    with throwaway_cluster() as (port, postgres), connected_to_copy(port):
-        assert check.get("/api/governance/go-live/check").status_code == 204  # the connection is open
-        with hung(postgres, HANG_SECONDS) as hang:
-            response = check.get("/api/governance/go-live/check")
+    with throwaway_cluster() as cluster, connected_to_copy(cluster.port):
+        assert check.get(CHECK).status_code == 204  # the connection is open
+        with hung(cluster, HANG_SECONDS) as hang:
+            response = check.get(CHECK)
         assert hang["hung_throughout"]  # answered during the hang: it did not wait for its end
         assert response.status_code == 423
-        assert {"ok": False, "reason": "state_unavailable"}.items() <= response.json().items()
+        assert UNAVAILABLE.items() <= response.json().items()
 
         close_old_connections()  # as at the start of every request: the broken connection is dropped
-        assert check.get("/api/governance/go-live/check").status_code == 204
+        assert check.get(CHECK).status_code == 204
         body = {"domain": "WHOLESALE", "amount": "10"}
-        assert reserve.post("/api/governance/risk/reserve", body, format="json").status_code == 200
-        with hung(postgres, HANG_SECONDS) as hang:
-            response = reserve.post("/api/governance/risk/reserve", body, format="json")
+        assert reserve.post(RESERVE, body, format="json").status_code == 200
+        with hung(cluster, HANG_SECONDS) as hang:
+            response = reserve.post(RESERVE, body, format="json")
         assert hang["hung_throughout"]
-        assert (response.status_code, response.json()["ok"], response.json()["reason"]) == (
-            200,
-            False,
-            "state_unavailable",
-        )
+        assert response.status_code == 200
+        assert {**UNAVAILABLE, "reservation_id": None}.items() <= response.json().items()
 
         close_old_connections()
-        assert check.get("/api/governance/go-live/check").status_code == 204
+        assert check.get(CHECK).status_code == 204
+
+
+@contextlib.contextmanager
+def connection_attempts():
+    """The list of the attempts to open a connection to PostgreSQL (psycopg's) made within the block."""
+    attempts, connect = [], psycopg.connect
+
+    def attempt(*args, **kwargs):
+        attempts.append(kwargs)
+        return connect(*args, **kwargs)
+
+    with mock.patch.object(psycopg, "connect", attempt):
+        yield attempts
+
+
+@override_settings(DATABASE_CLIENT_DEADLINE_MS=DEADLINE_MS, DATABASE_REQUEST_BUDGET_MS=HANG_SECONDS * 1000)
+def test_reserve__database_hung__no_reconnection_after_the_first_deadline(api, engine, live):
+    """Once a call outlived its deadline, the request answers at once: it does not reconnect to the
+    hung server (waiting out DATABASE_CONNECT_TIMEOUT) and wait again, one deadline after another
+    (the pg-hang drill's 13-15 s answers with an 8 s deadline and a 5 s connect timeout)."""
+    reserve = api(engine)
+    body = {"domain": "WHOLESALE", "amount": "10"}
+    with throwaway_cluster() as cluster, connected_to_copy(cluster.port):
+        assert reserve.post(RESERVE, body, format="json").status_code == 200  # the connection is open
+        with hung(cluster, HANG_SECONDS) as hang, connection_attempts() as attempts:
+            response = reserve.post(RESERVE, body, format="json")
+        assert hang["hung_throughout"]
+        assert UNAVAILABLE.items() <= response.json().items()
+        assert attempts == []
+
+
+@override_settings(DATABASE_CLIENT_DEADLINE_MS=0, DATABASE_REQUEST_BUDGET_MS=DEADLINE_MS)
+def test_gate__database_hung_and_no_client_deadline__the_request_budget_bounds_the_wait(api, engine, live):
+    """The budget is the request's own deadline: with the per-call client deadline turned off, the
+    gate still answers state_unavailable during the hang, and the next request, with a budget of its
+    own, answers normally once the server resumes."""
+    check = api(engine)
+    with throwaway_cluster() as cluster, connected_to_copy(cluster.port):
+        assert check.get(CHECK).status_code == 204
+        with hung(cluster, HANG_SECONDS) as hang:
+            response = check.get(CHECK)
+        assert hang["hung_throughout"]
+        assert response.status_code == 423
+        assert UNAVAILABLE.items() <= response.json().items()
+
+        close_old_connections()
+        assert check.get(CHECK).status_code == 204
+
+
+def test_budget__spent_or_database_found_unavailable__every_later_wait_refused_at_once():
+    with database.request_budget(60_000):
+        budget = database.current_budget()
+        assert 0 < budget.remaining("a statement") <= 60
+        budget.unavailable = True
+        with pytest.raises(OperationalError, match="found unavailable earlier in this request"):
+            budget.remaining("a statement")
+    with database.request_budget(1):
+        budget = database.current_budget()
+        budget.deadline -= 1  # as if a second had gone by
+        with pytest.raises(OperationalError, match="budget is spent"):
+            budget.remaining("a connection")
+    assert database.current_budget() is None  # outside a request: each call has its own deadline only

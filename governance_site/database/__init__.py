@@ -8,14 +8,22 @@ deadline of DATABASE_CLIENT_DEADLINE_MS; past it, a watchdog thread shuts the co
 down, the blocked call raises OperationalError, and the caller answers as it does whenever the
 database is unavailable (decisions fail closed with `state_unavailable`, writes a 503); Django then
 discards the broken connection. Web requests, Celery tasks and commands alike.
+
+A web request also has one budget for all its waits on the database together
+(DATABASE_REQUEST_BUDGET_MS, see `request_budget`): a deadline per call alone would let a request
+that lost its connection to a hung server reconnect (waiting up to the connect timeout) and wait
+again, one deadline after another.
 """
 
 import contextlib
+import contextvars
 import itertools
 import os
 import socket
 import threading
 import time
+
+from django.db import OperationalError
 
 
 class Watchdog:
@@ -66,3 +74,41 @@ def _shut_down(fd: int) -> None:
 
 watchdog = Watchdog()
 os.register_at_fork(after_in_child=watchdog.__init__)  # a forked worker starts its own thread
+
+
+class Budget:
+    """What one request may still wait on the database: a single deadline for all its calls and
+    connection attempts, and once the database was found unavailable (a connection attempt failed,
+    or a call outlived its deadline), nothing more: every later call fails at once."""
+
+    def __init__(self, seconds: float):
+        self.deadline = time.monotonic() + seconds
+        self.unavailable = False
+
+    def remaining(self, what: str) -> float:
+        """Seconds left for `what`; raises OperationalError when none are (or the database is gone)."""
+        if self.unavailable:
+            raise OperationalError(f"Not trying {what}: the database was found unavailable earlier in this request")
+        left = self.deadline - time.monotonic()
+        if left <= 0:
+            self.unavailable = True
+            raise OperationalError(f"Not trying {what}: this request's database budget is spent")
+        return left
+
+
+_budget: contextvars.ContextVar[Budget | None] = contextvars.ContextVar("database_budget", default=None)
+
+
+@contextlib.contextmanager
+def request_budget(milliseconds: int):
+    """Within the block (one web request), every wait on the database shares one budget of
+    `milliseconds` (0: none, each call bounded by its own deadline only)."""
+    token = _budget.set(Budget(milliseconds / 1000) if milliseconds else None)
+    try:
+        yield
+    finally:
+        _budget.reset(token)
+
+
+def current_budget() -> Budget | None:
+    return _budget.get()

@@ -1,4 +1,5 @@
-"""Django's PostgreSQL backend, each wait on the server bounded by DATABASE_CLIENT_DEADLINE_MS."""
+"""Django's PostgreSQL backend, each wait on the server bounded by DATABASE_CLIENT_DEADLINE_MS and,
+within a web request, all of them together by the request's budget."""
 
 import contextlib
 import logging
@@ -7,9 +8,10 @@ import time
 from django.conf import settings
 from django.db.backends.postgresql import base
 
-from . import watchdog
+from . import current_budget, watchdog
 
 logger = logging.getLogger(__name__)
+MIN_CONNECT_TIMEOUT = 2  # seconds: libpq (and psycopg) wait at least this long for a connection
 
 
 class DatabaseWrapper(base.DatabaseWrapper):
@@ -33,19 +35,41 @@ class DatabaseWrapper(base.DatabaseWrapper):
 
     @contextlib.contextmanager
     def within_deadline(self, what: str):
-        """Past the deadline, the connection's socket is shut down: the call raises."""
-        deadline_ms, fd = settings.DATABASE_CLIENT_DEADLINE_MS, self._socket()
-        if not deadline_ms or fd is None:
+        """Past the deadline (the client deadline, or what is left of the request's budget), the
+        connection's socket is shut down: the call raises, and the request tries the database no more."""
+        budget = current_budget()
+        seconds = settings.DATABASE_CLIENT_DEADLINE_MS / 1000
+        if budget is not None:
+            seconds = min(seconds or float("inf"), budget.remaining(what))
+        fd = self._socket()
+        if not seconds or fd is None:
             yield  # nothing to wait on: the call fails (or not) its own way
             self.answered_at = time.monotonic()
             return
-        token = watchdog.arm(fd, deadline_ms / 1000)
+        token = watchdog.arm(fd, seconds)
         try:
             yield
             self.answered_at = time.monotonic()
         finally:
             if not watchdog.disarm(token):
-                logger.warning("No answer from the database to %s within %s ms: socket shut down", what, deadline_ms)
+                logger.warning("No answer from the database to %s within %.1f s: socket shut down", what, seconds)
+                if budget is not None:
+                    budget.unavailable = True
+
+    def get_new_connection(self, conn_params):
+        """A connection attempt waits at most what is left of the request's budget (libpq's
+        minimum aside); one that fails marks the database unavailable for the rest of the request."""
+        budget = current_budget()
+        if budget is None:
+            return super().get_new_connection(conn_params)
+        left = int(budget.remaining("a connection"))
+        timeout = int(conn_params.get("connect_timeout") or 0)
+        conn_params = {**conn_params, "connect_timeout": max(MIN_CONNECT_TIMEOUT, min(timeout or left, left))}
+        try:
+            return super().get_new_connection(conn_params)
+        except base.Database.OperationalError:
+            budget.unavailable = True
+            raise
 
     def _socket(self) -> int | None:
         """The open connection's socket, None when there is none (closed, or lost)."""

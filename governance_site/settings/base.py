@@ -53,6 +53,7 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "governance_site.middleware.DatabaseBudgetMiddleware",  # first: it bounds every other's waits
     "django.middleware.security.SecurityMiddleware",
     "governance_site.middleware.HostileInputMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -99,12 +100,16 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
 # tripwire's evaluation after DATABASE_LOCK_TIMEOUT_MS; the rest go on. A server that does not run
 # at all (SIGSTOP, a frozen host) enforces none of these: past DATABASE_CLIENT_DEADLINE_MS the
 # client itself shuts the connection down (governance_site.database). Keep lock < statement <
-# client deadline, so that a slow but running server answers with its own error first. 0 turns a
-# limit off.
+# client deadline, so that a slow but running server answers with its own error first. A web
+# request's waits together (connecting included) get DATABASE_REQUEST_BUDGET_MS: once the database
+# is found unavailable, or the budget is spent, the request tries it no more and answers
+# `state_unavailable` / 503 at once: a request waits on the database about this long at most (a
+# connection attempt takes at least 2 s, libpq's minimum). 0 turns a limit off.
 DATABASE_CONNECT_TIMEOUT = env.int("DATABASE_CONNECT_TIMEOUT", default=5)
 DATABASE_STATEMENT_TIMEOUT_MS = env.int("DATABASE_STATEMENT_TIMEOUT_MS", default=7000)
 DATABASE_LOCK_TIMEOUT_MS = env.int("DATABASE_LOCK_TIMEOUT_MS", default=5000)
 DATABASE_CLIENT_DEADLINE_MS = env.int("DATABASE_CLIENT_DEADLINE_MS", default=8000)
+DATABASE_REQUEST_BUDGET_MS = env.int("DATABASE_REQUEST_BUDGET_MS", default=8000)
 if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     DATABASES["default"]["ENGINE"] = "governance_site.database"  # Django's, with the client deadline
     _options = DATABASES["default"].setdefault("OPTIONS", {})
