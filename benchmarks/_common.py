@@ -55,6 +55,26 @@ def unlimited_risk_policy() -> dict:
     }
 
 
+def gated_urls(kpi_domain: str, actor: str) -> list:
+    """URL patterns: the governance API, and at engine/action an engine's production action behind
+    the gate (a PROD_EXEC view that records one KPI event of `kpi_domain`)."""
+    from django.http import JsonResponse
+    from django.urls import include, path
+    from django.views.decorators.csrf import csrf_exempt
+
+    from golive.execution import execution_class
+    from golive.models import ExecutionClass
+    from regression import services as regression
+
+    @csrf_exempt
+    @execution_class(ExecutionClass.PROD_EXEC)
+    def prod_exec_action(request):
+        event, _ = regression.record_kpi(domain=kpi_domain, metric="action", success=True, actor=actor)
+        return JsonResponse({"id": event.pk})
+
+    return [path("engine/action", prod_exec_action), path("", include("governance_site.urls"))]
+
+
 def pgbench(*args: str, schema: str) -> str:
     """pgbench's output, run against the bench database with its tables in `schema` (so no table
     of the project is touched)."""

@@ -46,17 +46,11 @@ from django.contrib.auth import get_user_model  # noqa: E402
 from django.contrib.auth.models import Group  # noqa: E402
 from django.core.handlers.wsgi import WSGIHandler  # noqa: E402
 from django.db import connection, connections  # noqa: E402
-from django.http import JsonResponse  # noqa: E402
 from django.test.utils import override_settings  # noqa: E402
-from django.urls import include, path  # noqa: E402
 from django.utils import timezone  # noqa: E402
-from django.views.decorators.csrf import csrf_exempt  # noqa: E402
 
 from golive import services as golive  # noqa: E402
-from golive.execution import execution_class  # noqa: E402
-from golive.models import ExecutionClass  # noqa: E402
 from governance_site import roles, tokens  # noqa: E402
-from regression import services as regression  # noqa: E402
 from risk import services as risk  # noqa: E402
 from risk.models import DailyTotals, Reservation  # noqa: E402
 
@@ -251,15 +245,7 @@ def state_read_ms(dbname: str) -> list[float]:
 # The middleware, in process ------------------------------------------------------------------
 
 
-@csrf_exempt
-@execution_class(ExecutionClass.PROD_EXEC)
-def prod_exec_action(request):
-    """An engine's production action: it records one KPI event."""
-    event, _ = regression.record_kpi(domain=KPI_DOMAIN, metric="action", success=True, actor=ACTOR)
-    return JsonResponse({"id": event.pk})
-
-
-urlpatterns = [path("engine/action", prod_exec_action), path("", include("governance_site.urls"))]
+urlpatterns = common.gated_urls(KPI_DOMAIN, ACTOR)
 
 
 def handler(middleware: list[str]) -> WSGIHandler:

@@ -45,15 +45,11 @@ from django.db.models.sql import compiler  # noqa: E402
 from django.http import JsonResponse  # noqa: E402
 from django.template.response import SimpleTemplateResponse  # noqa: E402
 from django.test.utils import override_settings  # noqa: E402
-from django.urls import include, path  # noqa: E402
-from django.views.decorators.csrf import csrf_exempt  # noqa: E402
 from rest_framework import serializers  # noqa: E402
 from rest_framework.request import Request  # noqa: E402
 
 from golive import apis as golive_apis  # noqa: E402
 from golive import services as golive  # noqa: E402
-from golive.execution import execution_class  # noqa: E402
-from golive.models import ExecutionClass  # noqa: E402
 from governance_site import roles, tokens  # noqa: E402
 from regression import apis as regression_apis  # noqa: E402
 from regression import selectors as regression_selectors  # noqa: E402
@@ -142,15 +138,7 @@ WRAPPED = [
 ]
 
 
-@csrf_exempt
-@execution_class(ExecutionClass.PROD_EXEC)
-def prod_exec_action(request):
-    """An engine's production action behind the gate: it records one KPI event."""
-    event, _ = regression.record_kpi(domain=KPI_DOMAIN, metric="action", success=True, actor=ACTOR)
-    return JsonResponse({"id": event.pk})
-
-
-urlpatterns = [path("engine/action", prod_exec_action), path("", include("governance_site.urls"))]
+urlpatterns = common.gated_urls(KPI_DOMAIN, ACTOR)
 
 
 def prepare() -> str:
