@@ -43,7 +43,10 @@ def test_scan__spec_example_95_to_74__trips_within_the_first_250_events(shuffle_
     values = spec_history(37, shuffle_seed=shuffle_seed)  # 74%: a 22.1% drop
     _, trip = detectors.scan(values, Settings())
     assert trip is not None and trip.index == 249  # judged once a window follows the baseline
-    assert trip.drop > 0.20 and trip.statistic > trip.threshold and trip.p_value < detectors.CONFIRM_ALPHA
+    # A collapse this sudden is decided by the window alone, or by the CUSUM when its evidence is there already.
+    by_window = trip.rule == detectors.WINDOW_RULE and trip.p_value < detectors.WINDOW_ALPHA
+    by_cusum = trip.rule == detectors.CUSUM_RULE and trip.statistic > trip.threshold
+    assert trip.drop > 0.20 and (by_window or by_cusum) and trip.p_value < detectors.CONFIRM_ALPHA
     assert trip.reference_n == 200 and trip.reference_mean == 0.95
 
 
@@ -153,8 +156,38 @@ def test_scan__noisy_roi_turning_negative__trips():
     assert trip is not None and 1000 <= trip.index < 1300 and trip.drop > 1
 
 
-def test_decision_interval__is_log_of_the_budget():
-    assert detectors.decision_interval(100_000) == pytest.approx(math.log(100_000))
+@pytest.mark.parametrize(
+    "increments, values",
+    [
+        (detectors.Increments(p=0.5, p_after=0.35), lambda rng, size: (rng.random(size) < 0.5).astype(float)),
+        (detectors.Increments(p=0.9, p_after=0.72), lambda rng, size: (rng.random(size) < 0.9).astype(float)),
+        (detectors.Increments(shift=0.3), lambda rng, size: rng.normal(0.0, 1.0, size)),
+    ],
+)
+def test_decision_interval__simulated_run_length_is_the_budget_and_h_below_lordens(increments, values):
+    """The interval is computed for the increments: 2,000 simulated in-control CUSUMs run on
+    average the budgeted 400 events before they trip (±8%), where Lorden's ln(400) is far longer."""
+    budget, streams = 400, 2000
+    interval = detectors.decision_interval(increments, budget)
+    assert interval < math.log(budget)
+    if increments.shift is None:
+        p, after = increments.p, increments.p_after
+        up, down = math.log((1 - after) / (1 - p)), math.log(after / p)
+        step = lambda x: np.where(x == 1.0, down, up)  # noqa: E731
+    else:
+        shift = increments.shift
+        step = lambda x: -shift * x - shift**2 / 2  # noqa: E731  (x standardised; a drop is negative)
+    rng = np.random.default_rng(5)
+    statistic, lengths = np.zeros(streams), np.zeros(streams)
+    running = np.ones(streams, dtype=bool)
+    for event in range(1, 40 * budget):
+        statistic = np.maximum(0.0, statistic + step(values(rng, streams)))
+        tripped = running & (statistic > interval)
+        lengths[tripped], running = event, running & ~tripped
+        if not running.any():
+            break
+    assert not running.any()
+    assert lengths.mean() == pytest.approx(budget, rel=0.08)
 
 
 def test_window_drops__the_spec_rule_at_every_event():
@@ -190,7 +223,8 @@ def test_backtest__two_drift_episodes__both_found_with_their_start_and_reset(see
     for episode, start, end in zip(episodes, starts, (2600, 5400), strict=True):
         assert start <= episode.tripped_at < start + 150
         assert end <= episode.reset_at < end + 400  # a baseline's worth of healthy events after
-        assert episode.drop > 0.2 and episode.statistic > episode.threshold
+        decided = episode.statistic > episode.threshold or episode.p_value < detectors.WINDOW_ALPHA
+        assert episode.drop > 0.2 and decided
 
 
 def test_backtest__window_rule__trips_on_noise_the_sequential_detector_ignores():
