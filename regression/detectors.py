@@ -3,20 +3,16 @@
 Two detectors judge whether a KPI has dropped below its reference:
 
 - `sequential` (the default): a one-sided CUSUM (Page 1954) of log-likelihood ratios, "the KPI is
-  at its reference" against "it fell by 1.5 × max_drop_fraction", over every event of the epoch
-  exactly once, in order. Its decision interval comes from the policy's false-alarm budget (the
-  in-control average run length, in events): h = ln(budget), Lorden's bound. Because it sees
-  each event once, its verdict does not depend on how often it is evaluated. It trips at the first
-  event where three things hold together:
-    1. evidence: the CUSUM statistic is above its decision interval;
-    2. confirmation: a two-sample test of the events since the CUSUM last stood at zero (the
-       evidence) against the reference, which counts the reference's own sample size,
-       says "lower" at CONFIRM_ALPHA (statsmodels' score test for rates, Welch's t for means):
-       the reference is an estimate from a few hundred events, and a CUSUM tuned against a point
-       estimate alone false-trips whenever that estimate happens to be high;
-    3. size: the estimated drop of those events (at least the latest window of them) exceeds
-       max_drop_fraction (for a reference that cannot be told from zero, an absolute drop of
-       ABSOLUTE_DROP_SDS reference deviations).
+  at its reference" against "it fell by 1.5 × max_drop_fraction" (the exact Bernoulli ratio for
+  success rates, the Gaussian one for means), over every event of the epoch exactly once, in order.
+  Its null sits a margin below the reference's estimate (`Reference.margin`: the estimate's error,
+  in full where it is large against the drop sought), so that a reference that happens to be high
+  does not make a stable KPI drift up. Its decision interval h is computed from the policy's
+  false-alarm budget, the in-control average run length in events (`decision_interval`: a Markov
+  chain for success rates, Siegmund's approximation for means), not bounded by Lorden's
+  h = ln(budget), which overshoots the budget many times over when one event carries little
+  information and so costs delay. Because it sees each event once, its verdict does not depend on
+  how often it is evaluated. It trips at the first event where three things hold together:
   The reference is learned from the epoch's first `baseline` events, then grows at 2×, 4× and 8×
   that size from events the CUSUM has cleared (all events up to a moment it stood at zero), and is
   pinned from then on: slow drift cannot drag it along, and 200 events alone are too few to tell a
@@ -28,7 +24,7 @@ Two detectors judge whether a KPI has dropped below its reference:
 
 import functools
 import math
-from dataclasses import asdict, astuple, dataclass, field, replace
+from dataclasses import asdict, dataclass, field, replace
 
 import numpy as np
 from scipy import sparse, special, stats
@@ -39,13 +35,13 @@ SEQUENTIAL = "sequential"
 WINDOW_DROP = "window_drop"
 
 # On average this many events between false trips on a KPI at its reference: the CUSUM's in-control
-# average run length, computed exactly for its increments (`decision_interval`). 150,000 keeps the
-# false trips of 5,000-event streams at 1-4% once the reference's own error is counted (the
-# calibration benchmark; at 50,000 they reached 5-8%), and it leaves h near 8.6 nats in the spec's
-# example (50 events at 74% after 200 at 95% carry 11.0), so that it trips at the first evaluation.
-DEFAULT_FALSE_ALARM_EVENTS = 150_000
+# average run length, computed for its increments (`decision_interval`). 250,000 keeps the false
+# trips of 5,000-event streams at 1-4.5% once the reference's own error is counted (the calibration
+# benchmark; at 150,000 they reached 5.5%), and h = 10.17 nats in the spec's example, where 50
+# events at 74% after 200 at 95% carry at least 10.3 in any order: it trips at the first evaluation.
+DEFAULT_FALSE_ALARM_EVENTS = 250_000
 DESIGN_FACTOR = 1.5  # the CUSUM looks for a drop of 1.5 × max_drop_fraction
-REFERENCE_SES = 1.0  # ... below the reference lowered by this many of its standard errors
+MARGIN_RATIO = 0.25  # ... below the reference lowered by its error, fully once that is a quarter of the drop
 CONFIRM_ALPHA = 0.001  # one-sided level of the two-sample confirmation at trip time
 REFERENCE_GROWTH = 8  # the reference grows up to 8 × baseline events, then it is pinned
 DECIDABLE_SES = 3.0  # a reference mean within 3 standard errors of zero cannot carry a relative drop
@@ -139,6 +135,19 @@ class Reference:
         sd = math.sqrt(mean * (1 - mean)) if self.rate else self.stats.sd
         return sd / math.sqrt(self.stats.n)
 
+    def margin(self, design: float) -> float:
+        """How far below the reference's estimate the CUSUM designs its null. For a success rate:
+        the estimate's standard error, in proportion to how large that error is against the drop
+        sought (a full error once it is MARGIN_RATIO of the drop). A reference that happens to sit high makes a
+        stable KPI look like a drop; a margin keeps its drift negative. 200 events at 30% (± 3.2
+        points) against a 15% threshold need the full margin; 200 at 95% (± 1.5) against 20%
+        almost none, and there a full one would blunt the evidence of each failure by a third."""
+        error = self.standard_error
+        if not self.rate:  # a mean's reference estimates a deviation too, and the Gaussian ratio
+            return error  # only approximates a real KPI's: always the full error (benchmark)
+        sought = design * abs(self.mean) if self.decidable else ABSOLUTE_DROP_SDS * self.sd
+        return error * min(1.0, error / (MARGIN_RATIO * sought)) if sought > 0 else error
+
     @property
     def decidable(self) -> bool:
         """Whether the reference mean can be told from zero (a relative drop needs a scale)."""
@@ -165,6 +174,7 @@ class Cusum:
         if reference.rate:
             stats_ = reference.stats
             p0 = (stats_.total + 0.5) / (stats_.n + 1)  # Jeffreys: never exactly 0 or 1
+            p0 = max(p0 - reference.margin(design), p0 / 2)
             if not reference.decidable:
                 design = max(design, ABSOLUTE_DROP_SDS * reference.sd / p0)
                 design = min(design, 0.95)
@@ -173,10 +183,7 @@ class Cusum:
             slope, intercept = success - failure, failure
             increments = Increments(p=p0, p_after=p1)
         else:
-            # One standard error below the estimate: a mean's reference estimates a mean and a
-            # deviation, and the Gaussian likelihood ratio only approximates a real KPI's; without
-            # it the measured false trips of noisy means reached the 5% bar (benchmark).
-            mean, sd = reference.mean - REFERENCE_SES * reference.standard_error, reference.sd
+            mean, sd = reference.mean - reference.margin(design), reference.sd
             shift = design * abs(mean) / sd if reference.decidable else ABSOLUTE_DROP_SDS
             shift = max(shift, 1e-3)
             # l(x) = -shift·z - shift²/2 with z = (x - mean) / sd: Gaussian shift of `shift` sds down
