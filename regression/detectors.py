@@ -191,6 +191,15 @@ class Cusum:
             increments = Increments(shift=shift)
         return cls(slope, intercept, decision_interval(increments, settings.false_alarm_events))
 
+    def expected_delay(self, reference: Reference, drop: float) -> float | None:
+        """About how many events it takes to catch the KPI falling by `drop` (relative) from the
+        reference: h over the evidence one such event adds (Wald's approximation, from a CUSUM at
+        zero, overshoot left out). None for a reference that cannot be told from zero."""
+        if not reference.decidable:
+            return None
+        evidence = self.slope * reference.mean * (1 - drop) + self.intercept
+        return self.threshold / evidence if evidence > 0 else None
+
 
 def decision_interval(cusum_increments: "Increments", run_length: float) -> float:
     """The decision interval h at which the CUSUM, on a KPI exactly at its reference, trips on

@@ -228,3 +228,36 @@ def test_backtest__window_rule__trips_on_noise_the_sequential_detector_ignores()
     values = flags(rng, 0.5, 20_000)
     assert detectors.backtest(values, Settings(max_drop=0.15)) == []
     assert len(detectors.backtest(values, Settings(detector=detectors.WINDOW_DROP, max_drop=0.15))) > 10
+
+
+@pytest.mark.parametrize(
+    "rate, successes, max_drop, errors",
+    [(True, 60, 0.15, 1.0), (True, 190, 0.20, 0.22), (False, None, 0.20, 1.0)],
+)
+def test_reference_margin__full_error_where_it_rivals_the_drop_little_where_it_does_not(
+    rate, successes, max_drop, errors
+):
+    """200 events at 30% (± 3.2 points) against a 15% threshold: the CUSUM's null sits a full
+    standard error low; 200 at 95% (± 1.5) against 20%: about a fifth of one (a full one would
+    keep the spec's example from tripping); a mean's reference: always a full one."""
+    values = (
+        np.r_[np.ones(successes), np.zeros(200 - successes)] if rate else np.random.default_rng(3).normal(1, 2, 200)
+    )
+    reference = detectors.Reference(detectors.Stats.of(values), rate)
+    design = detectors.DESIGN_FACTOR * max_drop
+    assert reference.margin(design) / reference.standard_error == pytest.approx(errors, abs=0.01)
+
+
+def test_cusum_expected_delay__close_to_the_simulated_mean_delay():
+    """The operator's "expected delay to catch a drop of 2 × the threshold" (Wald's h / evidence
+    per event) against 40 simulated drops of 40% at a 50% rate, threshold 20%: within 35%."""
+    settings, delays = Settings(max_drop=0.20), []
+    for seed in SEEDS:
+        rng = np.random.default_rng(seed)
+        values = np.concatenate([flags(rng, 0.5, 1600), flags(rng, 0.5 * 0.6, 1000)])
+        carry, _ = detectors.scan(values[:1600], settings)
+        _, trip = detectors.scan(values[1600:], settings, carry)
+        delays.append(trip.index)
+    reference = detectors.Reference(carry.reference, True)
+    expected = detectors.Cusum.design(reference, settings).expected_delay(reference, 0.40)
+    assert expected == pytest.approx(np.mean(delays), rel=0.35)
