@@ -53,7 +53,7 @@ class StateOutput(serializers.ModelSerializer):
     )
     would_have_taken = serializers.CharField(help_text="Dry run: the action a trip would have taken, else empty.")
     statistic = serializers.FloatField(allow_null=True, help_text="The sequential detector's CUSUM (now or at a trip).")
-    threshold = serializers.FloatField(allow_null=True, help_text="Its decision interval: ln(false_alarm_events).")
+    threshold = serializers.FloatField(allow_null=True, help_text="Its decision interval (from false_alarm_events).")
     explanation = serializers.JSONField(
         help_text="The verdict's numbers: reference_n/mean, evidence_n/mean (since the CUSUM last stood at zero), "
         "judged, decidable, required_drop; at a trip also current_n/mean, drop, p_value, change_at, tripped_at."

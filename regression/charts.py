@@ -120,4 +120,7 @@ def verdict(state: RegressionState) -> dict:
         "epoch": f"{state.epoch} since {when(state.epoch_started_at)}" if state.epoch_started_at else str(state.epoch),
         "late_events": state.late_events,
         "would_have": state.would_have_taken or "—",
+        "expected_delay": "—"
+        if facts.get("expected_delay") is None
+        else f"about {facts['expected_delay']:,.0f} events",
     }

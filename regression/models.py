@@ -7,6 +7,7 @@ from django.utils import timezone
 
 from governance_site.audit.models import AppendOnlyModel, Stamped
 from governance_site.identifiers import DOMAIN, METRIC
+from regression.detectors import DEFAULT_FALSE_ALARM_EVENTS
 
 MAX_EVENTS = 100_000  # the largest window or baseline a policy may ask for
 MIN_FALSE_ALARM_EVENTS, MAX_FALSE_ALARM_EVENTS = 100, 1_000_000_000
@@ -130,10 +131,10 @@ class RegressionPolicy(Stamped):
     detector = models.CharField(max_length=16, choices=Detector.choices, default=Detector.SEQUENTIAL)
     mode = models.CharField(max_length=16, choices=PolicyMode.choices, default=PolicyMode.ENFORCE)
     false_alarm_events = models.PositiveIntegerField(
-        default=50_000,
+        default=DEFAULT_FALSE_ALARM_EVENTS,
         validators=[MinValueValidator(MIN_FALSE_ALARM_EVENTS), MaxValueValidator(MAX_FALSE_ALARM_EVENTS)],
-        help_text="Sequential detector: at least this many events between false trips on a stable KPI "
-        "(its in-control average run length; the decision interval is ln of it).",
+        help_text="Sequential detector: on average this many events between false trips on a stable KPI "
+        "(its in-control average run length; the decision interval is computed from it).",
     )
     stale_after_hours = models.PositiveIntegerField(
         default=48,

@@ -488,6 +488,7 @@ def explain(policy: RegressionPolicy, carry: detectors.Carry) -> dict:
     return facts | {
         "threshold": cusum.threshold, "reference_mean": reference.mean, "decidable": reference.decidable,
         "required_drop": reference.required_drop(policy.max_drop_fraction),
+        "expected_delay": cusum.expected_delay(reference, 2 * policy.max_drop_fraction),
     }  # fmt: skip
 
 

@@ -197,6 +197,7 @@ def test_state_page__sequential_verdict__statistic_interval_evidence_reference(c
     assert f"{triggered.statistic:.2f} / {triggered.threshold:.2f}" in summary
     assert "0.0% of 50" in summary and "100.0% of 200" in summary  # evidence and reference
     assert "Late events</th><td>0" in summary
+    assert f"about {triggered.explanation['expected_delay']:,.0f} events" in summary
 
 
 @pytest.mark.parametrize(("action", "audited"), [

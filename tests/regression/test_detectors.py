@@ -153,8 +153,38 @@ def test_scan__noisy_roi_turning_negative__trips():
     assert trip is not None and 1000 <= trip.index < 1300 and trip.drop > 1
 
 
-def test_decision_interval__is_log_of_the_budget():
-    assert detectors.decision_interval(100_000) == pytest.approx(math.log(100_000))
+@pytest.mark.parametrize(
+    "increments, values",
+    [
+        (detectors.Increments(p=0.5, p_after=0.35), lambda rng, size: (rng.random(size) < 0.5).astype(float)),
+        (detectors.Increments(p=0.9, p_after=0.72), lambda rng, size: (rng.random(size) < 0.9).astype(float)),
+        (detectors.Increments(shift=0.3), lambda rng, size: rng.normal(0.0, 1.0, size)),
+    ],
+)
+def test_decision_interval__simulated_run_length_is_the_budget_and_h_below_lordens(increments, values):
+    """The interval is computed for the increments: 2,000 simulated in-control CUSUMs run on
+    average the budgeted 400 events before they trip (±8%), where Lorden's ln(400) is far longer."""
+    budget, streams = 400, 2000
+    interval = detectors.decision_interval(increments, budget)
+    assert interval < math.log(budget)
+    if increments.shift is None:
+        p, after = increments.p, increments.p_after
+        up, down = math.log((1 - after) / (1 - p)), math.log(after / p)
+        step = lambda x: np.where(x == 1.0, down, up)  # noqa: E731
+    else:
+        shift = increments.shift
+        step = lambda x: -shift * x - shift**2 / 2  # noqa: E731  (x standardised; a drop is negative)
+    rng = np.random.default_rng(5)
+    statistic, lengths = np.zeros(streams), np.zeros(streams)
+    running = np.ones(streams, dtype=bool)
+    for event in range(1, 40 * budget):
+        statistic = np.maximum(0.0, statistic + step(values(rng, streams)))
+        tripped = running & (statistic > interval)
+        lengths[tripped], running = event, running & ~tripped
+        if not running.any():
+            break
+    assert not running.any()
+    assert lengths.mean() == pytest.approx(budget, rel=0.08)
 
 
 def test_window_drops__the_spec_rule_at_every_event():
@@ -198,3 +228,36 @@ def test_backtest__window_rule__trips_on_noise_the_sequential_detector_ignores()
     values = flags(rng, 0.5, 20_000)
     assert detectors.backtest(values, Settings(max_drop=0.15)) == []
     assert len(detectors.backtest(values, Settings(detector=detectors.WINDOW_DROP, max_drop=0.15))) > 10
+
+
+@pytest.mark.parametrize(
+    "rate, successes, max_drop, errors",
+    [(True, 60, 0.15, 1.0), (True, 190, 0.20, 0.22), (False, None, 0.20, 1.0)],
+)
+def test_reference_margin__full_error_where_it_rivals_the_drop_little_where_it_does_not(
+    rate, successes, max_drop, errors
+):
+    """200 events at 30% (± 3.2 points) against a 15% threshold: the CUSUM's null sits a full
+    standard error low; 200 at 95% (± 1.5) against 20%: about a fifth of one (a full one would
+    keep the spec's example from tripping); a mean's reference: always a full one."""
+    values = (
+        np.r_[np.ones(successes), np.zeros(200 - successes)] if rate else np.random.default_rng(3).normal(1, 2, 200)
+    )
+    reference = detectors.Reference(detectors.Stats.of(values), rate)
+    design = detectors.DESIGN_FACTOR * max_drop
+    assert reference.margin(design) / reference.standard_error == pytest.approx(errors, abs=0.01)
+
+
+def test_cusum_expected_delay__close_to_the_simulated_mean_delay():
+    """The operator's "expected delay to catch a drop of 2 × the threshold" (Wald's h / evidence
+    per event) against 40 simulated drops of 40% at a 50% rate, threshold 20%: within 35%."""
+    settings, delays = Settings(max_drop=0.20), []
+    for seed in SEEDS:
+        rng = np.random.default_rng(seed)
+        values = np.concatenate([flags(rng, 0.5, 1600), flags(rng, 0.5 * 0.6, 1000)])
+        carry, _ = detectors.scan(values[:1600], settings)
+        _, trip = detectors.scan(values[1600:], settings, carry)
+        delays.append(trip.index)
+    reference = detectors.Reference(carry.reference, True)
+    expected = detectors.Cusum.design(reference, settings).expected_delay(reference, 0.40)
+    assert expected == pytest.approx(np.mean(delays), rel=0.35)

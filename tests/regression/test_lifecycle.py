@@ -2,17 +2,27 @@
 rebaseline and undo, stale, late events, dry run, evaluation on ingest, backtest."""
 
 import datetime as dt
+import importlib
 
 import numpy as np
 import pytest
+from django.apps import apps as django_apps
 from django.utils import timezone
 from kombu.exceptions import OperationalError
 
 from golive import services as golive
 from governance_site.audit.models import AuditEvent
 from governance_site.errors import Conflict, InvalidInput
-from regression import reasons, services, tasks
-from regression.models import KpiEvent, PolicyAction, PolicyKind, PolicyMode, RegressionState, TripwireStatus
+from regression import detectors, reasons, services, tasks
+from regression.models import (
+    KpiEvent,
+    PolicyAction,
+    PolicyKind,
+    PolicyMode,
+    RegressionPolicy,
+    RegressionState,
+    TripwireStatus,
+)
 from risk.models import RiskPolicy
 from tests.conftest import acknowledged
 
@@ -274,3 +284,19 @@ def test_spec_examples__policy_enabled_after_its_events__decides_at_its_first_ev
     state = evaluate()
     assert (state.status, state.baseline_rate, state.current_rate) == (status, 0.95, window_successes / 50)
     assert RiskPolicy.objects.get(domain="WHOLESALE").enabled is (status == "ok")
+
+
+def test_budget_migration__seeded_policies_on_the_new_default_and_only_the_old_default_moved():
+    """Migration 0010: the budget is now the exact run length, and rows still at the old default
+    (50,000, which now means several times the false trips) move to the new one; a budget an
+    operator chose stays."""
+    budget_migration = importlib.import_module("regression.migrations.0010_false_alarm_run_length")
+    seeded = RegressionPolicy.objects.all()
+    assert {policy.false_alarm_events for policy in seeded} == {detectors.DEFAULT_FALSE_ALARM_EVENTS}
+    old, chosen = seeded[0], seeded[1]
+    RegressionPolicy.objects.filter(pk=old.pk).update(false_alarm_events=budget_migration.OLD)
+    RegressionPolicy.objects.filter(pk=chosen.pk).update(false_alarm_events=70_000)
+    budget_migration.move_default(django_apps, None)
+    old.refresh_from_db()
+    chosen.refresh_from_db()
+    assert (old.false_alarm_events, chosen.false_alarm_events) == (budget_migration.NEW, 70_000)
