@@ -9,18 +9,51 @@ from django.db import migrations, models
 OLD, NEW = 50_000, 250_000
 
 
+ACTOR = "migration/regression.0010"
+REASON = (
+    "The false-alarm budget is now the detector's exact average run length between false trips; "
+    f"{OLD:,} under the old rule meant about as few false trips as {NEW:,} does now."
+)
+
+
+def _snapshot(policy) -> dict:
+    return {
+        f.name: f.value_from_object(policy) for f in policy._meta.concrete_fields if f.name not in ("id", "updated_at")
+    }
+
+
 def move_default(apps, schema_editor):
-    """Only rows still at the old default move (the four seeded policies, on a fresh install). No
-    audit event is written here: a migration's rows would land in every test database's trail; the
-    migration itself is the record of the change."""
-    apps.get_model("regression", "RegressionPolicy").objects.filter(false_alarm_events=OLD).update(
-        false_alarm_events=NEW
+    """Only rows still at the old default move (the four seeded policies, on a fresh install). A
+    policy a person or automation has changed (it has audit events) gets one more, by this
+    migration, with its before and after; the seeded rows, created by a migration without one,
+    change the same way they were created."""
+    Policy = apps.get_model("regression", "RegressionPolicy")
+    AuditEvent = apps.get_model("audit", "AuditEvent")
+    audited = set(
+        AuditEvent.objects.filter(object_type="regression.regressionpolicy").values_list("object_id", flat=True)
     )
+    for policy in Policy.objects.filter(false_alarm_events=OLD):
+        before = _snapshot(policy)
+        policy.false_alarm_events, policy.changed_by = NEW, ACTOR
+        policy.save(update_fields=["false_alarm_events", "changed_by", "updated_at"])
+        if str(policy.pk) in audited:
+            AuditEvent.objects.create(
+                actor=ACTOR,
+                lever="regression",
+                object_type="regression.regressionpolicy",
+                object_id=str(policy.pk),
+                object_repr=f"{policy.domain}.{policy.metric}",
+                action="policy.update",
+                before=before,
+                after=_snapshot(policy),
+                reason=REASON,
+            )
 
 
 class Migration(migrations.Migration):
     dependencies = [
         ("regression", "0009_levers_together"),
+        ("audit", "0006_append_only_in_the_database"),
     ]
 
     operations = [

@@ -286,17 +286,29 @@ def test_spec_examples__policy_enabled_after_its_events__decides_at_its_first_ev
     assert RiskPolicy.objects.get(domain="WHOLESALE").enabled is (status == "ok")
 
 
-def test_budget_migration__seeded_policies_on_the_new_default_and_only_the_old_default_moved():
+def test_budget_migration__only_the_old_default_moved__audited_where_the_policy_has_a_trail():
     """Migration 0010: the budget is now the exact run length, and rows still at the old default
     (50,000, which now means several times the false trips) move to the new one; a budget an
-    operator chose stays."""
+    operator chose stays. A policy with audit events gets one for the move, before and after; a
+    seeded row (created by a migration, never audited) moves as it was created."""
     budget_migration = importlib.import_module("regression.migrations.0010_false_alarm_run_length")
-    seeded = RegressionPolicy.objects.all()
+    seeded = RegressionPolicy.objects.order_by("pk")
     assert {policy.false_alarm_events for policy in seeded} == {detectors.DEFAULT_FALSE_ALARM_EVENTS}
-    old, chosen = seeded[0], seeded[1]
-    RegressionPolicy.objects.filter(pk=old.pk).update(false_alarm_events=budget_migration.OLD)
+    changed, chosen, untouched = seeded[0], seeded[1], seeded[2]
+    key = {"domain": changed.domain, "metric": changed.metric}
+    services.upsert_policy(**key, changes={"false_alarm_events": budget_migration.OLD}, actor=OPERATOR, reason="r")
     RegressionPolicy.objects.filter(pk=chosen.pk).update(false_alarm_events=70_000)
+    RegressionPolicy.objects.filter(pk=untouched.pk).update(false_alarm_events=budget_migration.OLD)
     budget_migration.move_default(django_apps, None)
-    old.refresh_from_db()
-    chosen.refresh_from_db()
-    assert (old.false_alarm_events, chosen.false_alarm_events) == (budget_migration.NEW, 70_000)
+    moved = {
+        p.pk: p.false_alarm_events
+        for p in RegressionPolicy.objects.filter(pk__in=[changed.pk, chosen.pk, untouched.pk])
+    }
+    assert moved == {changed.pk: budget_migration.NEW, chosen.pk: 70_000, untouched.pk: budget_migration.NEW}
+    events = AuditEvent.objects.filter(actor=budget_migration.ACTOR)
+    assert [(e.object_id, e.action) for e in events] == [(str(changed.pk), "policy.update")]
+    assert (events[0].before["false_alarm_events"], events[0].after["false_alarm_events"]) == (
+        budget_migration.OLD,
+        budget_migration.NEW,
+    )
+    assert RegressionPolicy.objects.get(pk=changed.pk).changed_by == budget_migration.ACTOR
