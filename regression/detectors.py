@@ -238,15 +238,20 @@ def _interval(increments: Increments, run_length: float) -> float:
     low, high = 0.0, math.log(run_length)  # Lorden: the run length at ln(run_length) is at least it
     for _ in range(ARL_BISECTIONS):
         middle = (low + high) / 2
-        low, high = (middle, high) if _run_length(increments, middle) < run_length else (low, middle)
+        length = _run_length(increments, middle)
+        if length is None:  # the chain cannot follow moves this small: keep Lorden's bound
+            return math.log(run_length)
+        low, high = (middle, high) if length < run_length else (low, middle)
     return high
 
 
-def _run_length(increments: Increments, interval: float) -> float:
+def _run_length(increments: Increments, interval: float) -> float | None:
     """The in-control average run length of the CUSUM with this interval. Gaussian increments:
     Siegmund's approximation 2(e^b - b - 1) / shift² with b = h + 2·0.583·shift (the overshoot
     correction). Bernoulli increments (two moves, a lattice that no smooth approximation follows):
-    the Markov chain of the statistic on BERNOULLI_STATES cells over [0, h] (Brook & Evans 1972)."""
+    the Markov chain of the statistic on BERNOULLI_STATES cells over [0, h] (Brook & Evans 1972);
+    None when a move is under half a cell (a rate near 0 or 1): rounded to no move at all, the
+    chain would never leave zero."""
     if increments.shift is not None:
         shift = increments.shift
         corrected = interval + 2 * SIEGMUND_OVERSHOOT * shift
@@ -256,8 +261,11 @@ def _run_length(increments: Increments, interval: float) -> float:
     width = interval / BERNOULLI_STATES
     level = np.arange(BERNOULLI_STATES) * width
     p, after = increments.p, increments.p_after
+    moves = ((math.log(after / p), p), (math.log((1 - after) / (1 - p)), 1 - p))
+    if min(abs(move) for move, _ in moves) < width / 2:
+        return None
     rows, cols, probabilities = [], [], []
-    for move, probability in ((math.log(after / p), p), (math.log((1 - after) / (1 - p)), 1 - p)):
+    for move, probability in moves:
         after_move = level + move
         stays = np.flatnonzero(after_move <= interval)
         rows.append(stays)

@@ -261,3 +261,13 @@ def test_cusum_expected_delay__close_to_the_simulated_mean_delay():
     reference = detectors.Reference(carry.reference, True)
     expected = detectors.Cusum.design(reference, settings).expected_delay(reference, 0.40)
     assert expected == pytest.approx(np.mean(delays), rel=0.35)
+
+
+@pytest.mark.filterwarnings("error")
+@pytest.mark.parametrize("p", [0.001, 0.002])
+def test_decision_interval__rate_near_zero__lordens_bound_not_a_singular_chain(p):
+    """At such a rate one of the two moves is under half a cell of the chain: rounded to no move,
+    the chain never leaves zero (a singular system, and an interval near 0 that trips on anything).
+    The interval is then Lorden's ln(budget), whose run length is at least the budget."""
+    increments = detectors.Increments(p=p, p_after=p * 0.7)
+    assert detectors.decision_interval(increments, 250_000) == pytest.approx(math.log(250_000))
