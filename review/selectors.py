@@ -230,8 +230,13 @@ def drifting_tripwires(*, now: dt.datetime | None = None) -> list[dict]:
 def kpi_activity(period: Period) -> list[dict]:
     """The period's KPI events in one pass, per (domain, metric, actor, business day): how many
     (`n`), how many carry `success` (and how many of those are true), how many carry `value` (and
-    their sum), and the last one's time. Every KPI section of the review folds these rows: one scan
-    of the period, not one per tripwire and section."""
+    their sum), the last one's time (`last`) and that of the last carrying each field
+    (`last_success`, `last_value`). Every KPI section of the review folds these rows: one scan of
+    the period, not one per tripwire and section."""
+    last_carrying = {
+        f"last_{field}": Max("occurred_at", filter=Q(**{f"{field}__isnull": False}))
+        for field in regression.KIND_FIELD.values()
+    }
     return list(
         KpiEvent.objects.filter(occurred_at__gte=period.start, occurred_at__lt=period.end)
         .annotate(day=TruncDate("occurred_at", tzinfo=business_tz()))
@@ -243,6 +248,7 @@ def kpi_activity(period: Period) -> list[dict]:
             with_value=Count("value"),
             value_sum=Sum("value"),
             last=Max("occurred_at"),
+            **last_carrying,
         )
         .order_by()
     )
@@ -299,22 +305,37 @@ def wrong_field_kpis(kpis: list[dict], policies: dict[tuple[str, str], Regressio
 
 
 def silent_tripwires(
-    period: Period, policies: dict[tuple[str, str], RegressionPolicy], *, now: dt.datetime | None = None
+    period: Period,
+    kpis: list[dict],
+    policies: dict[tuple[str, str], RegressionPolicy],
+    *,
+    now: dt.datetime | None = None,
 ) -> list[dict]:
     """Enabled tripwires whose KPI (events carrying their kind's field) has had no event for
-    SILENT_AFTER before the end of the period (or now, for a period ending today)."""
+    SILENT_AFTER before the end of the period (or now, for a period ending today). The last such
+    event comes from the period's `kpis` when it lies before that moment (every event between it
+    and the moment is in the period); the table is asked only for a KPI without one in the period,
+    or with events dated after the moment."""
     moment = min(now or timezone.now(), period.end)
+    latest: dict[tuple[str, str, str], dt.datetime] = {}  # (domain, metric, field): the period's last
+    for row in kpis:
+        for field in regression.KIND_FIELD.values():
+            key, last = (row["domain"], row["metric"], field), row[f"last_{field}"]
+            if last is not None and (key not in latest or last > latest[key]):
+                latest[key] = last
     rows = []
     for policy in (policy for policy in policies.values() if policy.enabled):
         field = regression.KIND_FIELD[policy.kind]
-        last = (
-            KpiEvent.objects.filter(
-                domain=policy.domain, metric=policy.metric, occurred_at__lt=moment, **{f"{field}__isnull": False}
+        last = latest.get((policy.domain, policy.metric, field))
+        if last is None or last >= moment:
+            last = (
+                KpiEvent.objects.filter(
+                    domain=policy.domain, metric=policy.metric, occurred_at__lt=moment, **{f"{field}__isnull": False}
+                )
+                .order_by("-occurred_at", "-id")
+                .values_list("occurred_at", flat=True)
+                .first()
             )
-            .order_by("-occurred_at", "-id")
-            .values_list("occurred_at", flat=True)
-            .first()
-        )
         if last is None or moment - last > SILENT_AFTER:
             rows.append({"domain": policy.domain, "metric": policy.metric, "last_event_at": last})
     return rows
@@ -438,7 +459,7 @@ def control_plane_review(*, period: Period | None = None) -> dict:
         ],
         "unwatched_kpis": unwatched_kpis(kpis, policies),
         "wrong_field_kpis": wrong_field_kpis(kpis, policies),
-        "silent_tripwires": silent_tripwires(period, policies),
+        "silent_tripwires": silent_tripwires(period, kpis, policies),
         "unwatched_trials": unwatched_trials(period),
         "trends": trends(period, kpis, policies),
         "unexplained_changes": list(
