@@ -242,9 +242,9 @@ def kpi_activity(period: Period) -> list[dict]:
         .annotate(day=TruncDate("occurred_at", tzinfo=business_tz()))
         .values("domain", "metric", "actor", "day")
         .annotate(
-            n=Count("id"),
+            n=Count("*"),  # not "id": the period index (regression's kpi_period) holds every column read here
             with_success=Count("success"),
-            successes=Count("id", filter=Q(success=True)),
+            successes=Count("success", filter=Q(success=True)),
             with_value=Count("value"),
             value_sum=Sum("value"),
             last=Max("occurred_at"),
