@@ -5,11 +5,14 @@ import datetime as dt
 from decimal import Decimal
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from governance_site.audit.models import AuditEvent
 from governance_site.business_day import business_date, day_bounds
 from regression import services as regression
 from regression.models import KpiEvent
+from review import selectors
 from review import services as review
 from review.models import ReviewSignOff
 from risk import services as risk
@@ -171,6 +174,28 @@ def test_review__silent_tripwire__an_event_dated_later_today_does_not_hide_it(ap
     _kpis("CAPITAL", "roi_event", [0.01], hours_ago=30)
     _kpis("CAPITAL", "roi_event", [0.02], hours_ago=-0.01)  # 36 seconds from now (today, or after the period)
     assert _silent(api, viewer) == {("CAPITAL", "roi_event"): _last_at("CAPITAL", "roi_event", value=0.01)}
+
+
+def _review_queries() -> list[str]:
+    with CaptureQueriesContext(connection) as queries:
+        selectors.control_plane_review()
+    return [query["sql"] for query in queries.captured_queries]
+
+
+def test_review__queries__one_pass_over_kpi_events_however_many_tripwires(operator):
+    def watch(domain, metric):
+        regression.upsert_policy(domain=domain, metric=metric, changes={"enabled": True}, actor=operator, reason="w")
+        _kpis(domain, metric, [True, False])
+
+    watch("WHOLESALE", "contract_rate")
+    _kpis("WHOLESALE", "contrat_rate", [True])  # unwatched
+    _kpis("WHOLESALE", "contract_rate", [0.5])  # the wrong field
+    few = _review_queries()
+    for metric in ("reply_rate", "open_rate", "click_rate"):
+        watch("RETAIL", metric)
+    many = _review_queries()
+    assert len(few) == len(many) == 26
+    assert len([sql for sql in many if "regression_kpievent" in sql]) == 1
 
 
 def test_review__trials_for_a_domain_without_policy__listed(api, viewer, engine):
