@@ -227,79 +227,115 @@ def drifting_tripwires(*, now: dt.datetime | None = None) -> list[dict]:
     return sorted(rows, key=lambda row: -row["threshold_share"])
 
 
-def _watching(**outer) -> Exists:
-    return Exists(RegressionPolicy.objects.filter(domain=OuterRef("domain"), metric=OuterRef("metric"), **outer))
-
-
-def unwatched_kpis(period: Period) -> list[dict]:
-    """KPI events of the period for (domain, metric) pairs no enabled tripwire watches (typos such
-    as `contrat_rate` show up here): per pair the count, the last event and the engines sending."""
-    events = (
+def kpi_activity(period: Period) -> list[dict]:
+    """The period's KPI events in one pass, per (domain, metric, actor, business day): how many
+    (`n`), how many carry `success` (and how many of those are true), how many carry `value` (and
+    their sum), the last one's time (`last`) and that of the last carrying each field
+    (`last_success`, `last_value`). Every KPI section of the review folds these rows: one scan of
+    the period, not one per tripwire and section."""
+    last_carrying = {
+        f"last_{field}": Max("occurred_at", filter=Q(**{f"{field}__isnull": False}))
+        for field in regression.KIND_FIELD.values()
+    }
+    return list(
         KpiEvent.objects.filter(occurred_at__gte=period.start, occurred_at__lt=period.end)
-        .annotate(watched=_watching(enabled=True), has_policy=_watching())
-        .filter(watched=False)
-        .values("domain", "metric", "has_policy", "actor")
-        .annotate(n=Count("id"), last=Max("occurred_at"))
+        .annotate(day=TruncDate("occurred_at", tzinfo=business_tz()))
+        .values("domain", "metric", "actor", "day")
+        .annotate(
+            n=Count("*"),  # not "id": the period index (regression's kpi_period) holds every column read here
+            with_success=Count("success"),
+            successes=Count("success", filter=Q(success=True)),
+            with_value=Count("value"),
+            value_sum=Sum("value"),
+            last=Max("occurred_at"),
+            **last_carrying,
+        )
         .order_by()
     )
+
+
+def unwatched_kpis(kpis: list[dict], policies: dict[tuple[str, str], RegressionPolicy]) -> list[dict]:
+    """KPI events of the period (`kpis`) for (domain, metric) pairs no enabled tripwire watches
+    (typos such as `contrat_rate` show up here): per pair the count, the last event and the engines
+    sending."""
     pairs: dict[tuple[str, str], dict] = {}
-    for row in events:
+    for row in kpis:
+        key = (row["domain"], row["metric"])
+        policy = policies.get(key)
+        if policy is not None and policy.enabled:
+            continue
         pair = pairs.setdefault(
-            (row["domain"], row["metric"]),
-            {"domain": row["domain"], "metric": row["metric"], "policy": "disabled" if row["has_policy"] else "none",
-             "count": 0, "last_at": row["last"], "engines": []},
+            key,
+            {"domain": row["domain"], "metric": row["metric"], "policy": "none" if policy is None else "disabled",
+             "count": 0, "last_at": row["last"], "engines": set()},
         )  # fmt: skip
         pair["count"] += row["n"]
         pair["last_at"] = max(pair["last_at"], row["last"])
-        pair["engines"].append(row["actor"])
+        pair["engines"].add(row["actor"])
     for pair in pairs.values():
-        pair["engines"].sort()
+        pair["engines"] = sorted(pair["engines"])
     return sorted(pairs.values(), key=lambda pair: (-pair["count"], pair["domain"], pair["metric"]))
 
 
-def wrong_field_kpis(period: Period) -> list[dict]:
-    """Per tripwire, the period's events that lack the field its kind reads (a SUCCESS_RATE tripwire
-    reads `success`, a MEAN_VALUE one `value`): they never count in an evaluation."""
+def wrong_field_kpis(kpis: list[dict], policies: dict[tuple[str, str], RegressionPolicy]) -> list[dict]:
+    """Per tripwire, the period's events (`kpis`) that lack the field its kind reads (a
+    SUCCESS_RATE tripwire reads `success`, a MEAN_VALUE one `value`): they never count in an
+    evaluation."""
+    lacking: dict[tuple[str, str], dict[str, int]] = defaultdict(lambda: defaultdict(int))
+    for row in kpis:
+        policy = policies.get((row["domain"], row["metric"]))
+        if policy is not None:
+            carrying = row[f"with_{regression.KIND_FIELD[policy.kind]}"]
+            lacking[(policy.domain, policy.metric)][row["actor"]] += row["n"] - carrying
     rows = []
-    for policy in regression.policies():
-        field = regression.KIND_FIELD[policy.kind]
-        lacking = KpiEvent.objects.filter(
-            domain=policy.domain,
-            metric=policy.metric,
-            occurred_at__gte=period.start,
-            occurred_at__lt=period.end,
-            **{f"{field}__isnull": True},
-        )
-        counts = lacking.values("actor").annotate(n=Count("id")).order_by("actor")
-        if counts:
+    for key, policy in policies.items():
+        engines = sorted(actor for actor, n in lacking.get(key, {}).items() if n)
+        if engines:
             rows.append(
                 {
                     "domain": policy.domain,
                     "metric": policy.metric,
                     "kind": policy.kind,
-                    "expected_field": field,
-                    "count": sum(row["n"] for row in counts),
-                    "engines": [row["actor"] for row in counts],
+                    "expected_field": regression.KIND_FIELD[policy.kind],
+                    "count": sum(lacking[key].values()),
+                    "engines": engines,
                 }
             )
     return rows
 
 
-def silent_tripwires(period: Period, *, now: dt.datetime | None = None) -> list[dict]:
+def silent_tripwires(
+    period: Period,
+    kpis: list[dict],
+    policies: dict[tuple[str, str], RegressionPolicy],
+    *,
+    now: dt.datetime | None = None,
+) -> list[dict]:
     """Enabled tripwires whose KPI (events carrying their kind's field) has had no event for
-    SILENT_AFTER before the end of the period (or now, for a period ending today)."""
+    SILENT_AFTER before the end of the period (or now, for a period ending today). The last such
+    event comes from the period's `kpis` when it lies before that moment (every event between it
+    and the moment is in the period); the table is asked only for a KPI without one in the period,
+    or with events dated after the moment."""
     moment = min(now or timezone.now(), period.end)
+    latest: dict[tuple[str, str, str], dt.datetime] = {}  # (domain, metric, field): the period's last
+    for row in kpis:
+        for field in regression.KIND_FIELD.values():
+            key, last = (row["domain"], row["metric"], field), row[f"last_{field}"]
+            if last is not None and (key not in latest or last > latest[key]):
+                latest[key] = last
     rows = []
-    for policy in regression.policies().filter(enabled=True):
+    for policy in (policy for policy in policies.values() if policy.enabled):
         field = regression.KIND_FIELD[policy.kind]
-        last = (
-            KpiEvent.objects.filter(
-                domain=policy.domain, metric=policy.metric, occurred_at__lt=moment, **{f"{field}__isnull": False}
+        last = latest.get((policy.domain, policy.metric, field))
+        if last is None or last >= moment:
+            last = (
+                KpiEvent.objects.filter(
+                    domain=policy.domain, metric=policy.metric, occurred_at__lt=moment, **{f"{field}__isnull": False}
+                )
+                .order_by("-occurred_at", "-id")
+                .values_list("occurred_at", flat=True)
+                .first()
             )
-            .order_by("-occurred_at", "-id")
-            .values_list("occurred_at", flat=True)
-            .first()
-        )
         if last is None or moment - last > SILENT_AFTER:
             rows.append({"domain": policy.domain, "metric": policy.metric, "last_event_at": last})
     return rows
@@ -326,46 +362,37 @@ def unwatched_trials(period: Period) -> list[dict]:
 # --- Trends -----------------------------------------------------------------------------------------
 
 
-def _kpi_daily(period: Period) -> dict[tuple[str, str], dict[dt.date, float]]:
-    """Per tripwire (domain, metric), its KPI per business day of the period: the success rate or
-    the mean value (by the tripwire's kind), from the events carrying that field."""
-    policies = {(p.domain, p.metric): p for p in regression.policies()}
-    if not policies:
-        return {}
-    rows = (
-        KpiEvent.objects.filter(occurred_at__gte=period.start, occurred_at__lt=period.end)
-        .filter(_watching())
-        .annotate(day=TruncDate("occurred_at", tzinfo=business_tz()))
-        .values("domain", "metric", "day")
-        .annotate(
-            outcomes=Count("success"),
-            successes=Count("id", filter=Q(success=True)),
-            values=Count("value"),
-            value_sum=Sum("value"),
-        )
-        .order_by()
-    )
-    daily: dict[tuple[str, str], dict[dt.date, float]] = defaultdict(dict)
-    for row in rows:
+def _kpi_daily(kpis: list[dict], policies: dict[tuple[str, str], RegressionPolicy]) -> dict:
+    """Per tripwire (domain, metric), its KPI per business day of the period (`kpis`): the success
+    rate or the mean value (by the tripwire's kind), from the events carrying that field."""
+    totals: dict[tuple[str, str, dt.date], list] = {}  # [events carrying the field, their sum]
+    for row in kpis:
         policy = policies.get((row["domain"], row["metric"]))
         if policy is None:
             continue
-        if policy.kind == PolicyKind.SUCCESS_RATE and row["outcomes"]:
-            daily[(row["domain"], row["metric"])][row["day"]] = row["successes"] / row["outcomes"]
-        elif policy.kind == PolicyKind.MEAN_VALUE and row["values"]:
-            daily[(row["domain"], row["metric"])][row["day"]] = row["value_sum"] / row["values"]
+        total = totals.setdefault((row["domain"], row["metric"], row["day"]), [0, 0])
+        if policy.kind == PolicyKind.SUCCESS_RATE:
+            total[0] += row["with_success"]
+            total[1] += row["successes"]
+        elif row["with_value"]:
+            total[0] += row["with_value"]
+            total[1] += row["value_sum"]
+    daily: dict[tuple[str, str], dict[dt.date, float]] = defaultdict(dict)
+    for (domain, metric, day), (carrying, total) in totals.items():
+        if carrying:
+            daily[(domain, metric)][day] = total / carrying
     return daily
 
 
-def trends(period: Period) -> list[dict]:
+def trends(period: Period, kpis: list[dict], policies: dict[tuple[str, str], RegressionPolicy]) -> list[dict]:
     """Per domain, one value per business day of the period (None for a day without data):
-    approvals and denials by reason, realized pnl against max_daily_loss, each tripwire's KPI
-    against its threshold, and the Heimdall success rate."""
+    approvals and denials by reason, realized pnl against max_daily_loss, each tripwire's KPI (from
+    the period's `kpis`) against its threshold, and the Heimdall success rate."""
     days = period.days
     activity = risk.daily_activity(since=period.since, until=period.until)
     max_loss = dict(RiskPolicy.objects.values_list("domain", "max_daily_loss"))
     _, success_rates = heimdall.daily_success_rates(days=period.length, until=period.until)
-    kpis = _kpi_daily(period)
+    daily_kpis = _kpi_daily(kpis, policies)
     states = {(s.policy.domain, s.policy.metric): s for s in regression.states()}
     domains = sorted(set(activity) | set(max_loss) | set(success_rates) | {domain for domain, _ in states})
     rows = []
@@ -381,7 +408,7 @@ def trends(period: Period) -> list[dict]:
                 {
                     "metric": metric,
                     "kind": state.policy.kind,
-                    "values": [kpis.get((domain, metric), {}).get(day) for day in days],
+                    "values": [daily_kpis.get((domain, metric), {}).get(day) for day in days],
                     "threshold": None if baseline is None else regression.drop_threshold(state.policy, baseline),
                 }
             )
@@ -408,6 +435,8 @@ def control_plane_review(*, period: Period | None = None) -> dict:
     audit = AuditEvent.objects.filter(created_at__gte=period.start, created_at__lt=period.end)
     go_live = _go_live()
     risk_enabled = dict(RiskPolicy.objects.values_list("domain", "enabled"))
+    policies = {(policy.domain, policy.metric): policy for policy in regression.policies()}  # by domain, metric
+    kpis = kpi_activity(period)
     return {
         "since": period.since,
         "until": period.until,
@@ -428,11 +457,11 @@ def control_plane_review(*, period: Period | None = None) -> dict:
         "heimdall_scorecard": [
             {**dataclasses.asdict(row), "dropped": row.dropped} for row in heimdall.scorecard(day=period.until)
         ],
-        "unwatched_kpis": unwatched_kpis(period),
-        "wrong_field_kpis": wrong_field_kpis(period),
-        "silent_tripwires": silent_tripwires(period),
+        "unwatched_kpis": unwatched_kpis(kpis, policies),
+        "wrong_field_kpis": wrong_field_kpis(kpis, policies),
+        "silent_tripwires": silent_tripwires(period, kpis, policies),
         "unwatched_trials": unwatched_trials(period),
-        "trends": trends(period),
+        "trends": trends(period, kpis, policies),
         "unexplained_changes": list(
             audit.filter(reason="")
             .order_by("-created_at", "-id")

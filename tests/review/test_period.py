@@ -5,11 +5,14 @@ import datetime as dt
 from decimal import Decimal
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from governance_site.audit.models import AuditEvent
-from governance_site.business_day import business_date
+from governance_site.business_day import business_date, day_bounds
 from regression import services as regression
 from regression.models import KpiEvent
+from review import selectors
 from review import services as review
 from review.models import ReviewSignOff
 from risk import services as risk
@@ -133,6 +136,66 @@ def test_review__unwatched_wrong_field_and_silent__listed_with_counts_and_engine
     ]  # fmt: skip
     silent = {(row["domain"], row["metric"]) for row in body["silent_tripwires"]}
     assert silent == {("CAPITAL", "roi_event"), ("WHOLESALE", "contract_rate")}  # contract_rate: values only
+
+
+def _silent(api, viewer, **period) -> dict:
+    body = api(viewer).get(REVIEW, {name: str(days_ago(n)) for name, n in period.items()}).json()
+    return {
+        (row["domain"], row["metric"]): row["last_event_at"] and dt.datetime.fromisoformat(row["last_event_at"])
+        for row in body["silent_tripwires"]
+    }
+
+
+def _last_at(domain: str, metric: str, **filters) -> dt.datetime:
+    return KpiEvent.objects.filter(domain=domain, metric=metric, **filters).latest("occurred_at").occurred_at
+
+
+@pytest.mark.parametrize(
+    ("hours_ago", "period", "last_before_period"),
+    [
+        (30, {}, False),  # the last event in the period: the period's pass holds it
+        (24 * 5, {"since": 2}, True),  # the last event before the period: read from the table
+    ],
+)
+def test_review__silent_tripwire__last_event_at_the_last_before_the_period_end(
+    api, viewer, operator, hours_ago, period, last_before_period
+):
+    regression.upsert_policy(domain="CAPITAL", metric="roi_event", changes={"enabled": True, "kind": "MEAN_VALUE"},
+                             actor=operator, reason="watch")  # fmt: skip
+    _kpis("CAPITAL", "roi_event", [0.01, 0.02], hours_ago=hours_ago)
+    _kpis("CAPITAL", "roi_event", [True], hours_ago=1)  # no value: it does not count
+    assert _silent(api, viewer, **period) == {("CAPITAL", "roi_event"): _last_at("CAPITAL", "roi_event", value=0.02)}
+    assert KpiEvent.objects.filter(occurred_at__lt=day_bounds(days_ago(2))[0]).exists() == last_before_period
+
+
+def test_review__silent_tripwire__an_event_dated_later_today_does_not_hide_it(api, viewer, operator):
+    regression.upsert_policy(domain="CAPITAL", metric="roi_event", changes={"enabled": True, "kind": "MEAN_VALUE"},
+                             actor=operator, reason="watch")  # fmt: skip
+    _kpis("CAPITAL", "roi_event", [0.01], hours_ago=30)
+    _kpis("CAPITAL", "roi_event", [0.02], hours_ago=-0.01)  # 36 seconds from now (today, or after the period)
+    assert _silent(api, viewer) == {("CAPITAL", "roi_event"): _last_at("CAPITAL", "roi_event", value=0.01)}
+
+
+def _review_queries() -> list[str]:
+    with CaptureQueriesContext(connection) as queries:
+        selectors.control_plane_review()
+    return [query["sql"] for query in queries.captured_queries]
+
+
+def test_review__queries__one_pass_over_kpi_events_however_many_tripwires(operator):
+    def watch(domain, metric):
+        regression.upsert_policy(domain=domain, metric=metric, changes={"enabled": True}, actor=operator, reason="w")
+        _kpis(domain, metric, [True, False])
+
+    watch("WHOLESALE", "contract_rate")
+    _kpis("WHOLESALE", "contrat_rate", [True])  # unwatched
+    _kpis("WHOLESALE", "contract_rate", [0.5])  # the wrong field
+    few = _review_queries()
+    for metric in ("reply_rate", "open_rate", "click_rate"):
+        watch("RETAIL", metric)
+    many = _review_queries()
+    assert len(few) == len(many) == 26
+    assert len([sql for sql in many if "regression_kpievent" in sql]) == 1
 
 
 def test_review__trials_for_a_domain_without_policy__listed(api, viewer, engine):
