@@ -13,16 +13,8 @@ from kombu.exceptions import OperationalError
 from golive import services as golive
 from governance_site.audit.models import AuditEvent
 from governance_site.errors import Conflict, InvalidInput
-from regression import detectors, reasons, services, tasks
-from regression.models import (
-    KpiEvent,
-    PolicyAction,
-    PolicyKind,
-    PolicyMode,
-    RegressionPolicy,
-    RegressionState,
-    TripwireStatus,
-)
+from regression import detectors, models, reasons, services, tasks
+from regression.models import KpiEvent, RegressionPolicy, RegressionState
 from risk.models import RiskPolicy
 from tests.conftest import acknowledged
 
@@ -47,10 +39,10 @@ def test_burst_larger_than_window_plus_baseline__caught_at_the_next_evaluation(t
     window and baseline are both inside the burst (no visible drop), the detector saw every event."""
     tripwire()
     feed(flags(1, 0.95, 400))
-    assert evaluate().status == TripwireStatus.OK
+    assert evaluate().status == models.TripwireStatus.OK
     feed(flags(2, 0.60, 600))
     state = evaluate()
-    assert state.status == TripwireStatus.TRIGGERED and not RiskPolicy.objects.get(domain="WHOLESALE").enabled
+    assert state.status == models.TripwireStatus.TRIGGERED and not RiskPolicy.objects.get(domain="WHOLESALE").enabled
     assert state.drop_fraction < 0.20  # the spec's numbers alone would say ok
     assert state.explanation["reference_n"] >= 200 and state.explanation["p_value"] < 0.001
     tripped = dt.datetime.fromisoformat(state.explanation["tripped_at"])
@@ -65,7 +57,7 @@ def test_evaluation_cadence__every_25_events_or_once__trips_at_the_same_event(tr
         for start in range(0, len(samples), every):
             feed(samples[start : start + every], metric=metric)
             state = services.evaluate(domain="WHOLESALE", metric=metric, actor=OPERATOR)
-        assert state.status == TripwireStatus.TRIGGERED
+        assert state.status == models.TripwireStatus.TRIGGERED
         moment = dt.datetime.fromisoformat(state.explanation["tripped_at"])
         tripped_at[metric] = KpiEvent.objects.filter(metric=metric, occurred_at__lte=moment).count()
     assert tripped_at["often"] == tripped_at["once"] > 700
@@ -79,7 +71,7 @@ def test_reset__new_epoch_learns_from_events_after_it_not_the_bad_window(tripwir
     feed.clock = timezone.now()
     feed(flags(5, 0.7, 260))
     state = evaluate()
-    assert (state.status, state.epoch) == (TripwireStatus.OK, 2)
+    assert (state.status, state.epoch) == (models.TripwireStatus.OK, 2)
     assert state.explanation["reference_n"] == 200
     assert state.explanation["reference_mean"] == pytest.approx(np.mean(flags(5, 0.7, 260)[:200]))
 
@@ -123,7 +115,7 @@ def test_stale__no_event_for_longer_than_configured__stale_said_not_throttled(tr
     feed(outcomes(250, 250))
     with caplog.at_level("WARNING", logger="regression.services"), pytest.MonkeyPatch.context():
         state = evaluate()
-    assert (state.status, state.triggered) == (TripwireStatus.STALE, False)
+    assert (state.status, state.triggered) == (models.TripwireStatus.STALE, False)
     assert RiskPolicy.objects.get(domain="WHOLESALE").enabled
     assert AuditEvent.objects.get(action="tripwire.status").after["status"] == "stale"
 
@@ -143,10 +135,10 @@ def test_late_events__counted_shown_and_not_fed_to_the_reference(tripwire, feed)
 
 
 @pytest.mark.parametrize(
-    ("action", "verb"), [(PolicyAction.THROTTLE, "THROTTLEd"), (PolicyAction.KILL_SWITCH, "KILLed")]
+    ("action", "verb"), [(models.PolicyAction.THROTTLE, "THROTTLEd"), (models.PolicyAction.KILL_SWITCH, "KILLed")]
 )
 def test_dry_run__records_what_it_would_have_done_and_never_acts(tripwire, feed, wholesale_risk, live, action, verb):
-    tripwire(mode=PolicyMode.DRY_RUN, action=action)
+    tripwire(mode=models.PolicyMode.DRY_RUN, action=action)
     feed(outcomes(200, 200) + outcomes(0, 50))
     other_levers = AuditEvent.objects.filter(lever__in=["risk", "golive"]).count()
     state = evaluate()
@@ -245,13 +237,13 @@ def test_backtest__draft_with_bad_field__refused_naming_it(tripwire):
 
 def test_backtest__mean_value_policy_not_saved_yet__replays_a_draft(feed):
     feed([0.04, 0.05, 0.03, 0.05] * 100 + [-0.5] * 60, "CAPITAL", "new_roi")
-    result = services.backtest(domain="CAPITAL", metric="new_roi", changes={"kind": PolicyKind.MEAN_VALUE})
+    result = services.backtest(domain="CAPITAL", metric="new_roi", changes={"kind": models.PolicyKind.MEAN_VALUE})
     assert result.policy.pk is None and len(result.episodes) == 1
     assert result.episodes[0]["tripped_index"] >= 400
 
 
 def test_dry_run__shown_in_the_review(tripwire, feed, api, viewer):
-    tripwire(mode=PolicyMode.DRY_RUN)
+    tripwire(mode=models.PolicyMode.DRY_RUN)
     feed(outcomes(200, 200) + outcomes(0, 50))
     evaluate()
     [tripwire_row] = api(viewer).get("/api/governance/review").json()["triggered_tripwires"]
@@ -263,7 +255,7 @@ def test_kind_changed__what_was_learned_is_dropped_and_the_epoch_judged_again(tr
     bodies = [body | {"value": 5.0} for body in feed.events(outcomes(300, 300))]
     services.record_kpi_batch(events=bodies, actor=OPERATOR)
     assert evaluate().explanation["reference_mean"] == 1.0
-    services.upsert_policy(**KEY, changes={"kind": PolicyKind.MEAN_VALUE}, actor=OPERATOR, reason="value")
+    services.upsert_policy(**KEY, changes={"kind": models.PolicyKind.MEAN_VALUE}, actor=OPERATOR, reason="value")
     state = evaluate()
     assert (state.explanation["reference_mean"], state.explanation["epoch_events"]) == (5.0, 300)
 
