@@ -253,17 +253,15 @@ def record_kpi_batch(*, events: list[dict], actor) -> BatchResult:
     # Inserted in event_id order: racing batches sharing event_ids then wait on one another's
     # uncommitted rows in the same order, and never each on the other's (a deadlock).
     new = sorted((event for event in built if event.event_id not in stored), key=lambda event: event.event_id or "")
-    _insert(new, skip_conflicts=bool(ids))
-    if ids:
-        # A racing request may have stored some of these event_ids between the look-up and the
-        # insert, which then skipped them: find those (their stored created_at is not ours) and
-        # treat them as repeats too, a 422 (the whole batch undone) when they differ.
-        raced = _stored_by_event_id([event.event_id for event in new if event.event_id])
-        for index, event in enumerate(built):
-            winner = raced.get(event.event_id)
-            if winner is not None and event.event_id not in stored and winner.created_at != event.created_at:
-                _replayed(winner, event, index=index)
-                duplicates.append(index)
+    inserted = _insert(new, skip_conflicts=bool(ids))
+    # A racing request may have stored some of these event_ids between the look-up and the insert,
+    # which then skipped them: they are repeats too, a 422 (the whole batch undone) when they differ.
+    skipped = [event.event_id for event in new if event.event_id and event.event_id not in inserted]
+    raced = _stored_by_event_id(skipped) if skipped else {}
+    for index, event in enumerate(built):
+        if event.event_id in raced:
+            _replayed(raced[event.event_id], event, index=index)
+            duplicates.append(index)
     _queue_evaluations({(event.domain, event.metric) for event in new})
     return BatchResult(created=len(built) - len(duplicates), duplicates=sorted(duplicates))
 
@@ -273,9 +271,11 @@ _FENCE = (
 )
 
 
-def _insert(events: list[KpiEvent], *, skip_conflicts: bool) -> None:
+def _insert(events: list[KpiEvent], *, skip_conflicts: bool) -> set[str | None]:
     """Insert the events (skipping event_ids stored meanwhile when told) under the ingest fence
     of their (domain, metric) pairs (see `_wait_for_ingest_in_flight`); a single event gets its id.
+    Returns the event_ids this call stored: on PostgreSQL the insert's own RETURNING says which
+    rows are its, exactly, however many requests race.
 
     On PostgreSQL, values go straight from the events to the database rather than value by value
     through the ORM, which cost more than the database's own work: a batch by COPY after the
@@ -287,9 +287,14 @@ def _insert(events: list[KpiEvent], *, skip_conflicts: bool) -> None:
     for event in events:
         event.created_at = now  # as auto_now_add would: the race check above compares it
     connection = transaction.get_connection()
+    everything = {event.event_id for event in events}
     if connection.vendor != "postgresql":
         KpiEvent.objects.bulk_create(events, batch_size=BULK_INSERT_ROWS, ignore_conflicts=skip_conflicts)
-        return
+        if not skip_conflicts:
+            return everything
+        # SQLite serialises writers: the rows carrying the time bulk_create gave the events are theirs.
+        stored = dict(KpiEvent.objects.filter(event_id__in=everything - {None}).values_list("event_id", "created_at"))
+        return {event.event_id for event in events if stored.get(event.event_id) == event.created_at}
     fields = [field for field in KpiEvent._meta.concrete_fields if not field.primary_key]
     columns = ", ".join(connection.ops.quote_name(field.column) for field in fields)
     table = KpiEvent._meta.db_table
@@ -299,19 +304,22 @@ def _insert(events: list[KpiEvent], *, skip_conflicts: bool) -> None:
             with cursor.cursor.copy(f"COPY {table} ({columns}) FROM STDIN") as copy:
                 for event in events:
                     copy.write_row([getattr(event, field.attname) for field in fields])
-        return
+        return everything
     arrays = ", ".join(f"%s::{field.db_type(connection)}[]" for field in fields)
     sql = f"INSERT INTO {table} ({columns}) SELECT rows.* FROM unnest({arrays}) AS rows, {_FENCE} AS fence"
     if skip_conflicts:
         sql += " ON CONFLICT DO NOTHING"
-    if len(events) == 1:
-        sql += " RETURNING id"
+    sql += " RETURNING id, event_id"
+    inserted = set()
     with connection.cursor() as cursor:
         for start in range(0, len(events), BULK_INSERT_ROWS):
             chunk = events[start : start + BULK_INSERT_ROWS]
             cursor.execute(sql, [*(_column(field, chunk) for field in fields), _fence_keys(chunk)])
-        if len(events) == 1:
-            [events[0].pk] = cursor.fetchone()
+            rows = cursor.fetchall()
+            inserted.update(event_id for _, event_id in rows)
+    if len(events) == 1 and rows:
+        events[0].pk = rows[0][0]
+    return inserted
 
 
 def _fence_keys(events: list[KpiEvent]) -> list[int]:
