@@ -5,18 +5,21 @@ Two detectors judge whether a KPI has dropped below its reference:
 - `sequential` (the default): a one-sided CUSUM (Page 1954) of log-likelihood ratios, "the KPI is
   at its reference" against "it fell by 1.5 × max_drop_fraction" (the exact Bernoulli ratio for
   success rates, the Gaussian one for means), over every event of the epoch exactly once, in order.
-  Its null sits a margin below the reference's estimate (`Reference.margin`: the estimate's error,
-  in full where it is large against the drop sought), so that a reference that happens to be high
-  does not make a stable KPI drift up. Its decision interval h is computed from the policy's
-  false-alarm budget, the in-control average run length in events (`decision_interval`: a Markov
-  chain for success rates, Siegmund's approximation for means), not bounded by Lorden's
-  h = ln(budget), which overshoots the budget many times over when one event carries little
-  information and so costs delay. Because it sees each event once, its verdict does not depend on
-  how often it is evaluated. It trips at the first event where three things hold together:
-  The reference is learned from the epoch's first `baseline` events, then grows at 2×, 4× and 8×
-  that size from events the CUSUM has cleared (all events up to a moment it stood at zero), and is
-  pinned from then on: slow drift cannot drag it along, and 200 events alone are too few to tell a
-  15% drop at a 30% success rate from the reference's own error.
+  Its null sits a margin below the reference's estimate (`Reference.margin`: for a success rate
+  the estimate's error, in full where it is large against the drop sought; for a mean, 0.6 of it),
+  so that a reference that happens to be high does not make a stable KPI drift up. Its decision
+  interval h is computed from the policy's false-alarm budget, the in-control average run length
+  in events (`decision_interval`: a Markov chain for success rates, Siegmund's approximation for
+  means), not bounded by Lorden's h = ln(budget), which overshoots the budget many times over when
+  one event carries little information and so costs delay. Because it sees each event once, its
+  verdict does not depend on how often it is evaluated. It trips at the first event where three
+  things hold together: the CUSUM is above h, the estimated drop exceeds max_drop_fraction, and a
+  two-sample test of the CUSUM's evidence against the reference is significant (CONFIRM_ALPHA).
+  The reference is learned from the epoch's first `baseline` events, then becomes the whole epoch
+  each time the epoch has grown by half (`_grow`), up to 12 × `baseline` events, and is pinned from
+  then on: slow drift cannot drag it along, and 200 events alone are too few to tell a 15% drop at
+  a 30% success rate, or a 40% drop of a mean whose deviation is 2.5 × it, from the reference's
+  own error.
 - `window_drop` (the spec's rule, noise-prone): the latest `window` events against the `baseline`
   events before them; trips when the relative drop exceeds max_drop_fraction. It has no false-alarm
   control: evaluated often, a stable KPI trips it sooner or later (see the calibration benchmark).
@@ -43,7 +46,10 @@ DEFAULT_FALSE_ALARM_EVENTS = 250_000
 DESIGN_FACTOR = 1.5  # the CUSUM looks for a drop of 1.5 × max_drop_fraction
 MARGIN_RATIO = 0.25  # ... below the reference lowered by its error, fully once that is a quarter of the drop
 CONFIRM_ALPHA = 0.001  # one-sided level of the two-sample confirmation at trip time
-REFERENCE_GROWTH = 8  # the reference grows up to 8 × baseline events, then it is pinned
+MEAN_MARGIN = 0.6  # a mean's reference: 0.6 of its standard error, whatever the drop sought
+REFERENCE_GROWTH = 12  # the reference grows up to 12 × baseline events, then it is pinned
+GROWTH_STEP = 1.5  # ... each time the epoch has grown by half since the last time
+SUSPECT_SHARE = 0.75  # a CUSUM above 0.75 h when the reference grows: its uncleared events stay out
 DECIDABLE_SES = 3.0  # a reference mean within 3 standard errors of zero cannot carry a relative drop
 ABSOLUTE_DROP_SDS = 0.5  # an undecidable reference still catches drops of half its deviation
 SD_FLOOR = 1e-6  # relative: a constant reference still has a scale to measure deviations in
@@ -80,6 +86,9 @@ class Stats:
 
     def __add__(self, other: "Stats") -> "Stats":
         return Stats(self.n + other.n, self.total + other.total, self.squares + other.squares)
+
+    def __sub__(self, other: "Stats") -> "Stats":
+        return Stats(self.n - other.n, self.total - other.total, self.squares - other.squares)
 
     @property
     def mean(self) -> float | None:
@@ -143,8 +152,8 @@ class Reference:
         points) against a 15% threshold need the full margin; 200 at 95% (± 1.5) against 20%
         almost none, and there a full one would blunt the evidence of each failure by a third."""
         error = self.standard_error
-        if not self.rate:  # a mean's reference estimates a deviation too, and the Gaussian ratio
-            return error  # only approximates a real KPI's: always the full error (benchmark)
+        if not self.rate:  # a mean's reference estimates a deviation too, and the Gaussian ratio only
+            return MEAN_MARGIN * error  # approximates a real KPI's: a fixed share of the error (benchmark)
         sought = design * abs(self.mean) if self.decidable else ABSOLUTE_DROP_SDS * self.sd
         return error * min(1.0, error / (MARGIN_RATIO * sought)) if sought > 0 else error
 
@@ -289,6 +298,7 @@ class Carry:
     epoch: Stats = field(default_factory=Stats)  # every event of the epoch so far
     reference: Stats = field(default_factory=Stats)  # empty while learning
     pinned: bool = False  # a rebaselined reference never grows
+    grown: int = 0  # the epoch size at which the reference last grew (0: when it was learned)
     statistic: float = 0.0  # the CUSUM
     segment: Stats = field(default_factory=Stats)  # events since the CUSUM last stood at zero
     judged: int = 0  # events judged against a reference in this epoch
@@ -313,9 +323,10 @@ class Carry:
     def growth_target(self, settings: Settings) -> int | None:
         """The epoch size at which the reference grows next, or None once it is pinned."""
         cap = REFERENCE_GROWTH * settings.baseline
-        if self.pinned or self.reference.n >= cap:
+        size = max(self.grown, self.reference.n)
+        if self.pinned or size >= cap:
             return None
-        return min(2 * self.reference.n, cap)
+        return min(math.ceil(GROWTH_STEP * size), cap)
 
 
 @dataclass(frozen=True)
@@ -399,7 +410,7 @@ def _absorb(carry: Carry, values: np.ndarray, settings: Settings) -> None:
 
 def _judge(values: np.ndarray, settings: Settings, carry: Carry) -> tuple[int, Trip | None]:
     """Judge `values` against the current reference until the stream ends, it trips, or the
-    reference grows (the CUSUM stands at zero then). Returns (values used, trip)."""
+    reference grows (on its schedule, `Carry.growth_target`). Returns (values used, trip)."""
     reference = Reference(carry.reference, settings.rate)
     cusum = Cusum.design(reference, settings)
     climbed = np.cumsum(cusum.intercept + cusum.slope * values)
@@ -409,10 +420,8 @@ def _judge(values: np.ndarray, settings: Settings, carry: Carry) -> tuple[int, T
     index = np.arange(len(values))
     end, grows = len(values), False
     target = carry.growth_target(settings)
-    if target is not None:
-        growth = np.flatnonzero(at_zero & (carry.epoch.n + index + 1 >= target))
-        if len(growth):
-            end, grows = int(growth[0]) + 1, True
+    if target is not None and carry.epoch.n + len(values) >= target:
+        end, grows = max(target - carry.epoch.n, 1), True
     # The change point: the last event at which the CUSUM stood at zero (-1: before these values).
     last_zero = np.maximum.accumulate(np.where(at_zero, index, -1))
     values_sum, squares_sum = _prefix(values)
@@ -424,8 +433,28 @@ def _judge(values: np.ndarray, settings: Settings, carry: Carry) -> tuple[int, T
     used = end if trip is None else trip.index + 1
     _advance(carry, values[:used], statistic[used - 1], last_zero[used - 1], values_sum, squares_sum, settings)
     if trip is None and grows:
-        carry.reference = replace(carry.epoch)
+        _grow(carry, settings)
     return used, trip
+
+
+def _grow(carry: Carry, settings: Settings) -> None:
+    """The reference becomes every event of the epoch so far, on schedule whatever the CUSUM says,
+    so that a reference that happens to sit high is corrected rather than kept (waiting for the
+    CUSUM to stand at zero kept exactly those: 17 of 56 false trips on four calibration rows came
+    while the reference was still its first 200 events, growth to 400 long due). Only when the
+    CUSUM is well on its way to a trip (above SUSPECT_SHARE of h) are the events since it last
+    stood at zero left out: they may be the start of a drop, and a reference that absorbs a drop
+    hides it. Leaving them out at any smaller statistic would bias the reference up (the left-out
+    runs are the low ones) and raise the false trips. The CUSUM then restarts on those uncleared
+    events, judged against the new reference."""
+    interval = Cusum.design(Reference(carry.reference, settings.rate), settings).threshold
+    suspect = carry.statistic > SUSPECT_SHARE * interval
+    carry.reference = carry.epoch - carry.segment if suspect else replace(carry.epoch)
+    carry.grown = carry.epoch.n
+    cusum = Cusum.design(Reference(carry.reference, settings.rate), settings)
+    carry.statistic = max(0.0, cusum.slope * carry.segment.total + cusum.intercept * carry.segment.n)
+    if carry.statistic == 0.0:
+        carry.segment = Stats()
 
 
 def _advance(carry, values, statistic, last_zero, values_sum, squares_sum, settings) -> None:

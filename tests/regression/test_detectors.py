@@ -109,13 +109,57 @@ def test_scan__every_trip_estimates_a_drop_above_the_threshold():
         assert trip is None or trip.drop > 0.20
 
 
-def test_scan__reference_grows_to_eight_baselines_then_is_pinned():
+def test_scan__reference_grows_by_half_to_twelve_baselines_then_is_pinned():
     rng = np.random.default_rng(11)
-    carry, trip = detectors.scan(flags(rng, 0.7, 6000), Settings())
-    assert trip is None and carry.reference.n >= detectors.REFERENCE_GROWTH * 200
+    carry, sizes = None, []
+    for _ in range(60):
+        carry, trip = detectors.scan(flags(rng, 0.7, 100), Settings(), carry)
+        assert trip is None
+        sizes.append(carry.reference.n)
+    assert sorted(set(sizes) - {0}) == [200, 300, 450, 675, 1013, 1520, 2280, 2400]
     pinned = carry.reference
     carry, _ = detectors.scan(flags(rng, 0.7, 2000), Settings(), carry)
-    assert carry.reference == pinned
+    assert carry.reference == pinned == detectors.Stats(2400, pinned.total, pinned.squares)
+
+
+def spread(successes: int, count: int) -> np.ndarray:
+    """`successes` success flags spread as evenly as they go over `count` events."""
+    return np.diff(np.arange(count + 1) * successes // count).astype(float)
+
+
+def reference_then(reference_successes: int, later: np.ndarray) -> Carry:
+    """A carry whose reference is 200 events with `reference_successes` successes, after `later`."""
+    baseline = np.zeros(200)
+    baseline[:reference_successes] = 1.0
+    carry, _ = detectors.scan(baseline, Settings())
+    carry, trip = detectors.scan(later, Settings(), carry)
+    assert trip is None
+    return carry
+
+
+def test_scan__reference_that_sits_high__grows_on_schedule_with_the_cusum_above_zero():
+    """200 events at 80% against a KPI at 74% (a 7.5% drop, under the 20% threshold): the CUSUM
+    climbs, not near a trip, and stands above zero at event 300 (a failure); the reference becomes
+    all 300 events then (it used to wait for the CUSUM to stand at zero, which kept exactly the
+    references that sit high)."""
+    later = spread(74, 100)[::-1]
+    carry = reference_then(160, later[:99])
+    assert carry.statistic > 0 and carry.reference.n == 200 and later[99] == 0.0
+    carry, trip = detectors.scan(later[99:], Settings(), carry)
+    assert trip is None and carry.reference == carry.epoch == detectors.Stats(300, 234.0, 234.0)
+
+
+def test_scan__drop_in_progress_when_the_reference_grows__is_kept_out_of_it():
+    """200 events at 95%, then 100 at 80% (a 15.8% drop: the CUSUM is well up, the size gate holds
+    the trip): the reference that grows at 300 leaves out the events since the CUSUM last stood at
+    zero, and the CUSUM goes on from where they left it."""
+    later = spread(80, 100)
+    carry = reference_then(190, later)
+    interval = detectors.Cusum.design(detectors.Reference(carry.reference, True), Settings()).threshold
+    assert carry.statistic > detectors.SUSPECT_SHARE * interval
+    cleared = 190.0 + 80 - carry.segment.total
+    assert carry.reference == detectors.Stats(300 - carry.segment.n, cleared, cleared)
+    assert carry.reference.mean > 0.93 and carry.segment.n >= 90
 
 
 def test_scan__pinned_reference__does_not_grow():
@@ -232,14 +276,14 @@ def test_backtest__window_rule__trips_on_noise_the_sequential_detector_ignores()
 
 @pytest.mark.parametrize(
     "rate, successes, max_drop, errors",
-    [(True, 60, 0.15, 1.0), (True, 190, 0.20, 0.22), (False, None, 0.20, 1.0)],
+    [(True, 60, 0.15, 1.0), (True, 190, 0.20, 0.22), (False, None, 0.20, detectors.MEAN_MARGIN)],
 )
 def test_reference_margin__full_error_where_it_rivals_the_drop_little_where_it_does_not(
     rate, successes, max_drop, errors
 ):
     """200 events at 30% (± 3.2 points) against a 15% threshold: the CUSUM's null sits a full
     standard error low; 200 at 95% (± 1.5) against 20%: about a fifth of one (a full one would
-    keep the spec's example from tripping); a mean's reference: always a full one."""
+    keep the spec's example from tripping); a mean's reference: a fixed share of one."""
     values = (
         np.r_[np.ones(successes), np.zeros(200 - successes)] if rate else np.random.default_rng(3).normal(1, 2, 200)
     )

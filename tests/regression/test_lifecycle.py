@@ -122,7 +122,7 @@ def test_stale__no_event_for_longer_than_configured__stale_said_not_throttled(tr
 
 def test_late_events__counted_shown_and_not_fed_to_the_reference(tripwire, feed):
     tripwire()
-    feed(outcomes(300, 300))
+    feed(outcomes(250, 250))
     first = evaluate()
     late = [{**body, "occurred_at": body["occurred_at"] - dt.timedelta(hours=2)} for body in feed.events([False] * 7)]
     services.record_kpi_batch(events=late, actor=OPERATOR)
