@@ -132,10 +132,11 @@ def kpi_events_in_order(
     after: tuple[dt.datetime, int] | None = None,
     since: dt.datetime | None = None,
     until: dt.datetime | None = None,
+    limit: int | None = None,
 ) -> Events:
     """The policy's events after the position `after` ((occurred_at, id), exclusive), from `since`
-    and before `until` (occurred_at), ordered by (occurred_at, id) through the kind's index: one
-    query, streamed, however many rows."""
+    and before `until` (occurred_at), ordered by (occurred_at, id) through the kind's index, the
+    first `limit` of them when given: one query, streamed, however many rows."""
     events = _of_kind(policy)
     if after is not None:
         events = events.filter(_after(*after))
@@ -144,6 +145,8 @@ def kpi_events_in_order(
     if until is not None:
         events = events.filter(occurred_at__lt=until)
     rows = events.order_by("occurred_at", "id").values_list(KIND_FIELD[policy.kind], "occurred_at", "id")
+    if limit is not None:
+        rows = rows[:limit]
     values, moments, ids = [], [], []
     for value, moment, event_id in rows.iterator(chunk_size=20_000):
         values.append(value)

@@ -42,6 +42,7 @@ logger = logging.getLogger(__name__)
 
 BULK_INSERT_ROWS = 5000
 LOOKUP_CHUNK = 900  # event_ids per IN (...) query: under SQLite's oldest parameter limit
+READ_CHUNK = 100_000  # events per read of the sequential detector (about 10 MB of rows in Python)
 REPLAY_FIELDS = ("domain", "metric", "success", "value", "model_version")
 MAX_ABS_VALUE = 1e15  # keeps every mean and drop of the stored values finite
 MAX_EVENT_ID = KpiEvent._meta.get_field("event_id").max_length
@@ -459,12 +460,16 @@ def _sequential(state: RegressionState, now: dt.datetime) -> bool:
         state.late_events += late
         state.seen_id = max(state.seen_id, highest)
     since = state.epoch_started_at or now - dt.timedelta(days=policy.lookback_days)
-    events = selectors.kpi_events_in_order(policy, after=position, since=since)
-    carry, trip = detectors.scan(events.values, settings, carry)
-    used = len(events.ids) if trip is None else trip.index + 1
-    if used:
-        state.processed_at, state.processed_id = events.occurred_at[used - 1], events.ids[used - 1]
-        state.seen_id = max(state.seen_id, max(events.ids))
+    while True:  # READ_CHUNK events at a time: a first evaluation over a long lookback stays bounded
+        events = selectors.kpi_events_in_order(policy, after=position, since=since, limit=READ_CHUNK)
+        carry, trip = detectors.scan(events.values, settings, carry)
+        used = len(events.ids) if trip is None else trip.index + 1
+        if used:
+            position = events.occurred_at[used - 1], events.ids[used - 1]
+            state.processed_at, state.processed_id = position
+            state.seen_id = max(state.seen_id, max(events.ids))
+        if trip is not None or len(events.ids) < READ_CHUNK:
+            break
     state.detector_state = carry.to_json()
     state.explanation = explain(policy, carry) | {"learned_with": learned_with}
     state.statistic, state.threshold = carry.statistic, state.explanation.get("threshold")

@@ -13,7 +13,7 @@ from kombu.exceptions import OperationalError
 from golive import services as golive
 from governance_site.audit.models import AuditEvent
 from governance_site.errors import Conflict, InvalidInput
-from regression import detectors, models, reasons, services, tasks
+from regression import detectors, models, reasons, selectors, services, tasks
 from regression.models import KpiEvent, RegressionPolicy, RegressionState
 from risk.models import RiskPolicy
 from tests.conftest import acknowledged
@@ -47,6 +47,28 @@ def test_burst_larger_than_window_plus_baseline__caught_at_the_next_evaluation(t
     assert state.explanation["reference_n"] >= 200 and state.explanation["p_value"] < 0.001
     tripped = dt.datetime.fromisoformat(state.explanation["tripped_at"])
     assert tripped - feed.clock < dt.timedelta(0)  # it tripped inside the burst, at the event
+
+
+def test_first_evaluation__reads_the_lookback_in_bounded_chunks__same_verdict(tripwire, feed, monkeypatch):
+    """A policy enabled after 1,000 events decides from all of them, READ_CHUNK rows per read at
+    most, and trips at the same event, with the same estimated start, as in one read."""
+    samples = flags(5, 0.9, 700) + flags(6, 0.55, 300)
+    reads, read = [], selectors.kpi_events_in_order
+    monkeypatch.setattr(selectors, "kpi_events_in_order", lambda *a, **kw: reads.append(read(*a, **kw)) or reads[-1])
+    verdicts = {}
+    for metric, chunk in (("chunked", 64), ("whole", 100_000)):
+        monkeypatch.setattr(services, "READ_CHUNK", chunk)
+        tripwire(metric=metric)
+        feed(samples, metric=metric)
+        reads.clear()
+        state = services.evaluate(domain="WHOLESALE", metric=metric, actor=OPERATOR)
+        assert state.status == models.TripwireStatus.TRIGGERED
+        assert max(len(events.ids) for events in reads) <= chunk
+        first = KpiEvent.objects.filter(metric=metric).earliest("occurred_at").occurred_at
+        moments = [dt.datetime.fromisoformat(state.explanation[key]) - first for key in ("tripped_at", "change_at")]
+        verdicts[metric] = (len(reads), *moments)
+    assert verdicts["chunked"][0] > 10 and verdicts["whole"][0] == 1
+    assert verdicts["chunked"][1:] == verdicts["whole"][1:]
 
 
 def test_evaluation_cadence__every_25_events_or_once__trips_at_the_same_event(tripwire, feed):
