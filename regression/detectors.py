@@ -433,11 +433,11 @@ def _judge(values: np.ndarray, settings: Settings, carry: Carry) -> tuple[int, T
     used = end if trip is None else trip.index + 1
     _advance(carry, values[:used], statistic[used - 1], last_zero[used - 1], values_sum, squares_sum, settings)
     if trip is None and grows:
-        _grow(carry, settings)
+        _grow(carry, settings, cusum.threshold)
     return used, trip
 
 
-def _grow(carry: Carry, settings: Settings) -> None:
+def _grow(carry: Carry, settings: Settings, interval: float) -> None:
     """The reference becomes every event of the epoch so far, on schedule whatever the CUSUM says,
     so that a reference that happens to sit high is corrected rather than kept (waiting for the
     CUSUM to stand at zero kept exactly those: 17 of 56 false trips on four calibration rows came
@@ -446,8 +446,7 @@ def _grow(carry: Carry, settings: Settings) -> None:
     stood at zero left out: they may be the start of a drop, and a reference that absorbs a drop
     hides it. Leaving them out at any smaller statistic would bias the reference up (the left-out
     runs are the low ones) and raise the false trips. The CUSUM then restarts on those uncleared
-    events, judged against the new reference."""
-    interval = Cusum.design(Reference(carry.reference, settings.rate), settings).threshold
+    events, judged against the new reference. `interval`: the h the CUSUM stood against."""
     suspect = carry.statistic > SUSPECT_SHARE * interval
     carry.reference = carry.epoch - carry.segment if suspect else replace(carry.epoch)
     carry.grown = carry.epoch.n
