@@ -298,7 +298,6 @@ class Carry:
     epoch: Stats = field(default_factory=Stats)  # every event of the epoch so far
     reference: Stats = field(default_factory=Stats)  # empty while learning
     pinned: bool = False  # a rebaselined reference never grows
-    grown: int = 0  # the epoch size at which the reference last grew (0: when it was learned)
     statistic: float = 0.0  # the CUSUM
     segment: Stats = field(default_factory=Stats)  # events since the CUSUM last stood at zero
     judged: int = 0  # events judged against a reference in this epoch
@@ -321,12 +320,17 @@ class Carry:
         return self.reference.n == 0
 
     def growth_target(self, settings: Settings) -> int | None:
-        """The epoch size at which the reference grows next, or None once it is pinned."""
-        cap = REFERENCE_GROWTH * settings.baseline
-        size = max(self.grown, self.reference.n)
-        if self.pinned or size >= cap:
+        """The epoch size at which the reference grows next, or None once it is pinned. The sizes
+        follow from the epoch's: `baseline`, then GROWTH_STEP times the previous one (rounded up),
+        up to REFERENCE_GROWTH × `baseline` (200, 300, 450, … 2,280, 2,400 with the defaults)."""
+        if self.pinned:
             return None
-        return min(math.ceil(GROWTH_STEP * size), cap)
+        cap, target = REFERENCE_GROWTH * settings.baseline, settings.baseline
+        while target <= self.epoch.n:
+            if target >= cap:
+                return None
+            target = min(math.ceil(GROWTH_STEP * target), cap)
+        return target
 
 
 @dataclass(frozen=True)
@@ -421,7 +425,7 @@ def _judge(values: np.ndarray, settings: Settings, carry: Carry) -> tuple[int, T
     end, grows = len(values), False
     target = carry.growth_target(settings)
     if target is not None and carry.epoch.n + len(values) >= target:
-        end, grows = max(target - carry.epoch.n, 1), True
+        end, grows = target - carry.epoch.n, True
     # The change point: the last event at which the CUSUM stood at zero (-1: before these values).
     last_zero = np.maximum.accumulate(np.where(at_zero, index, -1))
     values_sum, squares_sum = _prefix(values)
@@ -449,7 +453,6 @@ def _grow(carry: Carry, settings: Settings, interval: float) -> None:
     events, judged against the new reference. `interval`: the h the CUSUM stood against."""
     suspect = carry.statistic > SUSPECT_SHARE * interval
     carry.reference = carry.epoch - carry.segment if suspect else replace(carry.epoch)
-    carry.grown = carry.epoch.n
     cusum = Cusum.design(Reference(carry.reference, settings.rate), settings)
     carry.statistic = max(0.0, cusum.slope * carry.segment.total + cusum.intercept * carry.segment.n)
     if carry.statistic == 0.0:
